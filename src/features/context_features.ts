@@ -1,0 +1,127 @@
+/**
+ * Context features: who sent the query, from where, against which catalog, schema and tables,
+ * and when. Time comes from the request (the query id or an explicit timestamp), never from
+ * the wall clock, so the same request always gives the same vector.
+ *
+ * @module
+ */
+
+import type { Token } from "../sql/lexer.ts";
+
+/** Context of a query as the router receives it. */
+export interface QueryContext {
+  /** Trino query id; its prefix `YYYYMMDD_HHMMSS` is the UTC creation time. */
+  readonly queryId?: string;
+  readonly user?: string;
+  readonly source?: string;
+  readonly catalog?: string;
+  readonly schema?: string;
+  readonly clientTags?: readonly string[];
+  /** ISO-8601 submission time, used when the query id carries none. */
+  readonly timestamp?: string;
+}
+
+/** Categorical context fields, each one-hot encoded against the manifest's vocabulary. */
+export const CATEGORY_NAMES = [
+  "user",
+  "source",
+  "catalog",
+  "schema",
+  "table",
+  "client_tag",
+] as const;
+
+/** One categorical context field. */
+export type CategoryName = typeof CATEGORY_NAMES[number];
+
+/** Numeric context features, in vector order. */
+export const TIME_FEATURE_NAMES = ["hour_of_day", "day_of_week"] as const;
+
+/** Value of both time features when the request carries no time: -1, distinct from any hour. */
+export const UNKNOWN_TIME = -1;
+
+const QUERY_ID_TIME = /^(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})_/;
+
+/**
+ * Hour of day (0–23) and day of week (0 = Sunday) in UTC, from the query id, else the
+ * timestamp, else {@linkcode UNKNOWN_TIME}.
+ *
+ * @example
+ * ```ts
+ * import { queryTime } from "./context_features.ts";
+ * const t = queryTime({ queryId: "20250811_123456_00012_abcde" });
+ * console.assert(t.hour_of_day === 12 && t.day_of_week === 1);
+ * ```
+ */
+export function queryTime(
+  context: Pick<QueryContext, "queryId" | "timestamp">,
+): { hour_of_day: number; day_of_week: number } {
+  const match = context.queryId ? QUERY_ID_TIME.exec(context.queryId) : null;
+  let millis = Number.NaN;
+  if (match) {
+    const [, y, mo, d, h, mi, s] = match.map(Number);
+    millis = Date.UTC(y, mo - 1, d, h, mi, s);
+  } else if (context.timestamp) {
+    millis = Date.parse(context.timestamp);
+  }
+  if (!Number.isFinite(millis)) return { hour_of_day: UNKNOWN_TIME, day_of_week: UNKNOWN_TIME };
+  const date = new Date(millis);
+  return { hour_of_day: date.getUTCHours(), day_of_week: date.getUTCDay() };
+}
+
+const TABLE_INTRODUCERS = new Set(["FROM", "JOIN", "INTO", "TABLE", "UPDATE", "USING"]);
+
+/**
+ * Tables a query names after FROM / JOIN / INTO / TABLE / UPDATE / USING, qualified with the
+ * session catalog and schema where the query leaves them out. Lower-case, de-duplicated,
+ * sorted. Reads tokens only, so it works on SQL the CST parser refuses.
+ *
+ * @example
+ * ```ts
+ * import { lex } from "../sql/lexer.ts";
+ * import { referencedTables } from "./context_features.ts";
+ * const { tokens } = lex("SELECT * FROM orders o JOIN tpch.sf1.lineitem l ON true");
+ * const tables = referencedTables(tokens, { catalog: "tpch", schema: "tiny" });
+ * console.assert(tables.join() === "tpch.sf1.lineitem,tpch.tiny.orders");
+ * ```
+ */
+export function referencedTables(
+  tokens: readonly Token[],
+  context: Pick<QueryContext, "catalog" | "schema">,
+): string[] {
+  const found = new Set<string>();
+  for (let i = 0; i < tokens.length; i++) {
+    if (tokens[i].kind !== "word" || !TABLE_INTRODUCERS.has(tokens[i].text)) continue;
+    const parts: string[] = [];
+    let j = i + 1;
+    while (j < tokens.length && parts.length < 3) {
+      const t = tokens[j];
+      if (t.kind === "word") parts.push(t.text.toLowerCase());
+      else if (t.kind === "quoted_ident") parts.push(t.text.slice(1, -1).toLowerCase());
+      else break;
+      if (tokens[j + 1]?.text !== ".") break;
+      j += 2;
+    }
+    if (parts.length === 0 || (parts.length === 1 && RESERVED_AFTER_INTRODUCER.has(parts[0]))) {
+      continue;
+    }
+    const catalog = context.catalog?.toLowerCase() ?? "";
+    const schema = context.schema?.toLowerCase() ?? "";
+    const qualified = parts.length === 3
+      ? parts
+      : parts.length === 2
+      ? [catalog, ...parts]
+      : [catalog, schema, ...parts];
+    found.add(qualified.join("."));
+  }
+  return [...found].sort();
+}
+
+/** Words that follow a table introducer without being a table (`FROM UNNEST`, `JOIN LATERAL`). */
+const RESERVED_AFTER_INTRODUCER = new Set([
+  "unnest",
+  "lateral",
+  "select",
+  "values",
+  "table",
+]);

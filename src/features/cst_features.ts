@@ -1,0 +1,188 @@
+/**
+ * Features from the concrete syntax tree of `sql-parser-cst`. The parser is synchronous and
+ * its cost grows with the input (and deep nesting overflows its stack), so it only sees inputs
+ * that pass a size and nesting guard; everything else falls back to token features.
+ *
+ * @module
+ */
+
+import { parse } from "sql-parser-cst";
+
+/** Names of the CST features, in vector order. */
+export const CST_FEATURE_NAMES = [
+  "cst_parsed",
+  "cst_depth",
+  "cst_node_count",
+  "cst_cte_count",
+  "cst_subquery_count",
+  "cst_join_count",
+  "cst_join_density",
+  "cst_window_count",
+  "cst_distinct_count",
+  "cst_order_by_count",
+  "cst_limit_count",
+  "cst_having_count",
+  "cst_group_by_count",
+  "cst_set_op_count",
+  "cst_table_count",
+  "cst_func_count",
+  "cst_case_count",
+] as const;
+
+/** One CST feature name. */
+export type CstFeatureName = typeof CST_FEATURE_NAMES[number];
+
+/** Limits that keep a parse inside the 50 ms budget on the slowest machine we measured. */
+export interface ParseGuard {
+  /** Largest token count handed to the parser. */
+  readonly maxTokens: number;
+  /** Deepest parenthesis nesting handed to the parser (its recursion overflows near 375). */
+  readonly maxParenDepth: number;
+}
+
+/** Defaults measured in `test/unit/cst_features_test.ts` and `bench/`: a 3,000-token parse takes ~10 ms. */
+export const DEFAULT_PARSE_GUARD: ParseGuard = { maxTokens: 3_000, maxParenDepth: 48 };
+
+/** Why CST features are missing, when they are. */
+export type ParseOutcome = "parsed" | "too-large" | "too-deep" | "syntax-error";
+
+/** CST features plus how the parse went and the tables it found. */
+export interface CstResult {
+  readonly features: Record<CstFeatureName, number>;
+  readonly outcome: ParseOutcome;
+  /** Table names as written (dot-joined parts), in order of appearance. */
+  readonly tables: string[];
+}
+
+/** The SQL dialect of `sql-parser-cst` closest to Trino; `test/unit/cst_dialect_test.ts` measures it. */
+export const PARSER_DIALECT = "postgresql";
+
+function emptyFeatures(): Record<CstFeatureName, number> {
+  return Object.fromEntries(CST_FEATURE_NAMES.map((n) => [n, 0])) as Record<CstFeatureName, number>;
+}
+
+/**
+ * Parses (when the guard allows) and measures the tree. Never throws.
+ *
+ * @example
+ * ```ts
+ * import { cstFeatures } from "./cst_features.ts";
+ * const r = cstFeatures("SELECT a FROM x JOIN y ON x.k = y.k", { tokenCount: 12, maxParenDepth: 0 });
+ * console.assert(r.outcome === "parsed" && r.features.cst_join_count === 1);
+ * ```
+ */
+export function cstFeatures(
+  sql: string,
+  shape: { tokenCount: number; maxParenDepth: number },
+  guard: ParseGuard = DEFAULT_PARSE_GUARD,
+): CstResult {
+  const features = emptyFeatures();
+  if (shape.tokenCount > guard.maxTokens) return { features, outcome: "too-large", tables: [] };
+  if (shape.maxParenDepth > guard.maxParenDepth) {
+    return { features, outcome: "too-deep", tables: [] };
+  }
+  let tree: unknown;
+  try {
+    tree = parse(sql, { dialect: PARSER_DIALECT, includeRange: false, paramTypes: ["?"] });
+  } catch {
+    // Syntax errors and stack overflows alike: the token features still stand.
+    return { features, outcome: "syntax-error", tables: [] };
+  }
+  const tables = measureTree(tree, features);
+  features.cst_parsed = 1;
+  const n = features.cst_table_count;
+  features.cst_join_density = n > 1 ? features.cst_join_count / (n * (n - 1) / 2) : 0;
+  return { features, outcome: "parsed", tables };
+}
+
+type Node = { type?: string; [key: string]: unknown };
+
+/** Walks the tree iteratively (no recursion, so depth cannot overflow here) and counts node kinds. */
+function measureTree(root: unknown, f: Record<CstFeatureName, number>): string[] {
+  const tables: string[] = [];
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  let selects = 0;
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (Array.isArray(value)) {
+      for (const item of value) stack.push([item, depth]);
+      continue;
+    }
+    if (value === null || typeof value !== "object") continue;
+    const node = value as Node;
+    f.cst_node_count++;
+    if (depth > f.cst_depth) f.cst_depth = depth;
+    switch (node.type) {
+      case "select_stmt":
+        selects++;
+        break;
+      case "common_table_expr":
+        f.cst_cte_count++;
+        break;
+      case "join_expr":
+        f.cst_join_count++;
+        collectTableNames(node, tables);
+        break;
+      case "over_arg":
+        f.cst_window_count++;
+        break;
+      case "select_distinct":
+      case "select_distinct_on":
+        f.cst_distinct_count++;
+        break;
+      case "order_by_clause":
+        f.cst_order_by_count++;
+        break;
+      case "limit_clause":
+      case "fetch_clause":
+        f.cst_limit_count++;
+        break;
+      case "having_clause":
+        f.cst_having_count++;
+        break;
+      case "group_by_clause":
+        f.cst_group_by_count++;
+        break;
+      case "compound_select_stmt":
+        f.cst_set_op_count++;
+        break;
+      case "func_call":
+        f.cst_func_count++;
+        break;
+      case "case_expr":
+        f.cst_case_count++;
+        break;
+      case "from_clause":
+        collectTableNames(node, tables);
+        break;
+    }
+    for (const key in node) {
+      if (key !== "type") stack.push([node[key], depth + 1]);
+    }
+  }
+  f.cst_subquery_count = Math.max(0, selects - 1 - f.cst_cte_count);
+  f.cst_table_count = new Set(tables).size;
+  return tables;
+}
+
+/** Direct table references of a FROM clause or join side: identifiers and member chains. */
+function collectTableNames(node: Node, out: string[]): void {
+  const sides = node.type === "from_clause" ? [node.expr] : [node.left, node.right];
+  for (const side of sides) {
+    const name = tableName(side);
+    if (name) out.push(name);
+  }
+}
+
+function tableName(value: unknown): string | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  const node = value as Node;
+  if (node.type === "alias") return tableName(node.expr);
+  if (node.type === "identifier") return String(node.name ?? node.text).toLowerCase();
+  if (node.type === "member_expr") {
+    const object = tableName(node.object);
+    const property = tableName(node.property);
+    return object && property ? `${object}.${property}` : undefined;
+  }
+  return undefined;
+}

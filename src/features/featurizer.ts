@@ -1,0 +1,173 @@
+/**
+ * The featurizer: the single implementation of "query + context → feature vector", used by the
+ * router online and by the training pipeline offline. Its vector layout is a contract named
+ * feature by feature in the model manifest, versioned by {@linkcode FEATURE_SCHEMA_VERSION}.
+ *
+ * @module
+ */
+
+import { lex } from "../sql/lexer.ts";
+import { normalizedTokens, queryTemplate, templateFingerprint } from "../sql/normalize.ts";
+import { type StatementKind, statementKind } from "../sql/statement_kind.ts";
+import {
+  CST_FEATURE_NAMES,
+  cstFeatures,
+  DEFAULT_PARSE_GUARD,
+  type ParseGuard,
+  type ParseOutcome,
+} from "./cst_features.ts";
+import {
+  CATEGORY_NAMES,
+  type CategoryName,
+  type QueryContext,
+  queryTime,
+  referencedTables,
+  TIME_FEATURE_NAMES,
+} from "./context_features.ts";
+import { createTfidfVectorizer, type TfidfSpec } from "./tfidf.ts";
+import { TOKEN_FEATURE_NAMES, tokenFeatures } from "./token_features.ts";
+
+/**
+ * Version of the vector layout rules. Bump it whenever a feature is added, removed, reordered
+ * or computed differently: models trained on another version are refused at load.
+ */
+export const FEATURE_SCHEMA_VERSION = 1;
+
+/** Tokens lexed at most; past it the query is measured on its first part (and never parsed). */
+export const MAX_LEXED_TOKENS = 200_000;
+
+const STATEMENT_KINDS: readonly StatementKind[] = ["read", "write", "ddl", "utility"];
+
+/** Fixed (vocabulary-independent) features, in vector order. */
+export const FIXED_FEATURE_NAMES: readonly string[] = [
+  ...TOKEN_FEATURE_NAMES,
+  ...CST_FEATURE_NAMES,
+  ...TIME_FEATURE_NAMES,
+  ...STATEMENT_KINDS.map((kind) => `statement_${kind}`),
+  "lex_truncated",
+];
+
+/** The learned part of the layout: category vocabularies and TF-IDF, fitted on training data. */
+export interface FeatureSpec {
+  readonly schemaVersion: number;
+  /** Known values per categorical field; each becomes a one-hot feature `field=value`. */
+  readonly categories: Readonly<Record<CategoryName, readonly string[]>>;
+  readonly tfidf: TfidfSpec;
+}
+
+/** A spec with no learned vocabulary: the fixed features only (what the heuristic needs). */
+export const FIXED_ONLY_SPEC: FeatureSpec = {
+  schemaVersion: FEATURE_SCHEMA_VERSION,
+  categories: { user: [], source: [], catalog: [], schema: [], table: [], client_tag: [] },
+  tfidf: { vocabulary: [], idf: [] },
+};
+
+/** The input of the featurizer: SQL text plus context. */
+export interface QueryInput extends QueryContext {
+  readonly sqlText: string;
+}
+
+/** What the featurizer learned about a query, beyond the vector itself. */
+export interface Featurized {
+  readonly vector: Float32Array;
+  readonly statementKind: StatementKind;
+  readonly parseOutcome: ParseOutcome;
+  /** Fingerprint of the literal-free template (the template cache's key). */
+  readonly templateFingerprint: string;
+  readonly tables: readonly string[];
+}
+
+/** Turns a query into its feature vector; never throws for any string input. */
+export type Featurizer = (input: QueryInput) => Featurized;
+
+/**
+ * Feature names in vector order for a spec: this list is written to, and checked against,
+ * every model manifest.
+ *
+ * @example
+ * ```ts
+ * import { featureNames, FIXED_ONLY_SPEC } from "./featurizer.ts";
+ * const names = featureNames(FIXED_ONLY_SPEC);
+ * console.assert(names[0] === "sql_length");
+ * ```
+ */
+export function featureNames(spec: FeatureSpec): string[] {
+  return [
+    ...FIXED_FEATURE_NAMES,
+    ...CATEGORY_NAMES.flatMap((field) => spec.categories[field].map((v) => `${field}=${v}`)),
+    ...spec.tfidf.vocabulary.map((gram) => `tfidf:${gram}`),
+  ];
+}
+
+/** Options for {@linkcode createFeaturizer}. */
+export interface FeaturizerOptions {
+  readonly parseGuard?: ParseGuard;
+}
+
+/**
+ * Compiles a feature spec into a featurizer. Everything that can be resolved once (vocabulary
+ * maps, one-hot offsets) is resolved here; a call only reads.
+ *
+ * @example
+ * ```ts
+ * import { createFeaturizer, FIXED_ONLY_SPEC } from "./featurizer.ts";
+ * const featurize = createFeaturizer(FIXED_ONLY_SPEC);
+ * const f = featurize({ sqlText: "INSERT INTO t SELECT * FROM s" });
+ * console.assert(f.statementKind === "write" && f.vector[0] === 29);
+ * ```
+ */
+export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions = {}): Featurizer {
+  const parseGuard = options.parseGuard ?? DEFAULT_PARSE_GUARD;
+  const fixedCount = FIXED_FEATURE_NAMES.length;
+  const categoryOffsets = new Map<CategoryName, Map<string, number>>();
+  let offset = fixedCount;
+  for (const field of CATEGORY_NAMES) {
+    categoryOffsets.set(field, new Map(spec.categories[field].map((v, i) => [v, offset + i])));
+    offset += spec.categories[field].length;
+  }
+  const tfidfOffset = offset;
+  const width = tfidfOffset + spec.tfidf.vocabulary.length;
+  const vectorizeTfidf = createTfidfVectorizer(spec.tfidf);
+
+  const setCategory = (vector: Float32Array, field: CategoryName, value: string | undefined) => {
+    const index = value === undefined ? undefined : categoryOffsets.get(field)!.get(value);
+    if (index !== undefined) vector[index] = 1;
+  };
+
+  return (input) => {
+    const sql = typeof input.sqlText === "string" ? input.sqlText : "";
+    const lexed = lex(sql, MAX_LEXED_TOKENS);
+    const kind = statementKind(lexed.tokens);
+    const cst = lexed.truncated
+      ? cstFeatures(sql, { tokenCount: Infinity, maxParenDepth: 0 }, parseGuard)
+      : cstFeatures(sql, { tokenCount: lexed.tokens.length, ...lexed }, parseGuard);
+    const tokenStats = tokenFeatures(sql, lexed);
+    const time = queryTime(input);
+    const tables = referencedTables(lexed.tokens, input);
+
+    const vector = new Float32Array(width);
+    let i = 0;
+    for (const name of TOKEN_FEATURE_NAMES) vector[i++] = tokenStats[name];
+    for (const name of CST_FEATURE_NAMES) vector[i++] = cst.features[name];
+    for (const name of TIME_FEATURE_NAMES) vector[i++] = time[name];
+    for (const k of STATEMENT_KINDS) vector[i++] = k === kind ? 1 : 0;
+    vector[i++] = lexed.truncated ? 1 : 0;
+
+    setCategory(vector, "user", input.user);
+    setCategory(vector, "source", input.source);
+    setCategory(vector, "catalog", input.catalog);
+    setCategory(vector, "schema", input.schema);
+    for (const table of tables) setCategory(vector, "table", table);
+    for (const tag of input.clientTags ?? []) setCategory(vector, "client_tag", tag);
+
+    const words = normalizedTokens(lexed.tokens);
+    vectorizeTfidf(words, vector, tfidfOffset);
+    return {
+      vector,
+      statementKind: kind,
+      parseOutcome: cst.outcome,
+      templateFingerprint: templateFingerprint(queryTemplate(lexed.tokens)),
+      tables,
+    };
+  };
+}

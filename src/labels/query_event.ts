@@ -1,0 +1,170 @@
+/**
+ * Trino's query-completed event, as its HTTP event listener posts it, and the one
+ * implementation of the label rules (design document section 5.2) shared by training, offline
+ * replay and the live feedback loop.
+ *
+ * @module
+ */
+
+import type { QueryInput } from "../features/featurizer.ts";
+
+/**
+ * The fields of Trino's `QueryCompletedEvent` JSON that this product reads. A query log is one
+ * such object per line (JSON Lines, optionally gzip-compressed): exactly what the HTTP event
+ * listener sends, so production logs need no conversion.
+ */
+export interface QueryCompletedEvent {
+  readonly metadata: {
+    readonly queryId: string;
+    readonly query?: string;
+    readonly queryState?: string;
+    readonly tables?: ReadonlyArray<{ catalog?: string; schema?: string; table?: string }>;
+  };
+  readonly statistics: {
+    readonly cpuTime?: Duration;
+    readonly wallTime?: Duration;
+    readonly peakUserMemoryBytes?: number;
+  };
+  readonly context: {
+    readonly user?: string;
+    readonly source?: string;
+    readonly catalog?: string;
+    readonly schema?: string;
+    readonly clientTags?: readonly string[];
+    readonly queryType?: string;
+    readonly sessionProperties?: Readonly<Record<string, string>>;
+  };
+  readonly failureInfo?: {
+    readonly errorCode?: { readonly code?: number; readonly name?: string; readonly type?: string };
+  };
+  readonly createTime?: string;
+  readonly endTime?: string;
+}
+
+/** A duration as Trino serialises it: seconds as a number, or a string like `1.5s` / `PT1.5S`. */
+export type Duration = number | string;
+
+/** Thresholds of the heavy label. The design's production values are the defaults. */
+export interface LabelThresholds {
+  /** CPU seconds at or above which a query is heavy (design: 300). */
+  readonly cpuSeconds: number;
+  /** Peak user memory in bytes above which a query is heavy (design: 10 GiB). */
+  readonly peakMemoryBytes: number;
+}
+
+/** The design document's production thresholds. */
+export const PRODUCTION_THRESHOLDS: LabelThresholds = {
+  cpuSeconds: 300,
+  peakMemoryBytes: 10 * 1024 ** 3,
+};
+
+/** Trino's error type for resource exhaustion (`EXCEEDED_*_LIMIT`, `CLUSTER_OUT_OF_MEMORY`, …). */
+export const RESOURCE_ERROR_TYPE = "INSUFFICIENT_RESOURCES";
+
+const UNIT_SECONDS: Record<string, number> = {
+  ns: 1e-9,
+  us: 1e-6,
+  ms: 1e-3,
+  s: 1,
+  m: 60,
+  h: 3600,
+  d: 86400,
+};
+
+/**
+ * Seconds in a serialised duration; `NaN` when it cannot be read.
+ *
+ * @example
+ * ```ts
+ * import { durationSeconds } from "./query_event.ts";
+ * console.assert(durationSeconds(1.5) === 1.5);
+ * console.assert(durationSeconds("250.00ms") === 0.25);
+ * console.assert(durationSeconds("PT1M30S") === 90);
+ * ```
+ */
+export function durationSeconds(value: Duration | undefined): number {
+  if (typeof value === "number") return value;
+  if (typeof value !== "string") return Number.NaN;
+  const airlift = /^\s*([\d.]+)\s*(ns|us|ms|s|m|h|d)\s*$/.exec(value);
+  if (airlift) return Number(airlift[1]) * UNIT_SECONDS[airlift[2]];
+  const iso = /^PT(?:([\d.]+)H)?(?:([\d.]+)M)?(?:([\d.]+)S)?$/.exec(value);
+  if (iso) return Number(iso[1] ?? 0) * 3600 + Number(iso[2] ?? 0) * 60 + Number(iso[3] ?? 0);
+  const plain = Number(value);
+  return Number.isFinite(plain) ? plain : Number.NaN;
+}
+
+/** True when the query failed for lack of resources (matched on the error type, not names). */
+export function isResourceFailure(event: QueryCompletedEvent): boolean {
+  return event.failureInfo?.errorCode?.type === RESOURCE_ERROR_TYPE;
+}
+
+/** The outcome of labelling one event. */
+export type Label =
+  | {
+    readonly heavy: boolean;
+    readonly because: "cpu" | "memory" | "resource-error" | "write" | "light";
+  }
+  | { readonly heavy: null; readonly because: "unrelated-failure" };
+
+/**
+ * Labels a completed query: heavy on CPU, memory, a resource failure, or being a write/DDL
+ * (by its statement kind); `heavy: null` for failures unrelated to resources, which the design
+ * says to drop from training data.
+ *
+ * @example
+ * ```ts
+ * import { labelEvent, PRODUCTION_THRESHOLDS } from "./query_event.ts";
+ * const event = {
+ *   metadata: { queryId: "q1", queryState: "FINISHED" },
+ *   statistics: { cpuTime: 301, peakUserMemoryBytes: 0 },
+ *   context: {},
+ * };
+ * console.assert(labelEvent(event, PRODUCTION_THRESHOLDS, "read").because === "cpu");
+ * ```
+ */
+export function labelEvent(
+  event: QueryCompletedEvent,
+  thresholds: LabelThresholds,
+  statementKind: "read" | "write" | "ddl" | "utility",
+): Label {
+  if (isResourceFailure(event)) return { heavy: true, because: "resource-error" };
+  if (event.failureInfo?.errorCode) return { heavy: null, because: "unrelated-failure" };
+  if (statementKind === "write" || statementKind === "ddl") {
+    return { heavy: true, because: "write" };
+  }
+  if (durationSeconds(event.statistics.cpuTime) >= thresholds.cpuSeconds) {
+    return { heavy: true, because: "cpu" };
+  }
+  if ((event.statistics.peakUserMemoryBytes ?? 0) > thresholds.peakMemoryBytes) {
+    return { heavy: true, because: "memory" };
+  }
+  return { heavy: false, because: "light" };
+}
+
+/**
+ * The featurizer input of a logged query: the same mapping the router applies to a live request,
+ * so a logged query and a live one featurize identically.
+ *
+ * @example
+ * ```ts
+ * import { eventToQueryInput } from "./query_event.ts";
+ * const input = eventToQueryInput({
+ *   metadata: { queryId: "20250811_123456_00012_abcde", query: "SELECT 1" },
+ *   statistics: {},
+ *   context: { user: "alice", catalog: "tpch", schema: "tiny" },
+ * });
+ * console.assert(input.sqlText === "SELECT 1" && input.user === "alice");
+ * ```
+ */
+export function eventToQueryInput(event: QueryCompletedEvent): QueryInput {
+  return {
+    sqlText: event.metadata.query ?? "",
+    queryId: event.metadata.queryId,
+    user: event.context.user,
+    source: event.context.source,
+    catalog: event.context.catalog,
+    schema: event.context.schema,
+    clientTags: event.context.clientTags,
+    timestamp: event.createTime,
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * Literal-free views of a query: the token stream used for TF-IDF n-grams and the query
+ * template whose fingerprint keys the template cache. Both replace literals by placeholders so
+ * that `day = '2025-08-10'` and `day = '2025-08-11'` look the same.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import type { Token } from "./lexer.ts";
+
+/** Placeholder for string literals (including typed ones such as `DATE '2025-08-10'`). */
+export const STRING_PLACEHOLDER = "<str>";
+/** Placeholder for numeric literals. */
+export const NUMBER_PLACEHOLDER = "<num>";
+
+const TYPED_LITERAL_PREFIXES = new Set([
+  "DATE",
+  "TIMESTAMP",
+  "TIME",
+  "INTERVAL",
+  "DECIMAL",
+  "REAL",
+]);
+
+/**
+ * Maps tokens to lower-case words with literals replaced, for n-gram features.
+ *
+ * @example
+ * ```ts
+ * import { lex } from "./lexer.ts";
+ * import { normalizedTokens } from "./normalize.ts";
+ * const words = normalizedTokens(lex("SELECT * FROM t WHERE day = DATE '2025-08-10'").tokens);
+ * console.assert(words.join(" ") === "select * from t where day = <str>");
+ * ```
+ */
+export function normalizedTokens(tokens: readonly Token[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i];
+    switch (token.kind) {
+      case "string":
+        if (out.length > 0 && TYPED_LITERAL_PREFIXES.has(tokens[i - 1]?.text)) out.pop();
+        out.push(STRING_PLACEHOLDER);
+        break;
+      case "number":
+        out.push(NUMBER_PLACEHOLDER);
+        break;
+      case "quoted_ident":
+        out.push(token.text.slice(1, -1).replaceAll('""', '"').toLowerCase());
+        break;
+      default:
+        out.push(token.text.toLowerCase());
+    }
+  }
+  return out;
+}
+
+/**
+ * The query's template: normalised tokens with runs of literal lists (IN-lists, VALUES rows)
+ * collapsed, so every query that differs only in its literals shares one template.
+ *
+ * @example
+ * ```ts
+ * import { lex } from "./lexer.ts";
+ * import { queryTemplate } from "./normalize.ts";
+ * const a = queryTemplate(lex("select * from t where id in (1, 2, 3)").tokens);
+ * const b = queryTemplate(lex("SELECT *  FROM t WHERE id IN (7)").tokens);
+ * console.assert(a === b);
+ * ```
+ */
+export function queryTemplate(tokens: readonly Token[]): string {
+  const words = normalizedTokens(tokens);
+  const out: string[] = [];
+  for (const word of words) {
+    const isLiteral = word === STRING_PLACEHOLDER || word === NUMBER_PLACEHOLDER;
+    const previous = out[out.length - 1];
+    if (isLiteral && previous === ",") {
+      const beforeComma = out[out.length - 2];
+      if (beforeComma === STRING_PLACEHOLDER || beforeComma === NUMBER_PLACEHOLDER) {
+        out.pop();
+        continue;
+      }
+    }
+    out.push(word);
+  }
+  return out.join(" ");
+}
+
+/**
+ * A short, stable fingerprint of a template (SHA-256, first 16 hex digits).
+ *
+ * @example
+ * ```ts
+ * import { templateFingerprint } from "./normalize.ts";
+ * console.assert(templateFingerprint("select <num>").length === 16);
+ * ```
+ */
+export function templateFingerprint(template: string): string {
+  return createHash("sha256").update(template).digest("hex").slice(0, 16);
+}
