@@ -1,0 +1,110 @@
+/**
+ * The set of loaded model versions: each with its own featurizer (its vocabulary) and scorer,
+ * one of them the default. Built once at start-up; requests only look versions up.
+ *
+ * @module
+ */
+
+import { createFeaturizer, type Featurizer } from "../features/featurizer.ts";
+import { createHeuristicScorer, HEURISTIC_MANIFEST, HEURISTIC_VERSION } from "./heuristic.ts";
+import type { ModelManifest } from "./manifest.ts";
+import type { ModelBundle, ModelSource } from "./model_source.ts";
+import { createOnnxScorer } from "./onnx_scorer.ts";
+import type { Scorer } from "./scorer.ts";
+
+/** One servable model version. */
+export interface LoadedModel {
+  readonly manifest: ModelManifest;
+  readonly featurize: Featurizer;
+  readonly scorer: Scorer;
+}
+
+/** A request named a model version that is not loaded. */
+export class UnknownModelVersionError extends Error {
+  override name = "UnknownModelVersionError";
+  constructor(readonly requested: string, readonly available: readonly string[]) {
+    super(`unknown model version "${requested}"; loaded versions: ${available.join(", ")}`);
+  }
+}
+
+/** The loaded versions and the default one. */
+export interface ModelSet {
+  readonly defaultVersion: string;
+  readonly versions: readonly string[];
+  /** The named version, or the default when `version` is undefined. */
+  get(version?: string): LoadedModel;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds a model set from bundles. The built-in heuristic is always loaded, so the service
+ * answers even with an empty models folder; it is the default only when nothing else is.
+ *
+ * @example
+ * ```ts
+ * import { modelSetFromBundles } from "./model_set.ts";
+ * const models = await modelSetFromBundles([]);
+ * console.assert(models.defaultVersion === "heuristic-v1");
+ * ```
+ */
+export async function modelSetFromBundles(
+  bundles: readonly ModelBundle[],
+  preferredDefault?: string,
+): Promise<ModelSet> {
+  const loaded = new Map<string, LoadedModel>();
+  loaded.set(HEURISTIC_VERSION, {
+    manifest: HEURISTIC_MANIFEST,
+    featurize: createFeaturizer(HEURISTIC_MANIFEST.featureSpec),
+    scorer: createHeuristicScorer(),
+  });
+  for (const { manifest, onnxBytes } of bundles) {
+    if (loaded.has(manifest.version)) {
+      throw new Error(`model version "${manifest.version}" is defined twice`);
+    }
+    const scorer = manifest.kind === "heuristic"
+      ? createHeuristicScorer()
+      : await createOnnxScorer(onnxBytes ?? new Uint8Array(), manifest.onnx!);
+    loaded.set(manifest.version, {
+      manifest,
+      featurize: createFeaturizer(manifest.featureSpec),
+      scorer,
+    });
+  }
+  const versions = [...loaded.keys()];
+  const fallbackDefault = bundles.at(-1)?.manifest.version ?? HEURISTIC_VERSION;
+  const defaultVersion = preferredDefault ?? fallbackDefault;
+  if (!loaded.has(defaultVersion)) throw new UnknownModelVersionError(defaultVersion, versions);
+  return {
+    defaultVersion,
+    versions,
+    get(version) {
+      const model = loaded.get(version ?? defaultVersion);
+      if (!model) throw new UnknownModelVersionError(version!, versions);
+      return model;
+    },
+    async close() {
+      await Promise.all([...loaded.values()].map((m) => m.scorer.close()));
+    },
+  };
+}
+
+/**
+ * Loads every bundle a source offers into a model set; `defaultVersion` overrides the source's
+ * own default pointer.
+ *
+ * @example
+ * ```ts
+ * import { directoryModelSource } from "./model_source.ts";
+ * import { loadModelSet } from "./model_set.ts";
+ * const models = await loadModelSet(directoryModelSource("models"));
+ * console.assert(models.versions.includes("heuristic-v1"));
+ * await models.close();
+ * ```
+ */
+export async function loadModelSet(
+  source: ModelSource,
+  defaultVersion?: string,
+): Promise<ModelSet> {
+  const catalog = await source.load();
+  return modelSetFromBundles(catalog.bundles, defaultVersion ?? catalog.defaultVersion);
+}

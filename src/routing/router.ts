@@ -1,0 +1,219 @@
+/**
+ * The classifier core: featurize → infer → decide. Pure of transport: it knows nothing of HTTP,
+ * Envoy, Trino Gateway or Redis; adapters translate their requests into a {@linkcode RouteInput}
+ * and a {@linkcode RouteDecision} back into their own answer.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import type { QueryInput } from "../features/featurizer.ts";
+import { queryTime } from "../features/context_features.ts";
+import type { ParseOutcome } from "../features/cst_features.ts";
+import type { ModelSet } from "../model/model_set.ts";
+import { mustRunOnLarge, type StatementKind } from "../sql/statement_kind.ts";
+import { LruCache } from "./lru_cache.ts";
+
+/** A query and its context, as every adapter hands it to the router. */
+export type RouteInput = QueryInput;
+
+/** The two answers. */
+export type QueryClass = "light" | "heavy";
+
+/**
+ * Why the router decided as it did:
+ * - `model`: the model's score against its threshold;
+ * - `parse-fallback`: the model, on token features only (the CST parser refused or was not
+ *   allowed to see the query);
+ * - `write-statement`: writes and DDL always run on Large;
+ * - `template-cache`: the query's template failed on Small for lack of resources recently;
+ * - `fallback`: set by adapters when the router itself failed.
+ */
+export type DecisionReason =
+  | "model"
+  | "parse-fallback"
+  | "write-statement"
+  | "template-cache"
+  | "fallback";
+
+/** The addresses the decision maps onto. */
+export interface Clusters {
+  readonly small: string;
+  readonly large: string;
+}
+
+/** The router's answer; field names follow the design document's API contract. */
+export interface RouteDecision {
+  readonly queryId?: string;
+  readonly decision: QueryClass;
+  readonly targetCluster: string;
+  readonly modelVersion: string;
+  readonly modelScore: number;
+  readonly reason: DecisionReason;
+  readonly statementKind: StatementKind;
+  readonly parseOutcome: ParseOutcome;
+  readonly templateFingerprint: string;
+}
+
+/** Time spent per stage of one decision, in milliseconds, for metrics. */
+export interface RouteTimings {
+  readonly featurizeMs: number;
+  readonly inferMs: number;
+  readonly cached: boolean;
+}
+
+/** Answers "was this template recently too heavy for Small?"; the store implements it. */
+export interface TemplateCache {
+  isTemplateHeavy(fingerprint: string): Promise<boolean>;
+}
+
+/** Options of {@linkcode createRouter}. */
+export interface RouterOptions {
+  readonly models: ModelSet;
+  readonly clusters: Clusters;
+  readonly templateCache?: TemplateCache;
+  /** Entries of the decision cache (identical SQL + context + version); 0 disables it. */
+  readonly cacheSize?: number;
+}
+
+/** The classifier. */
+export interface Router {
+  /** Decides for one query; throws `UnknownModelVersionError` for a version not loaded. */
+  route(
+    input: RouteInput,
+    modelVersion?: string,
+  ): Promise<{ decision: RouteDecision; timings: RouteTimings }>;
+  readonly models: ModelSet;
+  readonly clusters: Clusters;
+}
+
+type CachedDecision = Omit<RouteDecision, "queryId">;
+
+/**
+ * Creates the router. Deterministic: the same query, context and model version always give the
+ * same decision, cached or not.
+ *
+ * @example
+ * ```ts
+ * import { createRouter } from "./router.ts";
+ * import { modelSetFromBundles } from "../model/model_set.ts";
+ * const router = createRouter({
+ *   models: await modelSetFromBundles([]),
+ *   clusters: { small: "trino-small:8080", large: "trino-large:8080" },
+ * });
+ * const { decision } = await router.route({ sqlText: "DELETE FROM t" });
+ * console.assert(decision.reason === "write-statement" && decision.targetCluster === "trino-large:8080");
+ * ```
+ */
+export function createRouter(options: RouterOptions): Router {
+  const { models, clusters, templateCache } = options;
+  const cache = new LruCache<string, CachedDecision>(options.cacheSize ?? 10_000);
+
+  const targetOf = (decision: QueryClass) => decision === "heavy" ? clusters.large : clusters.small;
+
+  return {
+    models,
+    clusters,
+    async route(input, modelVersion) {
+      const model = models.get(modelVersion);
+      const version = model.manifest.version;
+      const key = cacheKey(version, input);
+      const cached = cache.get(key);
+      if (cached && cached.reason !== "template-cache") {
+        // The template cache is live state, so a cached model decision is re-checked against it.
+        const heavyTemplate = cached.statementKind === "read" &&
+          await isKnownHeavy(templateCache, cached.templateFingerprint);
+        const decision: CachedDecision = heavyTemplate ? toTemplateCacheDecision(cached) : cached;
+        return {
+          decision: { queryId: input.queryId, ...decision },
+          timings: { featurizeMs: 0, inferMs: 0, cached: true },
+        };
+      }
+      const started = performance.now();
+      const features = model.featurize(input);
+      const featurized = performance.now();
+      const base = {
+        modelVersion: version,
+        statementKind: features.statementKind,
+        parseOutcome: features.parseOutcome,
+        templateFingerprint: features.templateFingerprint,
+      };
+      let decision: CachedDecision;
+      let inferMs = 0;
+      if (mustRunOnLarge(features.statementKind)) {
+        decision = {
+          ...base,
+          decision: "heavy",
+          targetCluster: clusters.large,
+          modelScore: 1,
+          reason: "write-statement",
+        };
+      } else {
+        const heavyTemplate = isKnownHeavy(templateCache, features.templateFingerprint);
+        const [score] = await model.scorer.score([features.vector]);
+        inferMs = performance.now() - featurized;
+        const modelScore = roundScore(score);
+        const predicted: QueryClass = !(score < model.manifest.threshold) ? "heavy" : "light";
+        decision = {
+          ...base,
+          decision: predicted,
+          targetCluster: targetOf(predicted),
+          modelScore,
+          reason: features.parseOutcome === "parsed" ? "model" : "parse-fallback",
+        };
+        if (await heavyTemplate) decision = toTemplateCacheDecision(decision);
+      }
+      if (decision.reason !== "template-cache") cache.set(key, decision);
+      return {
+        decision: { queryId: input.queryId, ...decision },
+        timings: { featurizeMs: featurized - started, inferMs, cached: false },
+      };
+    },
+  };
+
+  function toTemplateCacheDecision(decision: CachedDecision): CachedDecision {
+    return {
+      ...decision,
+      decision: "heavy",
+      targetCluster: clusters.large,
+      reason: "template-cache",
+    };
+  }
+}
+
+async function isKnownHeavy(
+  cache: TemplateCache | undefined,
+  fingerprint: string,
+): Promise<boolean> {
+  if (!cache) return false;
+  try {
+    return await cache.isTemplateHeavy(fingerprint);
+  } catch {
+    // The template cache is an optimisation; losing it must not cost a decision.
+    return false;
+  }
+}
+
+/** Scores are reported rounded to 6 decimals (stable JSON bytes); decisions use the raw score. */
+function roundScore(score: number): number {
+  return Number.isFinite(score) ? Math.round(score * 1e6) / 1e6 : 1;
+}
+
+/** Everything a decision depends on: version, context, time features and the SQL itself. */
+function cacheKey(version: string, input: RouteInput): string {
+  const time = queryTime(input);
+  return createHash("sha256")
+    .update(JSON.stringify([
+      version,
+      input.user,
+      input.source,
+      input.catalog,
+      input.schema,
+      input.clientTags,
+      time.hour_of_day,
+      time.day_of_week,
+    ]))
+    .update("\0")
+    .update(input.sqlText)
+    .digest("base64");
+}
