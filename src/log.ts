@@ -1,0 +1,74 @@
+/**
+ * Structured logging that cannot carry SQL: a log record only has the fields declared here,
+ * so query text has no way into a log line (design document 8.2, privacy).
+ *
+ * @module
+ */
+
+/** The only fields a log line may carry. */
+export interface LogFields {
+  readonly queryId?: string;
+  readonly route?: string;
+  readonly status?: number;
+  readonly decision?: string;
+  readonly reason?: string;
+  readonly modelVersion?: string;
+  readonly modelScore?: number;
+  readonly statementKind?: string;
+  readonly durationMs?: number;
+  readonly error?: string;
+  readonly component?: string;
+  readonly detail?: string;
+}
+
+/** Writes one log line. */
+export type LogSink = (line: string) => void;
+
+/** A logger: three levels, JSON lines. */
+export interface Logger {
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
+
+/**
+ * Creates a JSON-lines logger. Field values are copied by name, so an object that happens to
+ * carry `sqlText` loses it on the way.
+ *
+ * @example
+ * ```ts
+ * import { createLogger } from "./log.ts";
+ * const lines: string[] = [];
+ * const log = createLogger((line) => lines.push(line));
+ * log.info("routed", { queryId: "q1", sqlText: "SELECT secret" } as never);
+ * console.assert(!lines[0].includes("secret"));
+ * ```
+ */
+export function createLogger(sink: LogSink = (line) => console.error(line)): Logger {
+  const allowed: ReadonlyArray<keyof LogFields> = [
+    "queryId",
+    "route",
+    "status",
+    "decision",
+    "reason",
+    "modelVersion",
+    "modelScore",
+    "statementKind",
+    "durationMs",
+    "error",
+    "component",
+    "detail",
+  ];
+  const write = (level: string, message: string, fields: LogFields = {}) => {
+    const record: Record<string, unknown> = { time: new Date().toISOString(), level, message };
+    for (const key of allowed) {
+      if (fields[key] !== undefined) record[key] = fields[key];
+    }
+    sink(JSON.stringify(record));
+  };
+  return {
+    info: (message, fields) => write("info", message, fields),
+    warn: (message, fields) => write("warn", message, fields),
+    error: (message, fields) => write("error", message, fields),
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Liveness, readiness and the list of loaded models.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import type { AppDeps } from "./deps.ts";
+
+/** A query every model can score; readiness means the default model answers it. */
+const PROBE_QUERY = { sqlText: "SELECT 1", queryId: "readiness_probe" };
+
+/**
+ * `GET /healthz` (the process answers), `GET /readyz` (the default model scores a probe query)
+ * and `GET /v1/models` (versions with their manifest summary).
+ *
+ * @example
+ * ```ts ignore
+ * app.route("/", healthApi(deps));
+ * ```
+ */
+export function healthApi(deps: AppDeps): Hono {
+  const { router } = deps;
+  const app = new Hono();
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) => {
+    try {
+      const { decision } = await router.route(PROBE_QUERY);
+      return c.json({ status: "ready", defaultVersion: decision.modelVersion });
+    } catch (error) {
+      return c.json({ status: "not-ready", error: (error as Error).name }, 503);
+    }
+  });
+  app.get("/v1/models", (c) => {
+    const { models } = router;
+    return c.json({
+      defaultVersion: models.defaultVersion,
+      models: models.versions.map((version) => {
+        const m = models.get(version).manifest;
+        return {
+          version: m.version,
+          kind: m.kind,
+          default: version === models.defaultVersion,
+          featureSchemaVersion: m.featureSchemaVersion,
+          featureCount: m.features.length,
+          threshold: m.threshold,
+          createdAt: m.createdAt ?? null,
+          description: m.description ?? null,
+          metrics: m.metrics ?? null,
+          trainingData: m.trainingData ?? null,
+        };
+      }),
+    });
+  });
+  return app;
+}
