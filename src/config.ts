@@ -23,6 +23,10 @@ export interface Config {
   readonly decisionCacheSize: number;
   /** Shared state; without it the service keeps state in memory. */
   readonly redisUrl?: string;
+  /** Trino Gateway routing group for light queries (`GATEWAY_SMALL_GROUP`). */
+  readonly gatewaySmallGroup: string;
+  /** Trino Gateway routing group for heavy queries and every fallback (`GATEWAY_LARGE_GROUP`). */
+  readonly gatewayLargeGroup: string;
 }
 
 /** Configuration values when the environment says nothing. */
@@ -34,6 +38,8 @@ export const DEFAULT_CONFIG: Config = {
   modelsDir: new URL("../models", import.meta.url).pathname,
   maxBodyBytes: 1024 * 1024,
   decisionCacheSize: 10_000,
+  gatewaySmallGroup: "small",
+  gatewayLargeGroup: "large",
 };
 
 /** A configuration value that cannot be used, naming the variable. */
@@ -77,5 +83,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
       d.decisionCacheSize,
     ),
     redisUrl: env.REDIS_URL || undefined,
+    gatewaySmallGroup: env.GATEWAY_SMALL_GROUP || d.gatewaySmallGroup,
+    gatewayLargeGroup: env.GATEWAY_LARGE_GROUP || d.gatewayLargeGroup,
   };
 }

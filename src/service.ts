@@ -12,6 +12,8 @@ import { directoryModelSource, httpModelSource } from "./model/model_source.ts";
 import { loadModelSet } from "./model/model_set.ts";
 import { createRouter, type Router } from "./routing/router.ts";
 import { createApp } from "./server/app.ts";
+import { extAuthzApi } from "./server/ext_authz_api.ts";
+import { trinoGatewayApi } from "./server/trino_gateway_api.ts";
 import { createRouterMetrics, type RouterMetrics } from "./server/metrics.ts";
 
 /** A running service's parts, for the entry point and for tests. */
@@ -55,7 +57,10 @@ export async function createService(
     cacheSize: config.decisionCacheSize,
   });
   const metrics = createRouterMetrics();
-  const app = createApp({ config, router, metrics, logger, recordDecision: () => {} });
+  const app = createApp({ config, router, metrics, logger, recordDecision: () => {} }, [
+    extAuthzApi,
+    trinoGatewayApi,
+  ]);
   return {
     app,
     router,

@@ -34,14 +34,23 @@ export type CstFeatureName = typeof CST_FEATURE_NAMES[number];
 
 /** Limits that keep a parse inside the 50 ms budget on the slowest machine we measured. */
 export interface ParseGuard {
+  /** Longest SQL text handed to the parser (a single huge literal is slow to parse too). */
+  readonly maxChars: number;
   /** Largest token count handed to the parser. */
   readonly maxTokens: number;
   /** Deepest parenthesis nesting handed to the parser (its recursion overflows near 375). */
   readonly maxParenDepth: number;
 }
 
-/** Defaults measured in `test/unit/cst_features_test.ts` and `bench/`: a 3,000-token parse takes ~10 ms. */
-export const DEFAULT_PARSE_GUARD: ParseGuard = { maxTokens: 3_000, maxParenDepth: 48 };
+/**
+ * Defaults measured on the 2-core reference machine (`bench/featurize_budget.ts`): the parser
+ * costs ~12 µs per token, so 1,200 tokens stay near 15 ms, well inside the 50 ms budget.
+ */
+export const DEFAULT_PARSE_GUARD: ParseGuard = {
+  maxChars: 64_000,
+  maxTokens: 1_200,
+  maxParenDepth: 64,
+};
 
 /** Why CST features are missing, when they are. */
 export type ParseOutcome = "parsed" | "too-large" | "too-deep" | "syntax-error";
@@ -77,6 +86,7 @@ export function cstFeatures(
   guard: ParseGuard = DEFAULT_PARSE_GUARD,
 ): CstResult {
   const features = emptyFeatures();
+  if (sql.length > guard.maxChars) return { features, outcome: "too-large", tables: [] };
   if (shape.tokenCount > guard.maxTokens) return { features, outcome: "too-large", tables: [] };
   if (shape.maxParenDepth > guard.maxParenDepth) {
     return { features, outcome: "too-deep", tables: [] };

@@ -1,0 +1,23 @@
+/** Shared helpers of the unit tests: the tiny ONNX fixture model and a quiet service. */
+import { fileURLToPath } from "node:url";
+import { type Config, DEFAULT_CONFIG } from "../../src/config.ts";
+import type { Logger } from "../../src/log.ts";
+
+/** Folder holding `tiny-xgb/` (an ONNX model trained on random vectors) and nothing else. */
+export const FIXTURE_MODELS_DIR = fileURLToPath(new URL("../fixtures/models", import.meta.url));
+
+/** Service configuration pointing at the fixture models. */
+export const TEST_CONFIG: Config = {
+  ...DEFAULT_CONFIG,
+  modelsDir: FIXTURE_MODELS_DIR,
+  smallCluster: "small.test:8080",
+  largeCluster: "large.test:8080",
+};
+
+/** A logger that keeps its lines for assertions. */
+export function capturingLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const push = (level: string) => (message: string, fields?: object) =>
+    lines.push(JSON.stringify({ level, message, ...fields }));
+  return { lines, info: push("info"), warn: push("warn"), error: push("error") };
+}
