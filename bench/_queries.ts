@@ -26,7 +26,9 @@ const TEMPLATES: Array<(n: number) => string> = [
      WHERE d_year BETWEEN ${1998 + (n % 4)} AND 2002 GROUP BY ss_store_sk, d_year
      UNION ALL SELECT 0, 0, ${n}`,
   (n) =>
-    `SELECT ${Array.from({ length: 40 }, (_, i) => `col_${i}`).join(", ")} FROM warehouse.sales.daily
+    `SELECT ${
+      Array.from({ length: 40 }, (_, i) => `col_${i}`).join(", ")
+    } FROM warehouse.sales.daily
      WHERE region IN (${Array.from({ length: 60 }, (_, i) => `'r${(i * 7 + n) % 500}'`).join(", ")})
      AND ts > TIMESTAMP '2025-08-01 00:00:00' ORDER BY ts DESC LIMIT 1000`,
 ];
@@ -43,7 +45,9 @@ const SOURCES = ["tableau-dashboard", "jupyter", "airflow"];
  * console.assert(benchRequest(0).sqlText.length <= 4096);
  * ```
  */
-export function benchRequest(n: number): RouteInput & { sessionProperties: Record<string, string> } {
+export function benchRequest(
+  n: number,
+): RouteInput & { sessionProperties: Record<string, string> } {
   const hh = String(n % 24).padStart(2, "0");
   return {
     queryId: `20250811_${hh}3456_${String(n).padStart(5, "0")}_bench`,

@@ -35,7 +35,10 @@ let sequence = 0;
 async function oneRequest(): Promise<number> {
   const request = benchRequest(sequence++);
   const started = performance.now();
-  const response = await fetch(`${BASE}/v1/route`, { method: "POST", body: JSON.stringify(request) });
+  const response = await fetch(`${BASE}/v1/route`, {
+    method: "POST",
+    body: JSON.stringify(request),
+  });
   await response.arrayBuffer();
   if (response.status !== 200) throw new Error(`status ${response.status}`);
   return performance.now() - started;

@@ -12,7 +12,10 @@ import { createRouter } from "../src/routing/router.ts";
 import { benchRequest, percentile } from "./_queries.ts";
 
 const config = configFromEnv(Deno.env.toObject());
-const models = await loadModelSet(directoryModelSource(config.modelsDir), config.defaultModelVersion);
+const models = await loadModelSet(
+  directoryModelSource(config.modelsDir),
+  config.defaultModelVersion,
+);
 const clusters = { small: "small", large: "large" };
 
 async function measure(label: string, cacheSize: number, distinct: number, runs: number) {
