@@ -24,6 +24,19 @@ export interface Config {
   /** Shared state; without it the service keeps state in memory. */
   readonly redisUrl?: string;
   /** Trino Gateway routing group for light queries (`GATEWAY_SMALL_GROUP`). */
+  /** Operator-enabled log of completed queries joined with decisions (contains SQL). */
+  readonly labeledLogPath?: string;
+  /** CPU seconds at or above which a completed query is labelled heavy (design: 300). */
+  readonly labelCpuSeconds: number;
+  /** Peak user memory above which a completed query is labelled heavy (design: 10 GiB). */
+  readonly labelPeakMemoryBytes: number;
+  /** Port of the ext_proc gRPC server (transparent retry on Large); disabled when unset. */
+  readonly extProcPort?: number;
+  readonly extProcHost: string;
+  /** Base URL of the Large cluster the ext_proc retry submits to, e.g. `http://trino-large:8080`. */
+  readonly largeClusterUrl?: string;
+  /** Host clients use to reach Envoy, so a retried query's `nextUri` points back through it. */
+  readonly envoyPublicHost?: string;
   readonly gatewaySmallGroup: string;
   /** Trino Gateway routing group for heavy queries and every fallback (`GATEWAY_LARGE_GROUP`). */
   readonly gatewayLargeGroup: string;
@@ -38,6 +51,9 @@ export const DEFAULT_CONFIG: Config = {
   modelsDir: new URL("../models", import.meta.url).pathname,
   maxBodyBytes: 1024 * 1024,
   decisionCacheSize: 10_000,
+  labelCpuSeconds: 300,
+  labelPeakMemoryBytes: 10 * 1024 ** 3,
+  extProcHost: "127.0.0.1",
   gatewaySmallGroup: "small",
   gatewayLargeGroup: "large",
 };
@@ -83,6 +99,17 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
       d.decisionCacheSize,
     ),
     redisUrl: env.REDIS_URL || undefined,
+    labeledLogPath: env.LABELED_LOG_PATH || undefined,
+    labelCpuSeconds: positiveInteger("LABEL_CPU_SECONDS", env.LABEL_CPU_SECONDS, d.labelCpuSeconds),
+    labelPeakMemoryBytes: positiveInteger(
+      "LABEL_PEAK_MEMORY_BYTES",
+      env.LABEL_PEAK_MEMORY_BYTES,
+      d.labelPeakMemoryBytes,
+    ),
+    extProcPort: env.EXT_PROC_PORT ? positiveInteger("EXT_PROC_PORT", env.EXT_PROC_PORT, 0) : undefined,
+    extProcHost: env.EXT_PROC_HOST || d.extProcHost,
+    largeClusterUrl: env.LARGE_CLUSTER_URL || undefined,
+    envoyPublicHost: env.ENVOY_PUBLIC_HOST || undefined,
     gatewaySmallGroup: env.GATEWAY_SMALL_GROUP || d.gatewaySmallGroup,
     gatewayLargeGroup: env.GATEWAY_LARGE_GROUP || d.gatewayLargeGroup,
   };

@@ -10,17 +10,26 @@ import type { Config } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { directoryModelSource, httpModelSource } from "./model/model_source.ts";
 import { loadModelSet } from "./model/model_set.ts";
-import { createRouter, type Router } from "./routing/router.ts";
+import { createRouter, type RouteInput, type Router } from "./routing/router.ts";
 import { createApp } from "./server/app.ts";
 import { extAuthzApi } from "./server/ext_authz_api.ts";
 import { trinoGatewayApi } from "./server/trino_gateway_api.ts";
 import { createRouterMetrics, type RouterMetrics } from "./server/metrics.ts";
+import { eventsApi } from "./server/events_api.ts";
+import { createStore, registerStoreMetrics, type Store } from "./store/mod.ts";
+import { createFeedbackLoop, registerFeedbackMetrics } from "./feedback/mod.ts";
+import { startExtProcServer } from "./ext_proc/mod.ts";
+import { decisionJoinKey } from "./routing/join_key.ts";
+import type { RouteDecision } from "./routing/router.ts";
 
 /** A running service's parts, for the entry point and for tests. */
 export interface Service {
   readonly app: Hono;
   readonly router: Router;
   readonly metrics: RouterMetrics;
+  readonly store: Store;
+  /** Port of the ext_proc retry server, when `EXT_PROC_PORT` enabled it. */
+  readonly extProcPort?: number;
   close(): Promise<void>;
 }
 
@@ -51,20 +60,62 @@ export async function createService(
     modelVersion: models.defaultVersion,
     detail: `${models.versions.join(",")} from ${source.origin}`,
   });
+  const store = createStore({ redisUrl: config.redisUrl });
   const router = createRouter({
     models,
     clusters: { small: config.smallCluster, large: config.largeCluster },
+    templateCache: store,
     cacheSize: config.decisionCacheSize,
   });
   const metrics = createRouterMetrics();
-  const app = createApp({ config, router, metrics, logger, recordDecision: () => {} }, [
+  const feedback = createFeedbackLoop({
+    store,
+    thresholds: { cpuSeconds: config.labelCpuSeconds, peakMemoryBytes: config.labelPeakMemoryBytes },
+    labeledLogPath: config.labeledLogPath,
+  });
+  registerStoreMetrics(metrics.registry, store);
+  registerFeedbackMetrics(metrics.registry, feedback);
+
+  const recordDecision = (decision: RouteDecision, input: RouteInput) => {
+    // Without Trino's query id (Envoy asks before Trino assigns one) the join key stands in.
+    const key = decision.queryId ?? decisionJoinKey(input);
+    store.putDecision(key, {
+      queryId: key,
+      decision: decision.decision,
+      reason: decision.reason,
+      modelVersion: decision.modelVersion,
+      modelScore: decision.modelScore,
+      statementKind: decision.statementKind,
+      templateFingerprint: decision.templateFingerprint,
+      targetCluster: decision.targetCluster,
+      decidedAt: new Date().toISOString(),
+    }).catch(() => {/* the store degrades on its own; a lost record costs one join */});
+  };
+  const app = createApp({ config, router, metrics, logger, recordDecision }, [
     extAuthzApi,
     trinoGatewayApi,
+    () => eventsApi({ feedback }),
   ]);
+  const extProc = config.extProcPort === undefined ? undefined : await startExtProcServer({
+    store,
+    largeClusterUrl: config.largeClusterUrl ?? `http://${config.largeCluster}`,
+    envoyPublicHost: config.envoyPublicHost,
+    port: config.extProcPort,
+    host: config.extProcHost,
+    metricsRegistry: metrics.registry,
+    logger,
+  });
   return {
     app,
     router,
     metrics,
-    close: () => models.close(),
+    store,
+    extProcPort: extProc?.port,
+    async close() {
+      await extProc?.close();
+      await feedback.close();
+      await store.close();
+      await models.close();
+    },
   };
 }

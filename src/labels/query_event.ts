@@ -37,8 +37,9 @@ export interface QueryCompletedEvent {
   readonly failureInfo?: {
     readonly errorCode?: { readonly code?: number; readonly name?: string; readonly type?: string };
   };
-  readonly createTime?: string;
-  readonly endTime?: string;
+  /** Epoch seconds (what the HTTP event listener sends) or an ISO-8601 string. */
+  readonly createTime?: number | string;
+  readonly endTime?: number | string;
 }
 
 /** A duration as Trino serialises it: seconds as a number, or a string like `1.5s` / `PT1.5S`. */
@@ -165,6 +166,8 @@ export function eventToQueryInput(event: QueryCompletedEvent): QueryInput {
     catalog: event.context.catalog,
     schema: event.context.schema,
     clientTags: event.context.clientTags,
-    timestamp: event.createTime,
+    timestamp: typeof event.createTime === "number"
+      ? new Date(event.createTime * 1000).toISOString()
+      : event.createTime,
   };
 }

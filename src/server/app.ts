@@ -1,12 +1,12 @@
 /**
- * The Hono app: cross-cutting middleware (body limit, request metrics, error shield) and the
- * integrations mounted side by side. Each integration is a sub-app in its own file.
+ * The Hono app: cross-cutting middleware (request metrics, error shield) and the integrations
+ * mounted side by side. Each integration is a sub-app in its own file with its own body limit
+ * (a Trino event may be far larger than a routing request).
  *
  * @module
  */
 
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { AppDeps } from "./deps.ts";
 import { healthApi } from "./health_api.ts";
 import { routeApi } from "./route_api.ts";
@@ -35,7 +35,7 @@ export type Integration = (deps: AppDeps) => Hono;
  * ```
  */
 export function createApp(deps: AppDeps, integrations: readonly Integration[] = []): Hono {
-  const { config, metrics, logger } = deps;
+  const { metrics, logger } = deps;
   const app = new Hono();
   app.use(async (c, next) => {
     const started = performance.now();
@@ -43,14 +43,6 @@ export function createApp(deps: AppDeps, integrations: readonly Integration[] = 
     const route = c.res.status === 404 ? "unmatched" : c.req.routePath;
     metrics.observeRequest(route, c.req.method, c.res.status, (performance.now() - started) / 1000);
   });
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: config.maxBodyBytes,
-      onError: (c) =>
-        c.json({ error: `request body exceeds ${config.maxBodyBytes} bytes`, queryId: null }, 413),
-    }),
-  );
   app.route("/", routeApi(deps));
   app.route("/", healthApi(deps));
   for (const integration of integrations) app.route("/", integration(deps));

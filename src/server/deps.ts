@@ -6,7 +6,7 @@
 
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
-import type { RouteDecision, Router } from "../routing/router.ts";
+import type { RouteDecision, RouteInput, Router } from "../routing/router.ts";
 import type { RouterMetrics } from "./metrics.ts";
 
 /** Shared dependencies of the app's sub-apps. */
@@ -16,5 +16,5 @@ export interface AppDeps {
   readonly metrics: RouterMetrics;
   readonly logger: Logger;
   /** Remembers a decision for the feedback loop; must not throw or block. */
-  readonly recordDecision: (decision: RouteDecision) => void;
+  readonly recordDecision: (decision: RouteDecision, input: RouteInput) => void;
 }

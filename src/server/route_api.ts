@@ -7,6 +7,7 @@
  */
 
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { UnknownModelVersionError } from "../model/model_set.ts";
 import type { RouteDecision } from "../routing/router.ts";
 import { parseRouteRequest } from "./route_request.ts";
@@ -37,9 +38,14 @@ export function decisionBody(decision: RouteDecision): Record<string, unknown> {
  * ```
  */
 export function routeApi(deps: AppDeps): Hono {
-  const { router, metrics, logger, recordDecision } = deps;
+  const { config, router, metrics, logger, recordDecision } = deps;
   const app = new Hono();
-  app.post("/v1/route", async (c) => {
+  const limit = bodyLimit({
+    maxSize: config.maxBodyBytes,
+    onError: (c) =>
+      c.json({ error: `request body exceeds ${config.maxBodyBytes} bytes`, queryId: null }, 413),
+  });
+  app.post("/v1/route", limit, async (c) => {
     const started = performance.now();
     const parsed = parseRouteRequest(await c.req.text());
     if (!parsed.ok) {
@@ -54,7 +60,7 @@ export function routeApi(deps: AppDeps): Hono {
     try {
       const { decision, timings } = await router.route(input, c.req.header(MODEL_VERSION_HEADER));
       metrics.observeDecision(decision, timings, (performance.now() - started) / 1000);
-      recordDecision(decision);
+      recordDecision(decision, input);
       logger.info("routed", {
         queryId: decision.queryId,
         decision: decision.decision,

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Starts Envoy in front of the router and the two Trino clusters, on loopback, in the foreground.
+#
+#   deploy/envoy/run.sh            # Envoy on 127.0.0.1:8090, admin on 127.0.0.1:9901
+#
+# Environment (all optional; defaults match `deno task serve` and deploy/trino/cluster.sh):
+#   ENVOY_LISTEN_ADDRESS  Trino-facing address            (default 127.0.0.1)
+#   ENVOY_PORT            Trino-facing port               (default 8090)
+#   ENVOY_ADMIN_PORT      admin port, loopback only       (default 9901)
+#   ROUTER_HOST/PORT      the router (ext_authz service)  (default 127.0.0.1:8080)
+#   SMALL_HOST/PORT       Trino Small coordinator         (default 127.0.0.1:18081)
+#   LARGE_HOST/PORT       Trino Large coordinator         (default 127.0.0.1:18082)
+#   ENVOY_BIN             Envoy binary (default: installed by .ci/install_envoy.sh)
+# Both Trino clusters need `http-server.process-forwarded=true` (Trino ≥ 452) so that nextUri
+# carries the /small or /large prefix that keeps follow-ups on the right cluster.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+
+ENVOY_BIN="${ENVOY_BIN:-$(bash "$here/../../.ci/install_envoy.sh")}"
+config="$(mktemp -t envoy-XXXXXX.yaml)"
+trap 'rm -f "$config"' EXIT
+
+sed \
+  -e "s/{{LISTEN_ADDRESS}}/${ENVOY_LISTEN_ADDRESS:-127.0.0.1}/g" \
+  -e "s/{{LISTEN_PORT}}/${ENVOY_PORT:-8090}/g" \
+  -e "s/{{ADMIN_PORT}}/${ENVOY_ADMIN_PORT:-9901}/g" \
+  -e "s/{{ROUTER_HOST}}/${ROUTER_HOST:-127.0.0.1}/g" \
+  -e "s/{{ROUTER_PORT}}/${ROUTER_PORT:-8080}/g" \
+  -e "s/{{SMALL_HOST}}/${SMALL_HOST:-127.0.0.1}/g" \
+  -e "s/{{SMALL_PORT}}/${SMALL_PORT:-18081}/g" \
+  -e "s/{{LARGE_HOST}}/${LARGE_HOST:-127.0.0.1}/g" \
+  -e "s/{{LARGE_PORT}}/${LARGE_PORT:-18082}/g" \
+  "$here/envoy.yaml" >"$config"
+
+if grep -q '{{[A-Z_]*}}' "$config"; then
+  echo "run.sh: unfilled placeholder in envoy.yaml: $(grep -o '{{[A-Z_]*}}' "$config" | head -1)" >&2
+  exit 1
+fi
+"$ENVOY_BIN" --mode validate -c "$config" >/dev/null
+# Not exec: the EXIT trap must still remove the rendered config when Envoy stops.
+"$ENVOY_BIN" -c "$config" --log-level "${ENVOY_LOG_LEVEL:-info}" --disable-hot-restart &
+pid=$!
+trap 'kill -TERM "$pid" 2>/dev/null; wait "$pid"; rm -f "$config"' INT TERM
+wait "$pid"

@@ -1,0 +1,262 @@
+/**
+ * Pure decisions of the transparent retry on Large: what a Trino protocol response says, whether a failed query may be retried, and which headers a retry carries.
+ *
+ * @module
+ */
+
+import { lex } from "../sql/lexer.ts";
+import { queryTemplate, templateFingerprint } from "../sql/normalize.ts";
+import { statementKind } from "../sql/statement_kind.ts";
+import type { StoredSubmission } from "../store/store.ts";
+
+/** The Trino error type of every resource-exhaustion error (never match on error names). */
+export const RESOURCE_ERROR_TYPE = "INSUFFICIENT_RESOURCES";
+
+/**
+ * What the retry logic needs from one Trino client-protocol response (`QueryResults` JSON).
+ *
+ * @example
+ * ```ts
+ * import type { TrinoResponseSummary } from "./retry_policy.ts";
+ * const summary: TrinoResponseSummary = { queryId: "q1", hasData: false, finished: false };
+ * console.assert(!summary.hasData);
+ * ```
+ */
+export interface TrinoResponseSummary {
+  readonly queryId: string;
+  /** True when the response carries result rows (`data`), i.e. rows reach the client. */
+  readonly hasData: boolean;
+  /** True when there is no `nextUri`: the client stops here. */
+  readonly finished: boolean;
+  readonly errorType?: string;
+  readonly errorName?: string;
+}
+
+// Trino writes `id` first; a partial (truncated) body still shows it.
+const LEADING_ID = /^\s*\{\s*"id"\s*:\s*"([A-Za-z0-9_]+)"/;
+
+/**
+ * Reads a Trino protocol response body. Returns `undefined` for anything that is not a
+ * `QueryResults` document (HTML of the web UI, plain-text 404s, empty bodies), so that such
+ * responses pass through untouched. A body cut off by Envoy's buffer limit (`complete: false`)
+ * is a large page, hence one with rows: only its `id` is read.
+ *
+ * @example
+ * ```ts
+ * import { summarizeTrinoResponse } from "./retry_policy.ts";
+ * const body = '{"id":"q1","nextUri":"http://h/v1/statement/executing/q1/y/1","data":[[1]]}';
+ * const summary = summarizeTrinoResponse(body, true);
+ * console.assert(summary?.queryId === "q1" && summary.hasData && !summary.finished);
+ * ```
+ */
+export function summarizeTrinoResponse(
+  body: string,
+  complete: boolean,
+): TrinoResponseSummary | undefined {
+  if (!complete) {
+    const match = LEADING_ID.exec(body);
+    return match ? { queryId: match[1], hasData: true, finished: false } : undefined;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null) return undefined;
+  const doc = parsed as Record<string, unknown>;
+  if (typeof doc.id !== "string" || doc.id === "") return undefined;
+  const error = typeof doc.error === "object" && doc.error !== null
+    ? doc.error as Record<string, unknown>
+    : undefined;
+  return {
+    queryId: doc.id,
+    hasData: Array.isArray(doc.data) && doc.data.length > 0,
+    finished: typeof doc.nextUri !== "string",
+    errorType: typeof error?.errorType === "string" ? error.errorType : undefined,
+    errorName: typeof error?.errorName === "string" ? error.errorName : undefined,
+  };
+}
+
+/**
+ * Why a response was or was not retried on Large; also the `outcome` label of the retry metric
+ * for the cases where a resource error was seen.
+ */
+export type RetryVerdict =
+  /** A resource error before any row: submit to Large. */
+  | "retry"
+  /** Not a failure, or a failure of another kind: the response passes. */
+  | "no-resource-error"
+  /** Rows already reached the client: a retry would duplicate them. */
+  | "skipped_rows_sent"
+  /** No submission known: expired, never stored (store degraded) or already retried once. */
+  | "skipped_unknown_query"
+  /** Writes, DDL and utility statements are never run twice. */
+  | "skipped_not_read";
+
+/**
+ * The state a retry decision depends on.
+ *
+ * @example
+ * ```ts
+ * import type { RetryState } from "./retry_policy.ts";
+ * const state: RetryState = { rowsSent: false, submission: undefined };
+ * console.assert(state.submission === undefined);
+ * ```
+ */
+export interface RetryState {
+  /** Rows of this query already went to the client (seen by this replica). */
+  readonly rowsSent: boolean;
+  /** The query's submission, as taken from the store (absent once retried). */
+  readonly submission: StoredSubmission | undefined;
+}
+
+/**
+ * Decides whether a Small response should be replaced by a retry on Large.
+ *
+ * @example
+ * ```ts
+ * import { decideRetry } from "./retry_policy.ts";
+ * const response = {
+ *   queryId: "q1", hasData: false, finished: true, errorType: "INSUFFICIENT_RESOURCES",
+ * };
+ * const submission = { sqlText: "SELECT count(*) FROM t", headers: {} };
+ * console.assert(decideRetry(response, { rowsSent: false, submission }) === "retry");
+ * console.assert(decideRetry(response, { rowsSent: true, submission }) === "skipped_rows_sent");
+ * ```
+ */
+export function decideRetry(response: TrinoResponseSummary, state: RetryState): RetryVerdict {
+  if (response.errorType !== RESOURCE_ERROR_TYPE) return "no-resource-error";
+  if (state.rowsSent || response.hasData) return "skipped_rows_sent";
+  if (state.submission === undefined) return "skipped_unknown_query";
+  if (!isRetryableSql(state.submission.sqlText)) return "skipped_not_read";
+  return "retry";
+}
+
+/**
+ * True for read-only statements only: anything the statement classifier does not recognise
+ * as a read (writes, DDL, `SET SESSION`, unknown) could have effects and is never run twice.
+ *
+ * @example
+ * ```ts
+ * import { isRetryableSql } from "./retry_policy.ts";
+ * console.assert(isRetryableSql("WITH a AS (SELECT 1) SELECT * FROM a"));
+ * console.assert(!isRetryableSql("INSERT INTO t SELECT * FROM u"));
+ * ```
+ */
+export function isRetryableSql(sqlText: string): boolean {
+  return statementKind(lex(sqlText).tokens) === "read";
+}
+
+/**
+ * The template-cache key of a query (the same normalisation the router uses on the way in).
+ *
+ * @example
+ * ```ts
+ * import { sqlTemplateFingerprint } from "./retry_policy.ts";
+ * console.assert(
+ *   sqlTemplateFingerprint("SELECT * FROM t WHERE x = 1") ===
+ *     sqlTemplateFingerprint("select *  from t where x = 2"),
+ * );
+ * ```
+ */
+export function sqlTemplateFingerprint(sqlText: string): string {
+  return templateFingerprint(queryTemplate(lex(sqlText).tokens));
+}
+
+// Headers Envoy or the router set, or that describe the old hop; never replayed to Large.
+const NOT_REPLAYED = new Set([
+  "x-trino-routing-group",
+  "x-trino-router-model-version",
+  "x-trino-router-score",
+  "x-trino-router-reason",
+]);
+
+// Where the client addressed Envoy; kept to build the forwarding headers of the retry, never
+// sent as such (the retry goes to Large directly).
+const ORIGIN_HEADERS = new Set(["host", "x-forwarded-host", "x-forwarded-proto"]);
+
+/**
+ * The request headers a submission keeps for its retry: the Trino client headers (user,
+ * source, catalog, schema, session, client tags, time zone, ...), the user agent, and where the
+ * client addressed Envoy (`host` from `:authority`, `x-forwarded-host`, `x-forwarded-proto`).
+ * Credentials (`Authorization`, cookies) are not kept: the store may be a shared Redis.
+ *
+ * @example
+ * ```ts
+ * import { submissionHeaders } from "./retry_policy.ts";
+ * const kept = submissionHeaders({
+ *   ":authority": "envoy:8080", "x-trino-user": "alice", authorization: "Basic c2VjcmV0",
+ *   "x-trino-routing-group": "small",
+ * });
+ * console.assert(kept["x-trino-user"] === "alice" && kept.host === "envoy:8080");
+ * console.assert(!("authorization" in kept) && !("x-trino-routing-group" in kept));
+ * ```
+ */
+export function submissionHeaders(
+  requestHeaders: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(requestHeaders)) {
+    const lower = name === ":authority" ? "host" : name.toLowerCase();
+    if (NOT_REPLAYED.has(lower)) continue;
+    if (lower.startsWith("x-trino-") || lower === "user-agent" || ORIGIN_HEADERS.has(lower)) {
+      kept[lower] = value;
+    }
+  }
+  return kept;
+}
+
+/**
+ * Where clients reach the router's Envoy, when configured rather than taken from the request:
+ * Large builds its `nextUri` from this, so the client's next request comes back through Envoy's
+ * `/large/` route.
+ *
+ * @example
+ * ```ts
+ * import type { PublicOrigin } from "./retry_policy.ts";
+ * const origin: PublicOrigin = { host: "trino.example.com:8080", proto: "http" };
+ * console.assert(origin.proto === "http");
+ * ```
+ */
+export interface PublicOrigin {
+  /** `host[:port]` as clients address Envoy. */
+  readonly host?: string;
+  readonly proto?: "http" | "https";
+}
+
+/**
+ * Headers of the retry's `POST /v1/statement` to Large: the original client headers plus the
+ * forwarding headers that make Large's `nextUri` point at `<origin>/large/v1/...`. The origin is
+ * the configured one, else the one the original request carried (what Small saw too).
+ *
+ * @example
+ * ```ts
+ * import { largeRetryHeaders } from "./retry_policy.ts";
+ * const headers = largeRetryHeaders(
+ *   { sqlText: "SELECT 1", headers: { "x-trino-user": "alice", host: "envoy:8080" } },
+ *   {},
+ * );
+ * console.assert(headers["x-forwarded-prefix"] === "/large");
+ * console.assert(headers["x-forwarded-host"] === "envoy:8080" && !("host" in headers));
+ * ```
+ */
+export function largeRetryHeaders(
+  submission: StoredSubmission,
+  origin: PublicOrigin = {},
+): Record<string, string> {
+  const replayed: Record<string, string> = {};
+  for (const [name, value] of Object.entries(submission.headers)) {
+    if (!ORIGIN_HEADERS.has(name) && !NOT_REPLAYED.has(name)) replayed[name] = value;
+  }
+  const original = submission.headers;
+  const host = origin.host ?? original["x-forwarded-host"] ?? original.host;
+  const proto = origin.proto ?? original["x-forwarded-proto"]?.split(",")[0].trim() ?? "http";
+  return {
+    ...replayed,
+    "content-type": "text/plain; charset=utf-8",
+    ...(host ? { "x-forwarded-host": host } : {}),
+    "x-forwarded-proto": proto,
+    "x-forwarded-prefix": "/large",
+  };
+}

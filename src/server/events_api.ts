@@ -1,0 +1,151 @@
+/**
+ * `POST /v1/events`: the ingest endpoint for Trino's HTTP event listener, one event JSON object
+ * per request, from either cluster.
+ *
+ * @module
+ */
+
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { FeedbackLoop } from "../feedback/feedback_loop.ts";
+import type { QueryCompletedEvent } from "../labels/query_event.ts";
+
+/**
+ * Options of {@linkcode eventsApi}.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from "../store/memory_store.ts";
+ * import { createFeedbackLoop } from "../feedback/feedback_loop.ts";
+ * import type { EventsApiOptions } from "./events_api.ts";
+ * const options: EventsApiOptions = {
+ *   feedback: createFeedbackLoop({ store: new MemoryStore(), log: () => {} }),
+ * };
+ * console.assert(options.maxBodyBytes === undefined);
+ * ```
+ */
+export interface EventsApiOptions {
+  readonly feedback: Pick<FeedbackLoop, "accept">;
+  /**
+   * Largest event accepted. Completed events carry the SQL text and the query plan, which can be
+   * megabytes for generated SQL; past this the event is refused with 413.
+   */
+  readonly maxBodyBytes?: number;
+}
+
+/** Default {@linkcode EventsApiOptions.maxBodyBytes}: 32 MiB. */
+export const DEFAULT_MAX_EVENT_BYTES = 32 * 1024 * 1024;
+
+const CLUSTER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+type Classified =
+  | { readonly kind: "completed"; readonly event: QueryCompletedEvent }
+  | { readonly kind: "ignored" }
+  | { readonly kind: "invalid"; readonly error: string };
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * Tells a query-completed event from the other events the listener can send (query-created,
+ * split-completed when an operator enables them) and from anything else.
+ */
+function classify(body: unknown): Classified {
+  if (!isObject(body)) return { kind: "invalid", error: "expected one Trino event JSON object" };
+  const metadata = body.metadata;
+  if (isObject(metadata) && typeof metadata.queryId === "string" && metadata.queryId !== "") {
+    // QueryCreatedEvent has metadata and context but no statistics: nothing to learn from yet.
+    if (!isObject(body.statistics)) return { kind: "ignored" };
+    if (
+      metadata.query !== undefined && metadata.query !== null && typeof metadata.query !== "string"
+    ) {
+      return { kind: "invalid", error: "metadata.query must be a string" };
+    }
+    if (body.context !== undefined && body.context !== null && !isObject(body.context)) {
+      return { kind: "invalid", error: "context must be an object" };
+    }
+    return {
+      kind: "completed",
+      event: { ...body, context: body.context ?? {} } as unknown as QueryCompletedEvent,
+    };
+  }
+  // SplitCompletedEvent carries queryId and stageId at the top level.
+  if (typeof body.queryId === "string" && typeof body.stageId === "string") {
+    return { kind: "ignored" };
+  }
+  return { kind: "invalid", error: "not a Trino query event: metadata.queryId is missing" };
+}
+
+/**
+ * The events sub-app. Mount it on the main app; point each cluster's HTTP event listener at it:
+ *
+ * ```properties
+ * event-listener.name=http
+ * http-event-listener.log-completed=true
+ * http-event-listener.connect-ingest-uri=http://router:8080/v1/events/small
+ * ```
+ *
+ * `POST /v1/events` and `POST /v1/events/<cluster>` accept one event JSON object. The cluster
+ * in the path says where the query ran (else the decision's target cluster is assumed). The
+ * answer comes before the event is handled:
+ * - 200 `{"status":"accepted"}` for a query-completed event, handled in the background;
+ * - 200 `{"status":"ignored"}` for query-created and split-completed events;
+ * - 400 `{"error":"…"}` for a body that is not JSON or not a Trino event (the listener does not
+ *   retry 4xx: resending a malformed body cannot help);
+ * - 413 for a body larger than `maxBodyBytes`;
+ * - 503 `{"error":"…"}` with `Retry-After` while too many events are in flight (the listener
+ *   retries 5xx when `http-event-listener.connect-retry-count` is set).
+ *
+ * @example
+ * ```ts
+ * import { type Context, Hono } from "hono";
+ * import { MemoryStore } from "../store/memory_store.ts";
+ * import { createFeedbackLoop } from "../feedback/feedback_loop.ts";
+ * import { eventsApi } from "./events_api.ts";
+ * const feedback = createFeedbackLoop({ store: new MemoryStore(), log: () => {} });
+ * const app = new Hono().route("/", eventsApi({ feedback }));
+ * const response = await app.request("/v1/events", { method: "POST", body: "not json" });
+ * console.assert(response.status === 400);
+ * ```
+ */
+export function eventsApi(options: EventsApiOptions): Hono {
+  const { feedback } = options;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_EVENT_BYTES;
+  const app = new Hono();
+
+  const limit = bodyLimit({
+    maxSize: maxBodyBytes,
+    onError: (c) => c.json({ error: `event larger than ${maxBodyBytes} bytes` }, 413),
+  });
+
+  const ingest = async (c: Context, cluster: string | undefined): Promise<Response> => {
+    if (cluster !== undefined && !CLUSTER_NAME.test(cluster)) {
+      return c.json({ error: "cluster name must match [A-Za-z0-9_.-]{1,64}" }, 400);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(await c.req.text());
+    } catch {
+      return c.json({ error: "body is not valid JSON" }, 400);
+    }
+    const classified = classify(body);
+    switch (classified.kind) {
+      case "invalid":
+        return c.json({ error: classified.error }, 400);
+      case "ignored":
+        return c.json({ status: "ignored" }, 200);
+      case "completed":
+        if (!feedback.accept(classified.event, cluster)) {
+          c.header("Retry-After", "1");
+          return c.json({ error: "too many events in flight; retry later" }, 503);
+        }
+        return c.json({ status: "accepted" }, 200);
+    }
+  };
+
+  app.post("/v1/events", limit, (c) => ingest(c, undefined));
+  app.post("/v1/events/:cluster", limit, (c) => ingest(c, c.req.param("cluster")));
+  // Whatever goes wrong in here is answered, never thrown into the main app.
+  app.onError((_error, c) => c.json({ error: "internal error while reading the event" }, 500));
+  return app;
+}

@@ -1,0 +1,113 @@
+/**
+ * `/ext_authz/*`: the router as Envoy's HTTP ext_authz service. Envoy sends each new query's
+ * `POST /v1/statement` here (method and path after the `/ext_authz` prefix, the `X-Trino-*`
+ * headers, the SQL as the raw body); the answer is always `200` with `x-trino-routing-group`,
+ * on which Envoy re-selects the route to Small or Large (see `deploy/envoy/envoy.yaml`).
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import type { Context } from "hono";
+import type { AppDeps } from "./deps.ts";
+import type { QueryClass, RouteDecision } from "../routing/router.ts";
+import { errorName } from "./route_api.ts";
+import { routeInputFromTrinoHeaders } from "./trino_headers.ts";
+
+/** Path prefix configured as `http_service.path_prefix` in Envoy. */
+export const EXT_AUTHZ_PREFIX = "/ext_authz";
+
+/** Response headers; Envoy's `allowed_upstream_headers` must list them. */
+export const ROUTING_HEADERS = {
+  /** `small` or `large`: the only header the Envoy routes match on. */
+  group: "x-trino-routing-group",
+  modelVersion: "x-trino-router-model-version",
+  score: "x-trino-router-score",
+  /** The decision's reason, or `fallback` / `partial-body` when the router did not decide. */
+  reason: "x-trino-router-reason",
+} as const;
+
+/** Set by Envoy when the body exceeded `with_request_body.max_request_bytes` and was cut. */
+const PARTIAL_BODY_HEADER = "x-envoy-auth-partial-body";
+
+/** The routing group names Envoy's routes match (`statement-small`, `statement-large`). */
+export function routingGroupOf(decision: QueryClass): "small" | "large" {
+  return decision === "heavy" ? "large" : "small";
+}
+
+/**
+ * The ext_authz endpoint as a Hono sub-app.
+ *
+ * Why `200` + `large` when the router fails, rather than a 5xx: both end on Large (a 5xx through
+ * `failure_mode_allow`), but the explicit answer is visible (`x-trino-router-reason: fallback`
+ * reaches Trino and the client, and `trino_router_fallbacks_total` counts it), and it does not
+ * rely on `failure_mode_allow` being kept on: with it off, a 5xx would reject the user's query.
+ * Envoy's own fallback still covers what the router cannot answer for: timeouts, crashes.
+ *
+ * Why `200` with no routing header for anything but `POST .../v1/statement`: Envoy disables the
+ * filter on every other route, so such a request means a changed Envoy config; "no opinion"
+ * leaves the route Envoy already chose (the follow-up prefix routes, or Large) untouched, and
+ * any status other than 200 or 5xx would be a deny sent to the client.
+ *
+ * @example
+ * ```ts ignore
+ * app.route("/", extAuthzApi(deps));
+ * // Envoy: POST /ext_authz/v1/statement, body "SELECT 1" → 200, x-trino-routing-group: small
+ * ```
+ */
+export function extAuthzApi(deps: AppDeps): Hono {
+  const { router, metrics, logger, recordDecision } = deps;
+  const app = new Hono();
+
+  const answer = (
+    c: Context,
+    group: "small" | "large",
+    reason: string,
+    decision?: RouteDecision,
+  ) => {
+    c.header(ROUTING_HEADERS.group, group);
+    c.header(ROUTING_HEADERS.reason, reason);
+    if (decision) {
+      c.header(ROUTING_HEADERS.modelVersion, decision.modelVersion);
+      c.header(ROUTING_HEADERS.score, String(decision.modelScore));
+    }
+    return c.body(null, 200);
+  };
+
+  app.all(`${EXT_AUTHZ_PREFIX}/*`, async (c) => {
+    const path = c.req.path.slice(EXT_AUTHZ_PREFIX.length);
+    if (c.req.method !== "POST" || path !== "/v1/statement") return c.body(null, 200);
+    const started = performance.now();
+    if (c.req.header(PARTIAL_BODY_HEADER) === "true") {
+      // Only the SQL's first megabyte arrived: a query that long is heavy by any measure, and a
+      // decision on a cut text would be a guess.
+      metrics.observeFallback("partial-body");
+      logger.info("routed", { route: "ext_authz", decision: "heavy", reason: "partial-body" });
+      return answer(c, "large", "partial-body");
+    }
+    const { input } = routeInputFromTrinoHeaders(c.req.raw.headers, await c.req.text());
+    try {
+      const { decision, timings } = await router.route(input);
+      metrics.observeDecision(decision, timings, (performance.now() - started) / 1000);
+      recordDecision(decision, input);
+      logger.info("routed", {
+        route: "ext_authz",
+        decision: decision.decision,
+        reason: decision.reason,
+        modelVersion: decision.modelVersion,
+        modelScore: decision.modelScore,
+        statementKind: decision.statementKind,
+        durationMs: performance.now() - started,
+      });
+      return answer(c, routingGroupOf(decision.decision), decision.reason, decision);
+    } catch (error) {
+      metrics.observeFallback("inference-error");
+      logger.error("routing failed, sending to large", {
+        route: "ext_authz",
+        error: errorName(error),
+      });
+      return answer(c, "large", "fallback");
+    }
+  });
+  return app;
+}

@@ -1,0 +1,178 @@
+/**
+ * `POST /trino-gateway/route`: the router as Trino Gateway's external routing service
+ * (`routingRules.rulesType: EXTERNAL`), speaking the gateway's own JSON contract.
+ *
+ * The contract, from trinodb/trino-gateway (gateway-ha/src/main/java/io/trino/gateway/ha/):
+ * - request body: `router/schema/RoutingGroupExternalBody.java`, built in
+ *   `router/ExternalRoutingGroupSelector.java#createRequestBody`; the client's own headers
+ *   (minus `Content-Length` and `excludeHeaders`) are the HTTP headers of that POST;
+ * - `trinoQueryProperties` (`router/TrinoQueryProperties.java`) and `trinoRequestUser`
+ *   (`router/TrinoRequestUser.java`) are only filled with `requestAnalyzerConfig.analyzeRequest:
+ *   true`; without them there is no SQL to route on;
+ * - response: `router/schema/ExternalRouterResponse.java`, `{routingGroup, errors,
+ *   externalHeaders}`. The gateway keeps `routingGroup` even when `errors` is non-empty (unless
+ *   `propagateErrors: true`, which turns errors into a 400 for the client: keep it `false`); an
+ *   empty group means the gateway's default group; a non-200 or unreadable answer makes it fall
+ *   back to the client's own `X-Trino-Routing-Group` header (`handler/RoutingTargetHandler.java`).
+ *   So this endpoint always answers 200 with a group, and the group on failure is Large.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import type { AppDeps } from "./deps.ts";
+import type { RouteInput } from "../routing/router.ts";
+import { errorName } from "./route_api.ts";
+import { routeInputFromTrinoHeaders } from "./trino_headers.ts";
+
+/** Where the gateway's `rulesExternalConfiguration.urlPath` must point. */
+export const TRINO_GATEWAY_PATH = "/trino-gateway/route";
+
+/**
+ * `io.trino.gateway.ha.router.TrinoQueryProperties` as the gateway serialises it (Jackson,
+ * `Optional` as value or null).
+ */
+export interface TrinoQueryPropertiesJson {
+  readonly body?: string;
+  readonly queryType?: string;
+  readonly resourceGroupQueryType?: string;
+  /** Fully qualified `catalog.schema.table` names. */
+  readonly tables?: readonly string[];
+  readonly defaultCatalog?: string | null;
+  readonly defaultSchema?: string | null;
+  readonly catalogs?: readonly string[];
+  readonly schemas?: readonly string[];
+  readonly catalogSchemas?: readonly string[];
+  readonly isNewQuerySubmission?: boolean;
+  readonly isQueryParsingSuccessful?: boolean;
+  readonly errorMessage?: string | null;
+}
+
+/** `io.trino.gateway.ha.router.schema.RoutingGroupExternalBody` as JSON. */
+export interface RoutingGroupExternalBody {
+  readonly trinoQueryProperties?: TrinoQueryPropertiesJson | null;
+  readonly trinoRequestUser?: { readonly user?: string | null; readonly userInfo?: unknown } | null;
+  readonly contentType?: string;
+  readonly remoteUser?: string | null;
+  readonly method?: string;
+  readonly requestURI?: string;
+  readonly queryString?: string | null;
+  readonly session?: unknown;
+  readonly remoteAddr?: string;
+  readonly remoteHost?: string;
+  readonly parameters?: Readonly<Record<string, readonly string[]>>;
+}
+
+/** `io.trino.gateway.ha.router.schema.ExternalRouterResponse` as JSON. */
+export interface ExternalRouterResponse {
+  readonly routingGroup: string;
+  readonly errors: string[];
+  readonly externalHeaders: Record<string, string>;
+}
+
+/**
+ * The Trino Gateway external routing endpoint as a Hono sub-app; the group names come from
+ * `config.gatewaySmallGroup` / `config.gatewayLargeGroup`.
+ *
+ * @example
+ * ```ts ignore
+ * app.route("/", trinoGatewayApi(deps));
+ * // POST /trino-gateway/route {"method":"POST","requestURI":"/v1/statement",
+ * //   "trinoQueryProperties":{"body":"SELECT 1","isNewQuerySubmission":true}}
+ * // → 200 {"routingGroup":"small","errors":[],"externalHeaders":{}}
+ * ```
+ */
+export function trinoGatewayApi(deps: AppDeps): Hono {
+  const { router, metrics, logger, recordDecision, config } = deps;
+  const small = config.gatewaySmallGroup;
+  const large = config.gatewayLargeGroup;
+  const app = new Hono();
+
+  const answer = (routingGroup: string, errors: string[] = []): ExternalRouterResponse => ({
+    routingGroup,
+    errors,
+    externalHeaders: {},
+  });
+
+  app.post(TRINO_GATEWAY_PATH, async (c) => {
+    const started = performance.now();
+    let body: RoutingGroupExternalBody;
+    try {
+      const parsed: unknown = JSON.parse(await c.req.text());
+      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+        throw new TypeError("not an object");
+      }
+      body = parsed as RoutingGroupExternalBody;
+    } catch {
+      metrics.observeFallback("bad-request");
+      return c.json(answer(large, ["request body is not a RoutingGroupExternalBody JSON object"]));
+    }
+    const properties = body.trinoQueryProperties ?? undefined;
+    const isStatement = (body.method ?? "POST").toUpperCase() === "POST" &&
+      (body.requestURI ?? "").endsWith("/v1/statement");
+    if (!isStatement || properties?.isNewQuerySubmission === false) {
+      // Not a new query (the gateway pins follow-ups by query id itself): the safe default.
+      return c.json(answer(large));
+    }
+    const sqlText = properties?.body;
+    if (typeof sqlText !== "string" || sqlText.length === 0) {
+      metrics.observeFallback("no-sql");
+      return c.json(answer(large, [
+        "trinoQueryProperties.body is missing: set requestAnalyzerConfig.analyzeRequest: true",
+      ]));
+    }
+    const input = gatewayRouteInput(c.req.raw.headers, sqlText, body);
+    try {
+      const { decision, timings } = await router.route(input);
+      metrics.observeDecision(decision, timings, (performance.now() - started) / 1000);
+      recordDecision(decision, input);
+      logger.info("routed", {
+        route: "trino_gateway",
+        decision: decision.decision,
+        reason: decision.reason,
+        modelVersion: decision.modelVersion,
+        modelScore: decision.modelScore,
+        statementKind: decision.statementKind,
+        durationMs: performance.now() - started,
+      });
+      return c.json(answer(decision.decision === "heavy" ? large : small));
+    } catch (error) {
+      metrics.observeFallback("inference-error");
+      logger.error("routing failed, sending to large", {
+        route: "trino_gateway",
+        error: errorName(error),
+      });
+      return c.json(answer(large, [`routing failed (${errorName(error)}); sent to ${large}`]));
+    }
+  });
+  return app;
+}
+
+/**
+ * The router's input from a gateway request: the client's `X-Trino-*` headers first (the
+ * gateway forwards them as headers), then what the gateway's analyzer found.
+ *
+ * @example
+ * ```ts
+ * import { gatewayRouteInput } from "./trino_gateway_api.ts";
+ * const input = gatewayRouteInput(new Headers(), "SELECT 1", {
+ *   trinoRequestUser: { user: "bob" },
+ *   trinoQueryProperties: { defaultCatalog: "tpch", defaultSchema: "tiny" },
+ * });
+ * console.assert(input.user === "bob" && input.catalog === "tpch" && input.schema === "tiny");
+ * ```
+ */
+export function gatewayRouteInput(
+  headers: Headers,
+  sqlText: string,
+  body: RoutingGroupExternalBody,
+): RouteInput {
+  const { input } = routeInputFromTrinoHeaders(headers, sqlText);
+  const properties = body.trinoQueryProperties ?? undefined;
+  return {
+    ...input,
+    user: input.user ?? body.trinoRequestUser?.user ?? body.remoteUser ?? undefined,
+    catalog: input.catalog ?? properties?.defaultCatalog ?? undefined,
+    schema: input.schema ?? properties?.defaultSchema ?? undefined,
+  };
+}

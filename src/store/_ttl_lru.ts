@@ -1,0 +1,77 @@
+/**
+ * A bounded map whose entries expire: the building block of the in-memory store.
+ *
+ * @module
+ */
+
+interface Entry<V> {
+  readonly value: V;
+  readonly expiresAt: number;
+}
+
+/**
+ * A `Map` with a per-entry deadline and a size cap. Reads refresh recency and writes evict the
+ * least recently used entry past the cap, so memory stays bounded under any query rate; expired
+ * entries are dropped when met, which keeps every operation O(1) without a sweeper timer.
+ *
+ * @example
+ * ```ts
+ * import { TtlLru } from "./_ttl_lru.ts";
+ * let now = 0;
+ * const cache = new TtlLru<string>(2, () => now);
+ * cache.set("a", "1", 10);
+ * now = 11;
+ * console.assert(cache.get("a") === undefined);
+ * ```
+ */
+export class TtlLru<V> {
+  readonly #entries = new Map<string, Entry<V>>();
+  readonly #maxEntries: number;
+  readonly #now: () => number;
+
+  constructor(maxEntries: number, now: () => number) {
+    if (!(maxEntries >= 1)) {
+      throw new RangeError(`maxEntries must be at least 1, got ${maxEntries}`);
+    }
+    this.#maxEntries = maxEntries;
+    this.#now = now;
+  }
+
+  /** Number of entries held, expired ones not yet met included. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The live value under `key`, refreshed as most recently used. */
+  get(key: string): V | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    this.#entries.delete(key);
+    if (entry.expiresAt <= this.#now()) return undefined;
+    // Re-inserting moves the key to the end of the Map's insertion order: the LRU position.
+    this.#entries.set(key, entry);
+    return entry.value;
+  }
+
+  /** Stores `value` for `ttlMs` milliseconds, evicting the oldest entries past the cap. */
+  set(key: string, value: V, ttlMs: number): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, { value, expiresAt: this.#now() + ttlMs });
+    while (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value as string;
+      this.#entries.delete(oldest);
+    }
+  }
+
+  /** Removes `key` and returns its live value, if any. */
+  take(key: string): V | undefined {
+    const value = this.get(key);
+    this.#entries.delete(key);
+    return value;
+  }
+
+  /** Removes every entry. */
+  clear(): void {
+    this.#entries.clear();
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The embedded default store: per-process, bounded, with TTLs. Enough for one router replica;
+ * several replicas need the Redis store to share the template cache and decisions.
+ *
+ * @module
+ */
+
+import { TtlLru } from "./_ttl_lru.ts";
+import {
+  type DecisionRecord,
+  DEFAULT_TTLS,
+  type Store,
+  type StoredSubmission,
+  type StoreHealth,
+  type StoreTtls,
+} from "./store.ts";
+
+/**
+ * Options of {@linkcode MemoryStore}.
+ *
+ * @example
+ * ```ts
+ * import type { MemoryStoreOptions } from "./memory_store.ts";
+ * const options: MemoryStoreOptions = { maxEntries: 1_000, now: () => 0 };
+ * console.assert(options.maxEntries === 1_000);
+ * ```
+ */
+export interface MemoryStoreOptions {
+  /**
+   * Cap on entries of each kind (decisions, templates, submissions). At 1 000 queries/s and a
+   * 1 h TTL decisions would reach 3.6 M entries; past the cap the oldest go first, and their
+   * completion events simply go unjoined.
+   */
+  readonly maxEntries?: number;
+  /** TTLs; defaults {@linkcode DEFAULT_TTLS}. */
+  readonly ttls?: Partial<StoreTtls>;
+  /** Clock in milliseconds, injectable so tests can expire entries without waiting. */
+  readonly now?: () => number;
+}
+
+/** Default cap on entries of each kind. */
+export const DEFAULT_MAX_ENTRIES = 100_000;
+
+const SINCE = new Date().toISOString();
+
+/**
+ * A {@linkcode Store} held in this process's memory. Never degraded.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from "./memory_store.ts";
+ * let now = 0;
+ * const store = new MemoryStore({ ttls: { templateMs: 1_000 }, now: () => now });
+ * await store.markTemplateHeavy("0123456789abcdef");
+ * now = 1_001;
+ * console.assert(!(await store.isTemplateHeavy("0123456789abcdef")));
+ * ```
+ */
+export class MemoryStore implements Store {
+  readonly #ttls: StoreTtls;
+  readonly #decisions: TtlLru<DecisionRecord>;
+  readonly #templates: TtlLru<true>;
+  readonly #submissions: TtlLru<StoredSubmission>;
+  readonly #counters = new Map<string, number>();
+
+  constructor(options: MemoryStoreOptions = {}) {
+    const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    const now = options.now ?? Date.now;
+    this.#ttls = { ...DEFAULT_TTLS, ...options.ttls };
+    this.#decisions = new TtlLru(maxEntries, now);
+    this.#templates = new TtlLru(maxEntries, now);
+    this.#submissions = new TtlLru(maxEntries, now);
+  }
+
+  putDecision(queryId: string, record: DecisionRecord): Promise<void> {
+    this.#decisions.set(queryId, record, this.#ttls.decisionMs);
+    return Promise.resolve();
+  }
+
+  getDecision(queryId: string): Promise<DecisionRecord | undefined> {
+    return Promise.resolve(this.#decisions.get(queryId));
+  }
+
+  markTemplateHeavy(fingerprint: string): Promise<void> {
+    this.#templates.set(fingerprint, true, this.#ttls.templateMs);
+    return Promise.resolve();
+  }
+
+  isTemplateHeavy(fingerprint: string): Promise<boolean> {
+    return Promise.resolve(this.#templates.get(fingerprint) === true);
+  }
+
+  putSubmission(queryId: string, value: StoredSubmission): Promise<void> {
+    this.#submissions.set(queryId, value, this.#ttls.submissionMs);
+    return Promise.resolve();
+  }
+
+  takeSubmission(queryId: string): Promise<StoredSubmission | undefined> {
+    return Promise.resolve(this.#submissions.take(queryId));
+  }
+
+  incrementCounter(name: string, by = 1): Promise<void> {
+    this.#counters.set(name, (this.#counters.get(name) ?? 0) + by);
+    return Promise.resolve();
+  }
+
+  readCounters(): Promise<Record<string, number>> {
+    return Promise.resolve(Object.fromEntries(this.#counters));
+  }
+
+  health(): StoreHealth {
+    return { backend: "memory", state: "ok", circuit: "closed", since: SINCE };
+  }
+
+  close(): Promise<void> {
+    this.#decisions.clear();
+    this.#templates.clear();
+    this.#submissions.clear();
+    return Promise.resolve();
+  }
+}

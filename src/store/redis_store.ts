@@ -1,0 +1,389 @@
+/**
+ * The shared store for several router replicas: Redis through `ioredis`, guarded so that a slow
+ * or dead Redis never slows or fails a routing decision.
+ *
+ * @module
+ */
+
+// The named export: under Deno the default export of this CommonJS package types as a namespace.
+import { Redis } from "ioredis";
+import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit_breaker.ts";
+import { MemoryStore } from "./memory_store.ts";
+import {
+  type DecisionRecord,
+  DEFAULT_TTLS,
+  type Store,
+  type StoredSubmission,
+  type StoreHealth,
+  type StoreTtls,
+} from "./store.ts";
+
+/**
+ * One structured log line. The store never puts a key or a value in it: keys hold query ids and
+ * values hold SQL.
+ *
+ * @example
+ * ```ts
+ * import type { StoreLogger } from "./redis_store.ts";
+ * const log: StoreLogger = (line) => console.log(JSON.stringify(line));
+ * log({ level: "warn", msg: "store degraded", backend: "redis" });
+ * ```
+ */
+export type StoreLogger = (line: Record<string, unknown>) => void;
+
+/**
+ * Options of {@linkcode RedisStore}.
+ *
+ * @example
+ * ```ts
+ * import type { RedisStoreOptions } from "./redis_store.ts";
+ * const options: RedisStoreOptions = { url: "redis://127.0.0.1:6379/0", callTimeoutMs: 30 };
+ * console.assert(options.callTimeoutMs === 30);
+ * ```
+ */
+export interface RedisStoreOptions {
+  /** `redis://[user:password@]host:port[/db]` or `rediss://…` for TLS. */
+  readonly url: string;
+  /** TTLs; defaults {@linkcode DEFAULT_TTLS}. */
+  readonly ttls?: Partial<StoreTtls>;
+  /**
+   * Budget of one store call on the request path. Redis answers in well under a millisecond on a
+   * healthy network, so 30 ms only ever expires when something is wrong.
+   */
+  readonly callTimeoutMs?: number;
+  /** Budget of establishing the TCP (and TLS) connection. */
+  readonly connectTimeoutMs?: number;
+  /** Prefix of every key, so that several deployments can share one Redis. */
+  readonly keyPrefix?: string;
+  /** Circuit breaker tuning; see {@linkcode CircuitBreaker}. */
+  readonly breaker?: Omit<CircuitBreakerOptions, "onStateChange">;
+  /**
+   * Entries of each kind also kept in this process (see {@linkcode RedisStore}); 0 disables the
+   * local copy.
+   */
+  readonly localMaxEntries?: number;
+  /** Clock in milliseconds, injectable for tests. */
+  readonly now?: () => number;
+  /** Where "store degraded"/"store recovered" lines go; defaults to JSON on stderr. */
+  readonly log?: StoreLogger;
+}
+
+/** Default per-call budget in milliseconds. */
+export const DEFAULT_CALL_TIMEOUT_MS = 30;
+/** Default connect budget in milliseconds. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 500;
+/** Default key prefix. */
+export const DEFAULT_KEY_PREFIX = "tsr:";
+
+const DEFAULT_LOCAL_MAX_ENTRIES = 10_000;
+// Reconnect quickly after a Redis restart but without spinning: 50 ms, 100 ms, … capped at 0.5 s.
+const MAX_RECONNECT_DELAY_MS = 500;
+
+/** What an attempt yields when Redis did not answer (down, slow, circuit open, closed). */
+const UNREACHED: unique symbol = Symbol("unreached");
+
+const defaultLog: StoreLogger = (line) => console.warn(JSON.stringify(line));
+
+/** Rejects when `promise` does not settle within `ms`; otherwise settles as it does. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`store call exceeded ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Reads a JSON value written by this store; `undefined` for anything unexpected. */
+function parseJson<T>(text: string | null, isValid: (value: unknown) => boolean): T | undefined {
+  if (text === null) return undefined;
+  try {
+    const value: unknown = JSON.parse(text);
+    return isValid(value) ? value as T : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const isDecision = (value: unknown): boolean =>
+  typeof value === "object" && value !== null &&
+  typeof (value as DecisionRecord).queryId === "string" &&
+  ((value as DecisionRecord).decision === "light" ||
+    (value as DecisionRecord).decision === "heavy");
+
+const isSubmission = (value: unknown): boolean =>
+  typeof value === "object" && value !== null &&
+  typeof (value as StoredSubmission).sqlText === "string" &&
+  typeof (value as StoredSubmission).headers === "object";
+
+/**
+ * A {@linkcode Store} in Redis, shared by all router replicas pointing at it.
+ *
+ * Why it can never hurt a routing decision:
+ * - `ioredis` runs with its offline queue disabled and no per-request retries, so while the
+ *   connection is down a command fails at once instead of waiting for a reconnect;
+ * - every call has a budget (`callTimeoutMs`) after which it answers "unknown";
+ * - a {@linkcode CircuitBreaker} stops calling a Redis that keeps timing out (a hung server keeps
+ *   its connection open), letting one probe through now and then;
+ * - entries written by this replica are also kept in a bounded local memory store that reads
+ *   consult first: the replica still knows its own heavy templates and decisions while Redis is
+ *   away, and the common template-cache hit costs no round trip.
+ *
+ * Keys: `<prefix>decision:<queryId>`, `<prefix>template:<fingerprint>`,
+ * `<prefix>submission:<queryId>` (all with a TTL) and the hash `<prefix>counters`.
+ *
+ * @example
+ * ```ts ignore
+ * import { RedisStore } from "./redis_store.ts";
+ * const store = new RedisStore({ url: "redis://127.0.0.1:6379" });
+ * await store.markTemplateHeavy("0123456789abcdef");
+ * console.log(await store.isTemplateHeavy("0123456789abcdef"), store.health().state);
+ * await store.close();
+ * ```
+ */
+export class RedisStore implements Store {
+  readonly #redis: Redis;
+  readonly #ttls: StoreTtls;
+  readonly #callTimeoutMs: number;
+  readonly #prefix: string;
+  readonly #breaker: CircuitBreaker;
+  readonly #local: MemoryStore | undefined;
+  readonly #now: () => number;
+  readonly #log: StoreLogger;
+  #lastError: string | undefined;
+  // "starting" until the first connection succeeds or fails, so startup logs one line at most.
+  #reportedState: "starting" | "ok" | "degraded" = "starting";
+  #since: number;
+  #closed = false;
+  readonly #fallbacks: Record<string, number> = {};
+
+  constructor(options: RedisStoreOptions) {
+    this.#ttls = { ...DEFAULT_TTLS, ...options.ttls };
+    this.#callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    this.#prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+    this.#now = options.now ?? Date.now;
+    this.#log = options.log ?? defaultLog;
+    this.#since = this.#now();
+    const localMaxEntries = options.localMaxEntries ?? DEFAULT_LOCAL_MAX_ENTRIES;
+    this.#local = localMaxEntries > 0
+      ? new MemoryStore({ maxEntries: localMaxEntries, ttls: this.#ttls, now: this.#now })
+      : undefined;
+    this.#breaker = new CircuitBreaker({
+      ...options.breaker,
+      now: this.#now,
+      onStateChange: () => this.#reportHealth(),
+    });
+    this.#redis = new Redis(options.url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      // ioredis rejects a command past this; withTimeout below is the backstop.
+      commandTimeout: this.#callTimeoutMs,
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times - 1, 5), MAX_RECONNECT_DELAY_MS),
+      // Never hold a command waiting for the server to finish loading its dataset.
+      enableReadyCheck: true,
+    });
+    this.#redis.on("error", (error: Error) => {
+      this.#lastError = error.message;
+      this.#reportHealth();
+    });
+    for (const event of ["ready", "close", "reconnecting", "end"]) {
+      this.#redis.on(event, () => this.#reportHealth());
+    }
+  }
+
+  /** Resolves when the first connection is ready, or after `timeoutMs` (for startup and tests). */
+  async ready(timeoutMs = 2_000): Promise<boolean> {
+    if (this.#redis.status === "ready") return true;
+    return await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#redis.off("ready", onReady);
+        resolve(false);
+      }, timeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.#redis.once("ready", onReady);
+    });
+  }
+
+  async putDecision(queryId: string, record: DecisionRecord): Promise<void> {
+    await this.#local?.putDecision(queryId, record);
+    await this.#call(
+      "putDecision",
+      undefined,
+      (redis) =>
+        redis.set(
+          this.#key("decision", queryId),
+          JSON.stringify(record),
+          "PX",
+          this.#ttls.decisionMs,
+        )
+          .then(() => undefined),
+    );
+  }
+
+  async getDecision(queryId: string): Promise<DecisionRecord | undefined> {
+    const local = await this.#local?.getDecision(queryId);
+    if (local !== undefined) return local;
+    return await this.#call(
+      "getDecision",
+      undefined,
+      (redis) =>
+        redis.get(this.#key("decision", queryId)).then((text) =>
+          parseJson<DecisionRecord>(text, isDecision)
+        ),
+    );
+  }
+
+  async markTemplateHeavy(fingerprint: string): Promise<void> {
+    await this.#local?.markTemplateHeavy(fingerprint);
+    await this.#call(
+      "markTemplateHeavy",
+      undefined,
+      (redis) =>
+        redis.set(this.#key("template", fingerprint), "1", "PX", this.#ttls.templateMs)
+          .then(() => undefined),
+    );
+  }
+
+  async isTemplateHeavy(fingerprint: string): Promise<boolean> {
+    if (await this.#local?.isTemplateHeavy(fingerprint)) return true;
+    return await this.#call(
+      "isTemplateHeavy",
+      false,
+      (redis) => redis.exists(this.#key("template", fingerprint)).then((count) => count > 0),
+    );
+  }
+
+  async putSubmission(queryId: string, value: StoredSubmission): Promise<void> {
+    await this.#local?.putSubmission(queryId, value);
+    await this.#call("putSubmission", undefined, (redis) =>
+      redis.set(
+        this.#key("submission", queryId),
+        JSON.stringify(value),
+        "PX",
+        this.#ttls.submissionMs,
+      ).then(() => undefined));
+  }
+
+  async takeSubmission(queryId: string): Promise<StoredSubmission | undefined> {
+    const local = await this.#local?.takeSubmission(queryId);
+    const remote = await this.#attempt(
+      "takeSubmission",
+      (redis) =>
+        redis.getdel(this.#key("submission", queryId)).then((text) =>
+          parseJson<StoredSubmission>(text, isSubmission)
+        ),
+    );
+    // When Redis answers, its GETDEL (atomic, Redis 6.2+) is the one arbiter between replicas,
+    // even against this replica's own copy: of two replicas racing for a submission exactly one
+    // wins, which is what keeps a query from being retried twice. Only while Redis is away does
+    // the local copy stand in, so that this replica can still retry what it saw.
+    return remote === UNREACHED ? local : remote;
+  }
+
+  async incrementCounter(name: string, by = 1): Promise<void> {
+    await this.#call("incrementCounter", undefined, (redis) => {
+      const key = this.#key("counters");
+      const done = Number.isInteger(by)
+        ? redis.hincrby(key, name, by)
+        : redis.hincrbyfloat(key, name, by);
+      return done.then(() => undefined);
+    });
+  }
+
+  async readCounters(): Promise<Record<string, number>> {
+    return await this.#call(
+      "readCounters",
+      {},
+      (redis) =>
+        redis.hgetall(this.#key("counters")).then((hash) => {
+          const out: Record<string, number> = {};
+          for (const [name, value] of Object.entries(hash)) out[name] = Number(value);
+          return out;
+        }),
+    );
+  }
+
+  health(): StoreHealth {
+    return {
+      backend: "redis",
+      state: this.#currentState(),
+      circuit: this.#breaker.state,
+      lastError: this.#lastError,
+      since: new Date(this.#since).toISOString(),
+      fallbacks: { ...this.#fallbacks },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#local?.close();
+    try {
+      await withTimeout(this.#redis.quit(), 200);
+    } catch {
+      // A dead or hung server cannot acknowledge QUIT; drop the socket instead.
+    }
+    this.#redis.disconnect(false);
+  }
+
+  #key(kind: string, id = ""): string {
+    return id === "" ? `${this.#prefix}${kind}` : `${this.#prefix}${kind}:${id}`;
+  }
+
+  #currentState(): "ok" | "degraded" {
+    return this.#redis.status === "ready" && this.#breaker.state === "closed" ? "ok" : "degraded";
+  }
+
+  /** Runs one command within budget; any failure yields `fallback` and feeds the breaker. */
+  async #call<T>(op: string, fallback: T, run: (redis: Redis) => Promise<T>): Promise<T> {
+    const value = await this.#attempt(op, run);
+    return value === UNREACHED ? fallback : value;
+  }
+
+  /** Runs one command within budget; {@linkcode UNREACHED} when Redis did not answer. */
+  async #attempt<T>(op: string, run: (redis: Redis) => Promise<T>): Promise<T | typeof UNREACHED> {
+    // Not connected: ioredis would reject at once anyway; answering here skips the allocation
+    // and does not count as a breaker failure (the connection state already says "down").
+    if (this.#closed || this.#redis.status !== "ready" || !this.#breaker.tryAcquire()) {
+      this.#fallbacks[op] = (this.#fallbacks[op] ?? 0) + 1;
+      return UNREACHED;
+    }
+    try {
+      const value = await withTimeout(run(this.#redis), this.#callTimeoutMs);
+      this.#breaker.success();
+      return value;
+    } catch (error) {
+      this.#lastError = `${op}: ${error instanceof Error ? error.message : String(error)}`;
+      this.#fallbacks[op] = (this.#fallbacks[op] ?? 0) + 1;
+      this.#breaker.failure();
+      return UNREACHED;
+    }
+  }
+
+  /** Logs a line when the state flips, so an outage is one line, not one per call. */
+  #reportHealth(): void {
+    if (this.#closed) return;
+    const state = this.#currentState();
+    if (state === this.#reportedState) return;
+    // Still connecting for the first time, and nothing has failed yet: not an outage.
+    if (this.#reportedState === "starting" && state === "degraded" && !this.#lastError) return;
+    const previous = this.#reportedState;
+    this.#reportedState = state;
+    this.#since = this.#now();
+    this.#log({
+      level: state === "ok" ? "info" : "warn",
+      msg: state === "degraded"
+        ? "store degraded"
+        : previous === "starting"
+        ? "store connected"
+        : "store recovered",
+      backend: "redis",
+      circuit: this.#breaker.state,
+      connection: this.#redis.status,
+      ...(state === "degraded" && this.#lastError ? { error: this.#lastError } : {}),
+    });
+  }
+}

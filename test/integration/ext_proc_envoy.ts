@@ -1,0 +1,113 @@
+/**
+ * Test helper: real Envoy with `deploy/envoy/envoy_retry.yaml`, the ext_proc retry server, and a stub ext_authz router that sends every query to Small.
+ *
+ * @module
+ */
+
+import { Registry } from "prom-client";
+import { EnvoyProcess, type HostPort } from "../../deploy/envoy/envoy_process.ts";
+import { createLogger } from "../../src/log.ts";
+import { type ExtProcServer, startExtProcServer } from "../../src/ext_proc/server.ts";
+import { MemoryStore } from "../../src/store/memory_store.ts";
+import type { Store } from "../../src/store/store.ts";
+
+/** The retry variant of the Envoy config (ext_authz + ext_proc). */
+export const RETRY_TEMPLATE_PATH = new URL("../../deploy/envoy/envoy_retry.yaml", import.meta.url)
+  .pathname;
+
+/** Fills the retry template's own placeholders; the common ones are left to EnvoyProcess. */
+export function renderRetryTemplate(template: string, extProc: HostPort): string {
+  return template
+    .replaceAll("{{EXT_PROC_HOST}}", extProc.host)
+    .replaceAll("{{EXT_PROC_PORT}}", String(extProc.port));
+}
+
+/** An ext_authz service that routes everything to `group` (the model is not under test). */
+export function startStubAuthz(group: "small" | "large"): { port: number; close(): Promise<void> } {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response(null, { status: 200, headers: { "x-trino-routing-group": group } }),
+  );
+  return { port: server.addr.port, close: () => server.shutdown() };
+}
+
+/** Everything the retry path needs, running. */
+export interface RetryStack {
+  readonly envoy: EnvoyProcess;
+  readonly extProc: ExtProcServer;
+  readonly store: Store;
+  readonly registry: Registry;
+  readonly logLines: string[];
+  /** Reads `trino_router_retries_total{outcome}`. */
+  retries(outcome: string): Promise<number>;
+  /** Stops all; returns Envoy's output (access log) for diagnosis. */
+  stop(): Promise<string>;
+}
+
+/**
+ * Starts ext_proc (retrying on `large`), a stub ext_authz routing to Small, and Envoy.
+ * `extProcUp: false` leaves the ext_proc cluster pointing at a closed port.
+ */
+export async function startRetryStack(options: {
+  small: HostPort;
+  large: HostPort;
+  extProcUp?: boolean;
+  store?: Store;
+  routeTo?: "small" | "large";
+  /** A real router's ext_authz endpoint; default a stub routing everything to `routeTo`. */
+  router?: HostPort;
+}): Promise<RetryStack> {
+  const store = options.store ?? new MemoryStore();
+  const registry = new Registry();
+  const logLines: string[] = [];
+  const extProc = await startExtProcServer({
+    store,
+    largeClusterUrl: `http://${options.large.host}:${options.large.port}`,
+    port: 0,
+    host: "127.0.0.1",
+    metricsRegistry: registry,
+    logger: createLogger((line) => logLines.push(line)),
+  });
+  if (options.extProcUp === false) await extProc.close();
+  const authz = options.router
+    ? { port: options.router.port, close: () => Promise.resolve() }
+    : startStubAuthz(options.routeTo ?? "small");
+  const template = renderRetryTemplate(
+    await Deno.readTextFile(RETRY_TEMPLATE_PATH),
+    { host: "127.0.0.1", port: extProc.port },
+  );
+  let envoy: EnvoyProcess;
+  try {
+    envoy = await EnvoyProcess.start({
+      router: options.router ?? { host: "127.0.0.1", port: authz.port },
+      small: options.small,
+      large: options.large,
+      template,
+    });
+  } catch (error) {
+    await authz.close();
+    if (options.extProcUp !== false) await extProc.close();
+    throw error;
+  }
+  return {
+    envoy,
+    extProc,
+    store,
+    registry,
+    logLines,
+    async retries(outcome) {
+      const text = await registry.metrics();
+      const match = text.match(
+        new RegExp(`trino_router_retries_total\\{outcome="${outcome}"\\} (\\d+)`),
+      );
+      return match ? Number(match[1]) : NaN;
+    },
+    async stop() {
+      const output = await envoy.stop();
+      await authz.close();
+      if (options.extProcUp !== false) await extProc.close();
+      if (options.store === undefined) await store.close();
+      return output;
+    },
+  };
+}

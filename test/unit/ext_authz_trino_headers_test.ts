@@ -1,0 +1,61 @@
+/**
+ * Decoding of the Trino client headers shared by the Envoy and Trino Gateway adapters.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import {
+  parseClientTags,
+  parseTrinoSession,
+  routeInputFromTrinoHeaders,
+} from "../../src/server/trino_headers.ts";
+
+Deno.test("X-Trino-Session pairs are split on commas and URL-decoded like Java's URLEncoder", () => {
+  assert.deepEqual(parseTrinoSession("a=1,b=x+y%3Dz, c = %E2%9C%93"), {
+    a: "1",
+    b: "x y=z",
+    c: "✓",
+  });
+});
+
+Deno.test("several X-Trino-Session headers (joined by Headers) are all read", () => {
+  const headers = new Headers();
+  headers.append("X-Trino-Session", "a=1");
+  headers.append("X-Trino-Session", "b=2");
+  assert.deepEqual(routeInputFromTrinoHeaders(headers, "SELECT 1").sessionProperties, {
+    a: "1",
+    b: "2",
+  });
+});
+
+Deno.test("malformed session pairs are skipped, not fatal", () => {
+  assert.deepEqual(parseTrinoSession("=x,novalue,ok=1,bad=%ZZ"), { ok: "1", bad: "%ZZ" });
+  assert.deepEqual(parseTrinoSession(null), {});
+});
+
+Deno.test("client tags are trimmed and empty tags dropped", () => {
+  assert.deepEqual(parseClientTags("etl, ,nightly ,"), ["etl", "nightly"]);
+  assert.deepEqual(parseClientTags(undefined), []);
+});
+
+Deno.test("catalog and schema headers win over session properties of the same name", () => {
+  const both = routeInputFromTrinoHeaders(
+    new Headers({ "X-Trino-Catalog": "hive", "X-Trino-Session": "catalog=tpch,schema=tiny" }),
+    "SELECT 1",
+  );
+  assert.equal(both.input.catalog, "hive");
+  assert.equal(both.input.schema, "tiny");
+});
+
+Deno.test("absent or blank headers leave the context fields undefined", () => {
+  const { input } = routeInputFromTrinoHeaders(new Headers({ "X-Trino-User": " " }), "SELECT 1");
+  assert.deepEqual(input, {
+    sqlText: "SELECT 1",
+    user: undefined,
+    source: undefined,
+    catalog: undefined,
+    schema: undefined,
+    clientTags: [],
+  });
+});

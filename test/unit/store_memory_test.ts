@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { MemoryStore } from "../../src/store/memory_store.ts";
+import { createStore, StoreConfigError } from "../../src/store/mod.ts";
+import { decision, runStoreContract } from "./_store_contract.ts";
+
+Deno.test("the memory store fulfils the store contract", async (t) => {
+  await runStoreContract(t, (ttls) => {
+    let now = 1_000_000;
+    const store = new MemoryStore({ ttls, now: () => now });
+    return Promise.resolve({
+      store,
+      elapse: (ms) => {
+        now += ms;
+        return Promise.resolve();
+      },
+    });
+  });
+});
+
+Deno.test("the memory store evicts the least recently used entry past its cap", async () => {
+  const store = new MemoryStore({ maxEntries: 2 });
+  await store.putDecision("a", decision("a"));
+  await store.putDecision("b", decision("b"));
+  await store.getDecision("a"); // "a" is now more recent than "b"
+  await store.putDecision("c", decision("c"));
+  assert.equal((await store.getDecision("a"))?.queryId, "a");
+  assert.equal(await store.getDecision("b"), undefined);
+  assert.equal((await store.getDecision("c"))?.queryId, "c");
+});
+
+Deno.test("the memory store caps each kind of entry separately", async () => {
+  const store = new MemoryStore({ maxEntries: 1 });
+  await store.putDecision("a", decision("a"));
+  await store.markTemplateHeavy("aaaaaaaaaaaaaaaa");
+  await store.putSubmission("a", { sqlText: "SELECT 1", headers: {} });
+  assert.equal((await store.getDecision("a"))?.queryId, "a");
+  assert.equal(await store.isTemplateHeavy("aaaaaaaaaaaaaaaa"), true);
+  assert.equal((await store.takeSubmission("a"))?.sqlText, "SELECT 1");
+});
+
+Deno.test("the memory store stays bounded under 200 000 distinct decisions", async () => {
+  const store = new MemoryStore({ maxEntries: 1_000 });
+  for (let i = 0; i < 200_000; i++) await store.putDecision(`q${i}`, decision(`q${i}`));
+  assert.equal(await store.getDecision("q0"), undefined);
+  assert.equal((await store.getDecision("q199999"))?.queryId, "q199999");
+});
+
+Deno.test("the default TTLs keep decisions 1 h and heavy templates 24 h", async () => {
+  let now = 0;
+  const store = new MemoryStore({ now: () => now });
+  await store.putDecision("q", decision("q"));
+  await store.markTemplateHeavy("aaaaaaaaaaaaaaaa");
+  now = 3_600_000 - 1;
+  assert.notEqual(await store.getDecision("q"), undefined);
+  now = 3_600_000;
+  assert.equal(await store.getDecision("q"), undefined);
+  now = 24 * 3_600_000 - 1;
+  assert.equal(await store.isTemplateHeavy("aaaaaaaaaaaaaaaa"), true);
+  now = 24 * 3_600_000;
+  assert.equal(await store.isTemplateHeavy("aaaaaaaaaaaaaaaa"), false);
+});
+
+Deno.test("createStore without a Redis URL returns the memory store", async () => {
+  for (const redisUrl of [undefined, "", "  "]) {
+    const store = createStore({ redisUrl });
+    assert.equal(store.health().backend, "memory");
+    await store.close();
+  }
+});
+
+Deno.test("createStore rejects a Redis URL it cannot use, without echoing it", () => {
+  assert.throws(() => createStore({ redisUrl: "not a url" }), StoreConfigError);
+  assert.throws(
+    () => createStore({ redisUrl: "http://user:secret@host:6379" }),
+    (error: Error) => error instanceof StoreConfigError && !error.message.includes("secret"),
+  );
+});

@@ -1,0 +1,315 @@
+/**
+ * Step 1 of training: a query log → the feature matrix Python trains on, computed by the
+ * router's own featurizer so training and serving cannot drift apart.
+ *
+ * ```sh
+ * deno run -A training/featurize.ts --log data/query_log.jsonl.gz --labels data/labels.json --out .cache/training/run
+ * ```
+ *
+ * @module
+ */
+
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import {
+  createFeaturizer,
+  FEATURE_SCHEMA_VERSION,
+  featureNames,
+  type FeatureSpec,
+  MAX_LEXED_TOKENS,
+} from "../src/features/featurizer.ts";
+import {
+  CATEGORY_NAMES,
+  type CategoryName,
+  referencedTables,
+} from "../src/features/context_features.ts";
+import { fitTfidf, type TfidfFitOptions } from "../src/features/tfidf.ts";
+import { eventToQueryInput } from "../src/labels/query_event.ts";
+import { lex } from "../src/sql/lexer.ts";
+import { normalizedTokens } from "../src/sql/normalize.ts";
+import {
+  type LoadOptions,
+  loadQueryLog,
+  type LoggedQuery,
+  type QueryLog,
+  thresholdsFromJson,
+} from "./query_log.ts";
+
+/** How the learned part of the feature layout is fitted. */
+export interface SpecFitOptions {
+  /** A categorical value becomes a one-hot only if seen in at least this many TRAIN rows. */
+  readonly minCategoryCount?: number;
+  /** At most this many values per categorical field (the most frequent win). */
+  readonly maxCategoryValues?: number;
+  readonly tfidf?: TfidfFitOptions;
+}
+
+/** Defaults sized for tree models on a dense matrix: a few hundred n-grams carry the signal. */
+export const DEFAULT_SPEC_FIT: Required<SpecFitOptions> = {
+  minCategoryCount: 3,
+  maxCategoryValues: 200,
+  tfidf: { minDocumentFrequency: 3, maxFeatures: 400 },
+};
+
+/**
+ * Fits category vocabularies and TF-IDF on the given rows (pass the TRAIN split only: fitting
+ * on validation or test rows would leak them into the features).
+ *
+ * @example
+ * ```ts ignore
+ * import { fitFeatureSpec } from "./featurize.ts";
+ * const spec = fitFeatureSpec(log.rows.filter((r) => r.split === "train"));
+ * ```
+ */
+export function fitFeatureSpec(
+  rows: readonly LoggedQuery[],
+  options: SpecFitOptions = {},
+): FeatureSpec {
+  const { minCategoryCount, maxCategoryValues, tfidf } = { ...DEFAULT_SPEC_FIT, ...options };
+  const counts = Object.fromEntries(
+    CATEGORY_NAMES.map((field) => [field, new Map<string, number>()]),
+  ) as Record<CategoryName, Map<string, number>>;
+  const documents: string[][] = [];
+  for (const row of rows) {
+    const input = eventToQueryInput(row.event);
+    const { tokens } = lex(input.sqlText, MAX_LEXED_TOKENS);
+    documents.push(normalizedTokens(tokens));
+    // Values are collected exactly as the featurizer looks them up (same strings, same case).
+    const values: Record<CategoryName, readonly (string | undefined)[]> = {
+      user: [input.user],
+      source: [input.source],
+      catalog: [input.catalog],
+      schema: [input.schema],
+      table: referencedTables(tokens, input),
+      client_tag: [...new Set(input.clientTags ?? [])],
+    };
+    for (const field of CATEGORY_NAMES) {
+      for (const value of values[field]) {
+        if (value === undefined) continue;
+        counts[field].set(value, (counts[field].get(value) ?? 0) + 1);
+      }
+    }
+  }
+  const categories = Object.fromEntries(CATEGORY_NAMES.map((field) => [
+    field,
+    [...counts[field]]
+      .filter(([, n]) => n >= minCategoryCount)
+      .sort(([a, na], [b, nb]) => nb - na || (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, maxCategoryValues)
+      .map(([value]) => value)
+      .sort(),
+  ])) as unknown as FeatureSpec["categories"];
+  return {
+    schemaVersion: FEATURE_SCHEMA_VERSION,
+    categories,
+    tfidf: fitTfidf(documents, tfidf),
+  };
+}
+
+/** File names inside a featurize output folder. */
+export const DATASET_FILES = {
+  matrix: "features.f32",
+  sidecar: "dataset.json",
+  spec: "feature_spec.json",
+} as const;
+
+/** The sidecar Python reads next to the matrix (columnar: one array per field). */
+export interface DatasetSidecar {
+  readonly formatVersion: 1;
+  readonly featureSchemaVersion: number;
+  /** `[rows, features]` of the row-major float32 little-endian matrix. */
+  readonly shape: readonly [number, number];
+  readonly matrix: string;
+  readonly featureNames: readonly string[];
+  readonly queryIds: readonly string[];
+  readonly labels: readonly (0 | 1)[];
+  readonly because: readonly string[];
+  readonly splits: readonly string[];
+  readonly times: readonly string[];
+  readonly cpuSeconds: readonly number[];
+  readonly statementKinds: readonly string[];
+  readonly users: readonly string[];
+  readonly parseOutcomes: readonly string[];
+  readonly log: {
+    readonly path: string;
+    readonly sha256: string;
+    readonly lines: number;
+    readonly dropped: QueryLog["dropped"];
+  };
+  readonly thresholds: QueryLog["thresholds"];
+  readonly boundaries: { readonly validStart: string; readonly testStart: string };
+  readonly splitCounts: Readonly<Record<string, { rows: number; heavy: number }>>;
+}
+
+/** Options of {@linkcode featurizeLog}. */
+export interface FeaturizeOptions extends LoadOptions, SpecFitOptions {
+  readonly log: string;
+  readonly out: string;
+}
+
+/** What {@linkcode featurizeLog} wrote. */
+export interface FeaturizeResult {
+  readonly spec: FeatureSpec;
+  readonly sidecar: DatasetSidecar;
+  readonly log: QueryLog;
+  readonly dir: string;
+}
+
+/** Rows per write: keeps memory flat on large logs while keeping writes few. */
+const WRITE_BATCH_ROWS = 512;
+
+/**
+ * Loads, labels and splits a log, fits the spec on TRAIN, featurizes every row with
+ * `createFeaturizer(spec)` and writes the matrix, sidecar and spec into `out`.
+ *
+ * @example
+ * ```ts ignore
+ * import { featurizeLog } from "./featurize.ts";
+ * const { sidecar } = await featurizeLog({ log: "test/fixtures/query_log_small.jsonl", out: "/tmp/ds" });
+ * console.log(sidecar.shape);
+ * ```
+ */
+export async function featurizeLog(options: FeaturizeOptions): Promise<FeaturizeResult> {
+  const log = await loadQueryLog(options.log, options);
+  const train = log.rows.filter((r) => r.split === "train");
+  if (train.length === 0) throw new Error(`${options.log}: no labeled rows in the train split`);
+  const spec = fitFeatureSpec(train, options);
+  const names = featureNames(spec);
+  const featurize = createFeaturizer(spec);
+  await mkdir(options.out, { recursive: true });
+  const matrix = await Deno.open(join(options.out, DATASET_FILES.matrix), {
+    write: true,
+    create: true,
+    truncate: true,
+  });
+  const width = names.length;
+  const buffer = new Float32Array(WRITE_BATCH_ROWS * width);
+  let filled = 0;
+  const flush = async () => {
+    const bytes = new Uint8Array(buffer.buffer, 0, filled * width * 4);
+    for (let written = 0; written < bytes.length;) {
+      written += await matrix.write(bytes.subarray(written));
+    }
+    filled = 0;
+  };
+  const parseOutcomes: string[] = [];
+  try {
+    for (const row of log.rows) {
+      const f = featurize(eventToQueryInput(row.event));
+      if (f.vector.length !== width) throw new Error("featurizer width differs from its spec");
+      // Float32Array → bytes is little-endian on every platform Deno ships for (x86-64, arm64).
+      buffer.set(f.vector, filled * width);
+      parseOutcomes.push(f.parseOutcome);
+      if (++filled === WRITE_BATCH_ROWS) await flush();
+    }
+    await flush();
+  } finally {
+    matrix.close();
+  }
+  const splitCounts: Record<string, { rows: number; heavy: number }> = {};
+  for (const split of ["train", "valid", "test"]) {
+    const rows = log.rows.filter((r) => r.split === split);
+    splitCounts[split] = { rows: rows.length, heavy: rows.filter((r) => r.heavy).length };
+  }
+  const sidecar: DatasetSidecar = {
+    formatVersion: 1,
+    featureSchemaVersion: FEATURE_SCHEMA_VERSION,
+    shape: [log.rows.length, width],
+    matrix: DATASET_FILES.matrix,
+    featureNames: names,
+    queryIds: log.rows.map((r) => r.queryId),
+    labels: log.rows.map((r) => r.heavy ? 1 : 0),
+    because: log.rows.map((r) => r.because),
+    splits: log.rows.map((r) => r.split),
+    times: log.rows.map((r) => Number.isFinite(r.time) ? new Date(r.time).toISOString() : ""),
+    cpuSeconds: log.rows.map((r) => r.cpuSeconds),
+    statementKinds: log.rows.map((r) => r.statementKind),
+    users: log.rows.map((r) => r.event.context.user ?? ""),
+    parseOutcomes,
+    log: { path: options.log, sha256: log.sha256, lines: log.lines, dropped: log.dropped },
+    thresholds: log.thresholds,
+    boundaries: {
+      validStart: new Date(log.boundaries.validStart).toISOString(),
+      testStart: new Date(log.boundaries.testStart).toISOString(),
+    },
+    splitCounts,
+  };
+  await writeFile(join(options.out, DATASET_FILES.sidecar), JSON.stringify(sidecar));
+  await writeFile(join(options.out, DATASET_FILES.spec), JSON.stringify(spec, null, 1));
+  return { spec, sidecar, log, dir: options.out };
+}
+
+/** Reads the matrix a featurize run wrote, as one Float32Array (row-major). */
+export async function readMatrix(
+  dir: string,
+): Promise<{ sidecar: DatasetSidecar; data: Float32Array }> {
+  const sidecar = JSON.parse(
+    await Deno.readTextFile(join(dir, DATASET_FILES.sidecar)),
+  ) as DatasetSidecar;
+  const bytes = await Deno.readFile(join(dir, sidecar.matrix));
+  return { sidecar, data: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4) };
+}
+
+/** CLI flags shared by the training commands: log, thresholds and split boundaries. */
+export async function loadOptionsFromFlags(values: {
+  labels?: string;
+  "valid-start"?: string;
+  "test-start"?: string;
+}): Promise<LoadOptions> {
+  const thresholds = values.labels
+    ? thresholdsFromJson(JSON.parse(await Deno.readTextFile(values.labels)))
+    : undefined;
+  const time = (s?: string) => {
+    if (s === undefined) return undefined;
+    const t = Date.parse(s);
+    if (!Number.isFinite(t)) throw new Error(`not an ISO-8601 time: ${s}`);
+    return t;
+  };
+  return {
+    thresholds,
+    boundaries: { validStart: time(values["valid-start"]), testStart: time(values["test-start"]) },
+  };
+}
+
+/**
+ * The command's arguments without the `--` that `deno task train -- --log …` passes through
+ * (node's `parseArgs` would read everything after it as positionals).
+ */
+export function cliArgs(args: readonly string[] = Deno.args): string[] {
+  return args[0] === "--" ? args.slice(1) : [...args];
+}
+
+/** Flags every command reading a log accepts (for `parseArgs`). */
+export const LOG_FLAGS = {
+  log: { type: "string" },
+  labels: { type: "string" },
+  "valid-start": { type: "string" },
+  "test-start": { type: "string" },
+} as const;
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: cliArgs(),
+    options: { ...LOG_FLAGS, out: { type: "string" } },
+  });
+  if (!values.log || !values.out) {
+    console.error(
+      "usage: featurize.ts --log <log.jsonl[.gz]> --out <dir> [--labels labels.json] " +
+        "[--valid-start ISO --test-start ISO]",
+    );
+    Deno.exit(2);
+  }
+  const started = performance.now();
+  const { sidecar } = await featurizeLog({
+    log: values.log,
+    out: values.out,
+    ...await loadOptionsFromFlags(values),
+  });
+  console.log(
+    `featurized ${sidecar.shape[0]} rows x ${sidecar.shape[1]} features into ${values.out} ` +
+      `in ${((performance.now() - started) / 1000).toFixed(1)} s; splits ${
+        JSON.stringify(sidecar.splitCounts)
+      }; dropped ${JSON.stringify(sidecar.log.dropped)}`,
+  );
+}

@@ -1,0 +1,247 @@
+/**
+ * Reading a query log (JSON Lines of Trino `QueryCompletedEvent`s, optionally gzip) into the
+ * labeled, de-duplicated, time-ordered rows that training, replay and promotion all share.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { lex } from "../src/sql/lexer.ts";
+import { type StatementKind, statementKind } from "../src/sql/statement_kind.ts";
+import { MAX_LEXED_TOKENS } from "../src/features/featurizer.ts";
+import {
+  durationSeconds,
+  type Label,
+  labelEvent,
+  type LabelThresholds,
+  PRODUCTION_THRESHOLDS,
+  type QueryCompletedEvent,
+} from "../src/labels/query_event.ts";
+
+/** The three time-ordered partitions. */
+export type SplitName = "train" | "valid" | "test";
+
+/** One labeled query of the log, ready to featurize. */
+export interface LoggedQuery {
+  readonly event: QueryCompletedEvent;
+  readonly queryId: string;
+  /** Submission time in epoch milliseconds (createTime, else the query id's prefix). */
+  readonly time: number;
+  readonly heavy: boolean;
+  readonly because: Exclude<Label["because"], "unrelated-failure">;
+  readonly statementKind: StatementKind;
+  readonly cpuSeconds: number;
+  readonly split: SplitName;
+}
+
+/** Where the validation and test splits start, in epoch milliseconds. */
+export interface SplitBoundaries {
+  readonly validStart: number;
+  readonly testStart: number;
+}
+
+/** Options of {@linkcode loadQueryLog}. */
+export interface LoadOptions {
+  readonly thresholds?: LabelThresholds;
+  /** Fixed boundaries (e.g. from the data README); else 70/15/15 of the time order. */
+  readonly boundaries?: Partial<SplitBoundaries>;
+}
+
+/** A labeled log and how it was cut. */
+export interface QueryLog {
+  readonly rows: readonly LoggedQuery[];
+  readonly boundaries: SplitBoundaries;
+  readonly thresholds: LabelThresholds;
+  /** sha256 of the log file's bytes, as stored (compressed or not). */
+  readonly sha256: string;
+  /** What was dropped and why. */
+  readonly dropped: {
+    readonly unrelatedFailure: number;
+    readonly duplicate: number;
+    readonly unreadable: number;
+  };
+  readonly lines: number;
+}
+
+/**
+ * Streams the events of a JSON Lines log, gunzipping when the file starts with the gzip magic
+ * bytes, and hashes the stored bytes on the way.
+ */
+async function* readEvents(
+  path: string,
+  hash: ReturnType<typeof createHash>,
+  onUnreadable: () => void,
+): AsyncGenerator<QueryCompletedEvent> {
+  const file = await Deno.open(path, { read: true });
+  const head = new Uint8Array(2);
+  const n = await file.read(head);
+  await file.seek(0, Deno.SeekMode.Start);
+  const gzip = n === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  const hashed = file.readable.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        hash.update(chunk);
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+  // The cast bridges lib.dom's BufferSource typing; the stream does carry Uint8Arrays.
+  const gunzip = new DecompressionStream("gzip") as unknown as TransformStream<
+    Uint8Array,
+    Uint8Array
+  >;
+  const bytes = gzip ? hashed.pipeThrough(gunzip) : hashed;
+  let rest = "";
+  const parse = (line: string): QueryCompletedEvent | undefined => {
+    if (line.trim() === "") return undefined;
+    try {
+      const event = JSON.parse(line) as QueryCompletedEvent;
+      if (typeof event?.metadata?.queryId === "string") return event;
+    } catch {
+      // Counted below: one torn line (a crashed listener) must not sink a whole log.
+    }
+    onUnreadable();
+    return undefined;
+  };
+  for await (const text of bytes.pipeThrough(new TextDecoderStream())) {
+    const lines = (rest + text).split("\n");
+    rest = lines.pop()!;
+    for (const line of lines) {
+      const event = parse(line);
+      if (event) yield event;
+    }
+  }
+  const event = parse(rest);
+  if (event) yield event;
+}
+
+/**
+ * Epoch milliseconds of an event timestamp: Jackson writes an `Instant` as decimal epoch
+ * seconds, older listeners as ISO-8601 text.
+ */
+export function instantMillis(value: number | string | undefined): number {
+  if (typeof value === "number") return value * 1000;
+  return value ? Date.parse(value) : Number.NaN;
+}
+
+/** Submission time of an event in epoch ms; NaN when neither createTime nor the id has one. */
+export function eventTime(event: QueryCompletedEvent): number {
+  const created = instantMillis(event.createTime);
+  if (Number.isFinite(created)) return created;
+  const m = /^(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})_/.exec(event.metadata.queryId);
+  if (!m) return Number.NaN;
+  const [, y, mo, d, h, mi, s] = m.map(Number);
+  return Date.UTC(y, mo - 1, d, h, mi, s);
+}
+
+/** Statement kind exactly as the featurizer computes it (same lexer, same token cap). */
+export function eventStatementKind(event: QueryCompletedEvent): StatementKind {
+  return statementKind(lex(event.metadata.query ?? "", MAX_LEXED_TOKENS).tokens);
+}
+
+/**
+ * Reads, labels, de-duplicates and splits a query log. Unrelated failures (`heavy: null`) are
+ * dropped; of several lines with one query id (retries), the last attempt is kept; rows are
+ * returned in time order, each tagged with its split.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadQueryLog } from "./query_log.ts";
+ * const log = await loadQueryLog("test/fixtures/query_log_small.jsonl");
+ * console.log(log.rows.length, log.boundaries);
+ * ```
+ */
+export async function loadQueryLog(path: string, options: LoadOptions = {}): Promise<QueryLog> {
+  const thresholds = options.thresholds ?? PRODUCTION_THRESHOLDS;
+  const hash = createHash("sha256");
+  let unreadable = 0;
+  let lines = 0;
+  const latest = new Map<string, { event: QueryCompletedEvent; order: number; end: number }>();
+  let duplicate = 0;
+  for await (const event of readEvents(path, hash, () => unreadable++)) {
+    const order = lines++;
+    const end = instantMillis(event.endTime);
+    const seen = latest.get(event.metadata.queryId);
+    if (seen) {
+      duplicate++;
+      // Later end time wins; without end times the later line (completion order) wins.
+      if (Number.isFinite(seen.end) && Number.isFinite(end) && end < seen.end) continue;
+    }
+    latest.set(event.metadata.queryId, { event, order, end });
+  }
+  let unrelatedFailure = 0;
+  const labeled: Array<Omit<LoggedQuery, "split"> & { order: number }> = [];
+  for (const { event, order } of latest.values()) {
+    const kind = eventStatementKind(event);
+    const label = labelEvent(event, thresholds, kind);
+    if (label.heavy === null) {
+      unrelatedFailure++;
+      continue;
+    }
+    const time = eventTime(event);
+    labeled.push({
+      event,
+      queryId: event.metadata.queryId,
+      time: Number.isFinite(time) ? time : Number.NEGATIVE_INFINITY,
+      heavy: label.heavy,
+      because: label.because,
+      statementKind: kind,
+      cpuSeconds: durationSeconds(event.statistics.cpuTime) || 0,
+      order,
+    });
+  }
+  labeled.sort((a, b) => a.time - b.time || a.order - b.order);
+  const boundaries = resolveBoundaries(labeled.map((r) => r.time), options.boundaries);
+  const rows = labeled.map(({ order: _order, ...row }): LoggedQuery => ({
+    ...row,
+    split: row.time < boundaries.validStart
+      ? "train"
+      : row.time < boundaries.testStart
+      ? "valid"
+      : "test",
+  }));
+  return {
+    rows,
+    boundaries,
+    thresholds,
+    sha256: hash.digest("hex"),
+    dropped: { unrelatedFailure, duplicate, unreadable },
+    lines,
+  };
+}
+
+/**
+ * The 70/15/15 cut of sorted times, as boundary times so a boundary never splits rows that
+ * share a timestamp; explicit boundaries win.
+ */
+function resolveBoundaries(
+  times: readonly number[],
+  given: Partial<SplitBoundaries> = {},
+): SplitBoundaries {
+  const at = (fraction: number) =>
+    times.length === 0 ? 0 : times[Math.min(times.length - 1, Math.floor(times.length * fraction))];
+  return {
+    validStart: given.validStart ?? at(0.70),
+    testStart: given.testStart ?? at(0.85),
+  };
+}
+
+/** Label thresholds from a `labels.json`, tolerant of the field spellings the data may use. */
+export function thresholdsFromJson(json: unknown): LabelThresholds {
+  const root = (json ?? {}) as Record<string, unknown>;
+  const candidates = [root, root.thresholds, root.labels, root.label].filter(
+    (v): v is Record<string, unknown> => typeof v === "object" && v !== null,
+  );
+  const find = (keys: readonly string[]): number | undefined => {
+    for (const c of candidates) {
+      for (const k of keys) if (typeof c[k] === "number") return c[k] as number;
+    }
+    return undefined;
+  };
+  const cpuSeconds = find(["cpuSeconds", "cpu_seconds", "cpuTimeSeconds", "cpu_time_seconds"]);
+  const peakMemoryBytes = find(["peakMemoryBytes", "peak_memory_bytes", "peakUserMemoryBytes"]);
+  if (cpuSeconds === undefined) {
+    throw new Error("labels file has no CPU threshold (expected `cpuSeconds`)");
+  }
+  return { cpuSeconds, peakMemoryBytes: peakMemoryBytes ?? PRODUCTION_THRESHOLDS.peakMemoryBytes };
+}

@@ -1,0 +1,186 @@
+/**
+ * The whole training pipeline as one command: featurize (Deno) → train + export (Python) →
+ * validate the bundle → replay it through the router with the Deno-side parity check.
+ *
+ * ```sh
+ * deno run -A training/train.ts --log data/query_log.jsonl.gz --labels data/labels.json [--out models/<version>]
+ * ```
+ *
+ * @module
+ */
+
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { validateManifest } from "../src/model/manifest.ts";
+import { cliArgs, featurizeLog, loadOptionsFromFlags, LOG_FLAGS } from "./featurize.ts";
+import { formatReport, PARITY_TOLERANCE, replay } from "./replay.ts";
+
+const here = new URL(".", import.meta.url).pathname;
+
+/** Runs a command, streaming its stderr; returns stdout. Throws on a non-zero exit. */
+async function run(cmd: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit" }).output();
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} exited with ${out.code}`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** Options of {@linkcode train}. */
+export interface TrainOptions {
+  readonly log: string;
+  /** Bundle folder; its name becomes the version. Default: `<modelsDir>/<date>-xgb-<hash>`. */
+  readonly out?: string;
+  readonly modelsDir?: string;
+  /** Where the feature matrix goes (default `.cache/training/<log sha256 prefix>`). */
+  readonly workDir?: string;
+  readonly labels?: string;
+  readonly validStart?: string;
+  readonly testStart?: string;
+  readonly targetRecall?: number;
+  /** Print progress lines (the CLI does; tests do not). */
+  readonly verbose?: boolean;
+}
+
+/** What a training run produced. */
+export interface TrainResult {
+  readonly bundleDir: string;
+  readonly version: string;
+  readonly seconds: Readonly<Record<string, number>>;
+}
+
+/**
+ * Runs the pipeline end to end and leaves a validated bundle whose manifest carries test-split
+ * metrics, the router replay and both parity checks. Fails (throws) if parity fails.
+ */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const say = (s: string) => options.verbose && console.log(s);
+  const seconds: Record<string, number> = {};
+  let t = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    seconds[name] = Math.round(now - t) / 1000;
+    t = now;
+  };
+  const loadOptions = await loadOptionsFromFlags({
+    labels: options.labels,
+    "valid-start": options.validStart,
+    "test-start": options.testStart,
+  });
+  const workDir = options.workDir ?? join(".cache", "training", "last-run");
+  const { sidecar } = await featurizeLog({ log: options.log, out: workDir, ...loadOptions });
+  lap("featurize");
+  say(
+    `featurized ${sidecar.shape.join(" x ")} → ${workDir}; splits ${
+      JSON.stringify(sidecar.splitCounts)
+    }`,
+  );
+
+  await run("bash", [join(here, "setup_venv.sh")]);
+  lap("venv");
+  const python = join(here, ".venv", "bin", "python");
+  const args = [join(here, "train.py"), "--data", workDir];
+  if (options.out) args.push("--out", options.out);
+  else args.push("--models-dir", options.modelsDir ?? "models");
+  if (options.targetRecall !== undefined) {
+    args.push("--target-recall", String(options.targetRecall));
+  }
+  const summary = JSON.parse((await run(python, args)).trim().split("\n").at(-1)!) as {
+    bundle: string;
+    version: string;
+  };
+  lap("python");
+  say(`python: ${JSON.stringify(summary)}`);
+
+  const bundleDir = summary.bundle;
+  const manifestPath = join(bundleDir, "manifest.json");
+  const manifest = validateManifest(JSON.parse(await readFile(manifestPath, "utf8")), bundleDir);
+  const { report, parity } = await replay({ log: options.log, model: bundleDir, split: "test" });
+  lap("replay");
+  if (!parity || parity.maxAbsDiffRaw > PARITY_TOLERANCE || parity.decisionMismatches > 0) {
+    throw new Error(`Deno parity check failed for ${bundleDir}: ${JSON.stringify(parity)}`);
+  }
+  const heuristic = await replay({
+    log: options.log,
+    model: "heuristic-v1",
+    // A folder with no bundles: only the built-in heuristic loads, whatever models/ holds.
+    modelsDir: join(bundleDir, "no-bundles-here"),
+    split: "test",
+    ...loadOptions,
+    // The heuristic has no split of its own: replay it on exactly the model's test rows.
+    boundaries: {
+      validStart: Date.parse(sidecar.boundaries.validStart),
+      testStart: Date.parse(sidecar.boundaries.testStart),
+    },
+    thresholds: sidecar.thresholds,
+  });
+  lap("replay-heuristic");
+  const metrics = {
+    ...manifest.metrics,
+    replay: { model: withoutBreakdowns(report), heuristic: withoutBreakdowns(heuristic.report) },
+    parity: { ...(manifest.metrics?.parity as object), onnxruntimeWebVsNative: parity },
+  };
+  const libraries = {
+    ...manifest.libraries,
+    deno: Deno.version.deno,
+    "onnxruntime-web": await packageVersion("onnxruntime-web"),
+  };
+  const updated = { ...manifest, metrics, libraries };
+  validateManifest(updated, bundleDir);
+  await writeFile(manifestPath, JSON.stringify(updated, null, 1) + "\n");
+  const reportPath = join(bundleDir, "report.md");
+  await writeFile(
+    reportPath,
+    (await readFile(reportPath, "utf8")) +
+      "\n## Offline replay through the router\n\n" + formatReport(report, parity) + "\n\n" +
+      formatReport(heuristic.report) + "\n",
+  );
+  return { bundleDir, version: manifest.version, seconds };
+}
+
+function withoutBreakdowns<T extends { byUser: unknown }>(r: T): Omit<T, "byUser"> {
+  const { byUser: _byUser, ...rest } = r;
+  return rest;
+}
+
+async function packageVersion(name: string): Promise<string> {
+  const text = await readFile(join("node_modules", name, "package.json"), "utf8").catch(() => "{}");
+  return (JSON.parse(text) as { version?: string }).version ?? "unknown";
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: cliArgs(),
+    options: {
+      ...LOG_FLAGS,
+      out: { type: "string" },
+      "models-dir": { type: "string", default: "models" },
+      "work-dir": { type: "string" },
+      "target-recall": { type: "string" },
+    },
+  });
+  if (!values.log) {
+    console.error(
+      "usage: train.ts --log <log.jsonl[.gz]> [--labels labels.json] [--out models/<version>] " +
+        "[--valid-start ISO --test-start ISO] [--target-recall 0.99]",
+    );
+    Deno.exit(2);
+  }
+  const result = await train({
+    log: values.log,
+    out: values.out,
+    modelsDir: values["models-dir"],
+    workDir: values["work-dir"],
+    labels: values.labels,
+    validStart: values["valid-start"],
+    testStart: values["test-start"],
+    targetRecall: values["target-recall"] ? Number(values["target-recall"]) : undefined,
+    verbose: true,
+  });
+  console.log(
+    `bundle ${result.bundleDir} (version ${result.version}); seconds ${
+      JSON.stringify(result.seconds)
+    }\n` +
+      `see ${join(result.bundleDir, "report.md")}; promote with ` +
+      `deno run -A training/promote.ts --log ${values.log} --challenger ${result.version}`,
+  );
+}
