@@ -72,3 +72,47 @@ export function createLogger(sink: LogSink = (line) => console.error(line)): Log
     error: (message, fields) => write("error", message, fields),
   };
 }
+
+/** A component's log line: `level`, `msg` and metadata fields (never SQL). */
+export type RecordLog = (line: Record<string, unknown>) => void;
+
+const FIELD_NAMES = new Set<string>([
+  "queryId",
+  "route",
+  "status",
+  "decision",
+  "reason",
+  "modelVersion",
+  "modelScore",
+  "statementKind",
+  "durationMs",
+  "error",
+  "component",
+]);
+
+/**
+ * Adapts a logger for components that log whole records (the store, the feedback loop): known
+ * fields keep their names, other scalar fields are folded into `detail` as `key=value`.
+ *
+ * @example
+ * ```ts
+ * import { createLogger, recordLog } from "./log.ts";
+ * const lines: string[] = [];
+ * recordLog(createLogger((l) => lines.push(l)), "store")({ level: "warn", msg: "degraded", backend: "redis" });
+ * console.assert(lines[0].includes('"detail":"backend=redis"'));
+ * ```
+ */
+export function recordLog(logger: Logger, component: string): RecordLog {
+  return (line) => {
+    const { level, msg, ...rest } = line;
+    const fields: Record<string, unknown> = { component };
+    const detail: string[] = [];
+    for (const [key, value] of Object.entries(rest)) {
+      if (FIELD_NAMES.has(key)) fields[key] = value;
+      else if (value !== null && typeof value !== "object") detail.push(`${key}=${value}`);
+    }
+    if (detail.length > 0) fields.detail = detail.join(" ");
+    const write = level === "error" ? logger.error : level === "warn" ? logger.warn : logger.info;
+    write(String(msg ?? "event"), fields as LogFields);
+  };
+}

@@ -7,7 +7,7 @@
 
 import type { Hono } from "hono";
 import type { Config } from "./config.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { createLogger, type Logger, recordLog } from "./log.ts";
 import { directoryModelSource, httpModelSource } from "./model/model_source.ts";
 import { loadModelSet } from "./model/model_set.ts";
 import { createRouter, type RouteInput, type Router } from "./routing/router.ts";
@@ -17,7 +17,7 @@ import { trinoGatewayApi } from "./server/trino_gateway_api.ts";
 import { createRouterMetrics, type RouterMetrics } from "./server/metrics.ts";
 import { eventsApi } from "./server/events_api.ts";
 import { createStore, registerStoreMetrics, type Store } from "./store/mod.ts";
-import { createFeedbackLoop, registerFeedbackMetrics } from "./feedback/mod.ts";
+import { createFeedbackLoop, type FeedbackLoop, registerFeedbackMetrics } from "./feedback/mod.ts";
 import { startExtProcServer } from "./ext_proc/mod.ts";
 import { decisionJoinKey } from "./routing/join_key.ts";
 import type { RouteDecision } from "./routing/router.ts";
@@ -28,6 +28,7 @@ export interface Service {
   readonly router: Router;
   readonly metrics: RouterMetrics;
   readonly store: Store;
+  readonly feedback: FeedbackLoop;
   /** Port of the ext_proc retry server, when `EXT_PROC_PORT` enabled it. */
   readonly extProcPort?: number;
   close(): Promise<void>;
@@ -60,7 +61,7 @@ export async function createService(
     modelVersion: models.defaultVersion,
     detail: `${models.versions.join(",")} from ${source.origin}`,
   });
-  const store = createStore({ redisUrl: config.redisUrl });
+  const store = createStore({ redisUrl: config.redisUrl, log: recordLog(logger, "store") });
   const router = createRouter({
     models,
     clusters: { small: config.smallCluster, large: config.largeCluster },
@@ -72,6 +73,7 @@ export async function createService(
     store,
     thresholds: { cpuSeconds: config.labelCpuSeconds, peakMemoryBytes: config.labelPeakMemoryBytes },
     labeledLogPath: config.labeledLogPath,
+    log: recordLog(logger, "feedback"),
   });
   registerStoreMetrics(metrics.registry, store);
   registerFeedbackMetrics(metrics.registry, feedback);
@@ -110,6 +112,7 @@ export async function createService(
     router,
     metrics,
     store,
+    feedback,
     extProcPort: extProc?.port,
     async close() {
       await extProc?.close();
