@@ -106,7 +106,9 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
       env.LABEL_PEAK_MEMORY_BYTES,
       d.labelPeakMemoryBytes,
     ),
-    extProcPort: env.EXT_PROC_PORT ? positiveInteger("EXT_PROC_PORT", env.EXT_PROC_PORT, 0) : undefined,
+    extProcPort: env.EXT_PROC_PORT
+      ? positiveInteger("EXT_PROC_PORT", env.EXT_PROC_PORT, 0)
+      : undefined,
     extProcHost: env.EXT_PROC_HOST || d.extProcHost,
     largeClusterUrl: env.LARGE_CLUSTER_URL || undefined,
     envoyPublicHost: env.ENVOY_PUBLIC_HOST || undefined,

@@ -71,7 +71,10 @@ export async function createService(
   const metrics = createRouterMetrics();
   const feedback = createFeedbackLoop({
     store,
-    thresholds: { cpuSeconds: config.labelCpuSeconds, peakMemoryBytes: config.labelPeakMemoryBytes },
+    thresholds: {
+      cpuSeconds: config.labelCpuSeconds,
+      peakMemoryBytes: config.labelPeakMemoryBytes,
+    },
     labeledLogPath: config.labeledLogPath,
     log: recordLog(logger, "feedback"),
   });

@@ -15,18 +15,18 @@ import type { FeedbackLoop } from "./feedback_loop.ts";
  * @example
  * ```ts
  * import { FEEDBACK_METRIC_NAMES } from "./feedback_metrics.ts";
- * console.assert(FEEDBACK_METRIC_NAMES.includes("tsr_feedback_false_negative_rate"));
+ * console.assert(FEEDBACK_METRIC_NAMES.includes("trino_router_feedback_false_negative_rate"));
  * ```
  */
 export const FEEDBACK_METRIC_NAMES = [
-  "tsr_feedback_events_total",
-  "tsr_feedback_confusion_total",
-  "tsr_feedback_false_negative_rate",
-  "tsr_feedback_false_positive_rate",
-  "tsr_template_cache_marks_total",
-  "tsr_feedback_dropped_events_total",
-  "tsr_feedback_failed_events_total",
-  "tsr_labeled_log_lines_total",
+  "trino_router_feedback_events_total",
+  "trino_router_feedback_confusion_total",
+  "trino_router_feedback_false_negative_rate",
+  "trino_router_feedback_false_positive_rate",
+  "trino_router_template_cache_marks_total",
+  "trino_router_feedback_dropped_events_total",
+  "trino_router_feedback_failed_events_total",
+  "trino_router_labeled_log_lines_total",
 ] as const;
 
 // Scrapes closer together than this share one read of the shared counters.
@@ -36,16 +36,16 @@ const SHARED_SNAPSHOT_MAX_AGE_MS = 1_000;
  * Registers the feedback loop's metrics on `registry`. Values are read from the loop at scrape
  * time, so handling an event touches no Prometheus object. Call once per registry.
  *
- * - `tsr_feedback_events_total{cluster,result}`: completion events handled; `result` is `joined`
+ * - `trino_router_feedback_events_total{cluster,result}`: completion events handled; `result` is `joined`
  *   (decision found), `unjoined` (no decision: expired, evicted, or not routed by us) or
  *   `unlabeled` (a failure unrelated to resources, which has no label);
- * - `tsr_feedback_confusion_total{model_version,predicted,actual}`: this replica's joined,
+ * - `trino_router_feedback_confusion_total{model_version,predicted,actual}`: this replica's joined,
  *   labelled decisions (sum over replicas in PromQL);
- * - `tsr_feedback_false_negative_rate{model_version}` / `..._false_positive_rate`: FN/(FN+TP)
+ * - `trino_router_feedback_false_negative_rate{model_version}` / `..._false_positive_rate`: FN/(FN+TP)
  *   and FP/(FP+TN) over all replicas sharing the store (this replica's when it is degraded);
  *   absent until the denominator is non-zero;
- * - `tsr_template_cache_marks_total`, `tsr_feedback_dropped_events_total`,
- *   `tsr_feedback_failed_events_total`, `tsr_labeled_log_lines_total{result}`.
+ * - `trino_router_template_cache_marks_total`, `trino_router_feedback_dropped_events_total`,
+ *   `trino_router_feedback_failed_events_total`, `trino_router_labeled_log_lines_total{result}`.
  *
  * @example
  * ```ts
@@ -55,7 +55,7 @@ const SHARED_SNAPSHOT_MAX_AGE_MS = 1_000;
  * import { registerFeedbackMetrics } from "./feedback_metrics.ts";
  * const registry = new Registry();
  * registerFeedbackMetrics(registry, createFeedbackLoop({ store: new MemoryStore() }));
- * console.assert((await registry.metrics()).includes("tsr_feedback_confusion_total"));
+ * console.assert((await registry.metrics()).includes("trino_router_feedback_confusion_total"));
  * ```
  */
 export function registerFeedbackMetrics(registry: Registry, feedback: FeedbackLoop): void {
@@ -63,7 +63,7 @@ export function registerFeedbackMetrics(registry: Registry, feedback: FeedbackLo
   // Counters mirror totals kept by the loop: prom-client counters cannot be set, so each scrape
   // resets and re-adds them (the exposed value is still monotonic).
   new Counter({
-    name: "tsr_feedback_events_total",
+    name: "trino_router_feedback_events_total",
     help: "Trino query-completed events handled, by cluster and join result.",
     labelNames: ["cluster", "result"] as const,
     registers,
@@ -76,7 +76,7 @@ export function registerFeedbackMetrics(registry: Registry, feedback: FeedbackLo
     },
   });
   new Counter({
-    name: "tsr_feedback_confusion_total",
+    name: "trino_router_feedback_confusion_total",
     help: "Routing decisions joined with their true label, by model version (this replica).",
     labelNames: ["model_version", "predicted", "actual"] as const,
     registers,
@@ -103,12 +103,12 @@ export function registerFeedbackMetrics(registry: Registry, feedback: FeedbackLo
   for (
     const [name, help, rate] of [
       [
-        "tsr_feedback_false_negative_rate",
+        "trino_router_feedback_false_negative_rate",
         "Live FN/(FN+TP): heavy queries predicted light, across replicas sharing the store.",
         falseNegativeRate,
       ],
       [
-        "tsr_feedback_false_positive_rate",
+        "trino_router_feedback_false_positive_rate",
         "Live FP/(FP+TN): light queries predicted heavy, across replicas sharing the store.",
         falsePositiveRate,
       ],
@@ -130,7 +130,7 @@ export function registerFeedbackMetrics(registry: Registry, feedback: FeedbackLo
     });
   }
   new Counter({
-    name: "tsr_template_cache_marks_total",
+    name: "trino_router_template_cache_marks_total",
     help: "Templates put in the template cache after a resource failure on the Small cluster.",
     registers,
     collect() {
@@ -139,7 +139,7 @@ export function registerFeedbackMetrics(registry: Registry, feedback: FeedbackLo
     },
   });
   new Counter({
-    name: "tsr_feedback_dropped_events_total",
+    name: "trino_router_feedback_dropped_events_total",
     help: "Completion events refused because too many were being handled.",
     registers,
     collect() {
@@ -148,7 +148,7 @@ export function registerFeedbackMetrics(registry: Registry, feedback: FeedbackLo
     },
   });
   new Counter({
-    name: "tsr_feedback_failed_events_total",
+    name: "trino_router_feedback_failed_events_total",
     help: "Completion events whose handling failed unexpectedly (see the error log).",
     registers,
     collect() {
@@ -157,7 +157,7 @@ export function registerFeedbackMetrics(registry: Registry, feedback: FeedbackLo
     },
   });
   new Counter({
-    name: "tsr_labeled_log_lines_total",
+    name: "trino_router_labeled_log_lines_total",
     help: "Lines appended to the labeled log (result=ok) or lost to write errors (result=error).",
     labelNames: ["result"] as const,
     registers,

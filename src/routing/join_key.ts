@@ -24,7 +24,14 @@ export function decisionJoinKey(
   input: Pick<RouteInput, "sqlText" | "user" | "source" | "catalog" | "schema">,
 ): string {
   return "req:" + createHash("sha256")
-    .update(JSON.stringify([input.user ?? "", input.source ?? "", input.catalog ?? "", input.schema ?? ""]))
+    .update(
+      JSON.stringify([
+        input.user ?? "",
+        input.source ?? "",
+        input.catalog ?? "",
+        input.schema ?? "",
+      ]),
+    )
     .update("\0")
     .update(input.sqlText)
     .digest("hex")

@@ -10,9 +10,9 @@ import type { Store } from "./store.ts";
 
 /**
  * Registers on `registry`:
- * - `tsr_store_degraded{backend}`: 1 while the store answers "unknown" instead of asking its
+ * - `trino_router_store_degraded{backend}`: 1 while the store answers "unknown" instead of asking its
  *   backend (Redis down, slow, or circuit open), else 0;
- * - `tsr_store_fallbacks_total{backend,operation}`: calls answered without the backend.
+ * - `trino_router_store_fallbacks_total{backend,operation}`: calls answered without the backend.
  *
  * Values are read from `store.health()` at scrape time, so nothing on the request path touches
  * Prometheus objects. Call once per registry.
@@ -24,12 +24,12 @@ import type { Store } from "./store.ts";
  * import { registerStoreMetrics } from "./store_metrics.ts";
  * const registry = new Registry();
  * registerStoreMetrics(registry, new MemoryStore());
- * console.assert((await registry.metrics()).includes("tsr_store_degraded"));
+ * console.assert((await registry.metrics()).includes("trino_router_store_degraded"));
  * ```
  */
 export function registerStoreMetrics(registry: Registry, store: Store): void {
   new Gauge({
-    name: "tsr_store_degraded",
+    name: "trino_router_store_degraded",
     help: "1 while the router's store is degraded (routing continues from the model alone).",
     labelNames: ["backend"] as const,
     registers: [registry],
@@ -39,7 +39,7 @@ export function registerStoreMetrics(registry: Registry, store: Store): void {
     },
   });
   new Counter({
-    name: "tsr_store_fallbacks_total",
+    name: "trino_router_store_fallbacks_total",
     help: "Store calls answered without the backend (reads as unknown, writes dropped).",
     labelNames: ["backend", "operation"] as const,
     registers: [registry],

@@ -271,14 +271,20 @@ Deno.test("the feedback metrics expose confusion counts and live rates per model
   registerFeedbackMetrics(registry, feedback);
   const text = await registry.metrics();
   const has = (line: string) => assert.ok(text.includes(line), `missing ${line} in\n${text}`);
-  has('tsr_feedback_confusion_total{model_version="v1",predicted="light",actual="heavy"} 1');
-  has('tsr_feedback_confusion_total{model_version="v1",predicted="heavy",actual="heavy"} 1');
-  has('tsr_feedback_confusion_total{model_version="v1",predicted="light",actual="light"} 1');
-  has('tsr_feedback_false_negative_rate{model_version="v1"} 0.5');
-  has('tsr_feedback_false_positive_rate{model_version="v1"} 0');
-  has('tsr_feedback_events_total{cluster="small",result="joined"} 2');
-  has('tsr_feedback_events_total{cluster="large",result="joined"} 1');
-  has("tsr_template_cache_marks_total 0");
+  has(
+    'trino_router_feedback_confusion_total{model_version="v1",predicted="light",actual="heavy"} 1',
+  );
+  has(
+    'trino_router_feedback_confusion_total{model_version="v1",predicted="heavy",actual="heavy"} 1',
+  );
+  has(
+    'trino_router_feedback_confusion_total{model_version="v1",predicted="light",actual="light"} 1',
+  );
+  has('trino_router_feedback_false_negative_rate{model_version="v1"} 0.5');
+  has('trino_router_feedback_false_positive_rate{model_version="v1"} 0');
+  has('trino_router_feedback_events_total{cluster="small",result="joined"} 2');
+  has('trino_router_feedback_events_total{cluster="large",result="joined"} 1');
+  has("trino_router_template_cache_marks_total 0");
   // A second scrape gives the same totals (counters are mirrored, not re-added).
   assert.equal(await registry.metrics(), text);
 });

@@ -9,22 +9,34 @@ import { capturingLogger, TEST_CONFIG } from "./_fixtures.ts";
 import { completedEvent } from "./_feedback_events.ts";
 
 const SQL = "SELECT * FROM orders WHERE orderdate = DATE '2025-08-10'";
-const context = { user: "alice", source: "trino-cli", sessionProperties: { catalog: "tpch", schema: "sf1" } };
+const context = {
+  user: "alice",
+  source: "trino-cli",
+  sessionProperties: { catalog: "tpch", schema: "sf1" },
+};
 const post = (body: unknown) => ({ method: "POST", body: JSON.stringify(body) });
 
 Deno.test("a decision made before Trino assigned the query id joins the completion event", async () => {
   const service = await createService(TEST_CONFIG, { logger: capturingLogger() });
   try {
-    const routed = await (await service.app.request("/v1/route", post({ ...context, sqlText: SQL }))).json();
+    const routed =
+      await (await service.app.request("/v1/route", post({ ...context, sqlText: SQL }))).json();
     assert.equal(routed.decision, "light");
-    const event = completedEvent({ queryId: "20250811_123456_00001_aaaaa", sql: SQL, cpuSeconds: 900 });
+    const event = completedEvent({
+      queryId: "20250811_123456_00001_aaaaa",
+      sql: SQL,
+      cpuSeconds: 900,
+    });
     const response = await service.app.request("/v1/events/small", post(event));
     assert.equal(response.status, 200);
     await service.feedback.idle();
     const counts = service.feedback.confusion()["tiny-xgb"];
     assert.equal(counts.falseNegative, 1, "predicted light, was heavy by CPU");
     const metrics = await (await service.app.request("/metrics")).text();
-    assert.match(metrics, /tsr_feedback_false_negative_rate\{model_version="tiny-xgb"\} 1/);
+    assert.match(
+      metrics,
+      /trino_router_feedback_false_negative_rate\{model_version="tiny-xgb"\} 1/,
+    );
   } finally {
     await service.close();
   }
@@ -33,7 +45,8 @@ Deno.test("a decision made before Trino assigned the query id joins the completi
 Deno.test("a resource failure on Small sends the next query of its template to Large", async () => {
   const service = await createService(TEST_CONFIG, { logger: capturingLogger() });
   try {
-    const first = await (await service.app.request("/v1/route", post({ ...context, sqlText: SQL }))).json();
+    const first = await (await service.app.request("/v1/route", post({ ...context, sqlText: SQL })))
+      .json();
     assert.equal(first.targetCluster, "small.test:8080");
     const failed = completedEvent({
       queryId: "20250811_123456_00002_aaaaa",
@@ -43,7 +56,8 @@ Deno.test("a resource failure on Small sends the next query of its template to L
     assert.equal((await service.app.request("/v1/events/small", post(failed))).status, 200);
     await service.feedback.idle();
     const nextDay = SQL.replace("2025-08-10", "2025-08-11");
-    const second = await (await service.app.request("/v1/route", post({ ...context, sqlText: nextDay }))).json();
+    const second =
+      await (await service.app.request("/v1/route", post({ ...context, sqlText: nextDay }))).json();
     assert.equal(second.reason, "template-cache");
     assert.equal(second.targetCluster, "large.test:8080");
   } finally {

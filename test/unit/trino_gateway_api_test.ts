@@ -18,6 +18,7 @@ import { createRouter, type RouteInput, type Router } from "../../src/routing/ro
 import { createApp } from "../../src/server/app.ts";
 import { createRouterMetrics } from "../../src/server/metrics.ts";
 import { TRINO_GATEWAY_PATH, trinoGatewayApi } from "../../src/server/trino_gateway_api.ts";
+import captured from "./trino_gateway_request_v21.json" with { type: "json" };
 
 async function appWith(options: { router?: Router; small?: string; large?: string } = {}) {
   const lines: string[] = [];
@@ -41,8 +42,9 @@ async function appWith(options: { router?: Router; small?: string; large?: strin
 
 /**
  * The JSON the gateway POSTs with `requestAnalyzerConfig.analyzeRequest: true` for a new query
- * (Jackson with airlift's codec: `Optional` as value or null; `session` is the null servlet
- * session of `getSession(false)`; `parameters` the servlet parameter map).
+ * (airlift's JSON codec omits null fields: `remoteUser`, `queryString`, `session`,
+ * `errorMessage` are absent when null, as in trino_gateway_request_v21.json, captured from the
+ * real gateway).
  */
 function gatewayBody(sql: string, overrides: Record<string, unknown> = {}) {
   return {
@@ -58,15 +60,11 @@ function gatewayBody(sql: string, overrides: Record<string, unknown> = {}) {
       catalogSchemas: ["tpch.tiny"],
       isNewQuerySubmission: true,
       isQueryParsingSuccessful: true,
-      errorMessage: null,
     },
-    trinoRequestUser: { user: "alice" },
+    trinoRequestUser: { user: "alice", userInfo: null },
     contentType: "application/json",
-    remoteUser: null,
     method: "POST",
     requestURI: "/v1/statement",
-    queryString: null,
-    session: null,
     remoteAddr: "127.0.0.1",
     remoteHost: "127.0.0.1",
     parameters: {},
@@ -84,6 +82,44 @@ function post(body: unknown, headers: Record<string, string> = {}) {
 }
 
 const HEAVY = "SELECT * FROM a JOIN b ON 1=1 JOIN c ON 1=1 JOIN d ON 1=1 JOIN e ON 1=1";
+
+Deno.test("a request captured from the real gateway 21 is routed on its SQL and headers", async () => {
+  let seen: RouteInput | undefined;
+  const real = createRouter({
+    models: await modelSetFromBundles([]),
+    clusters: { small: "s", large: "l" },
+  });
+  const router = {
+    ...real,
+    route(input: RouteInput) {
+      seen = input;
+      return real.route(input);
+    },
+  } as Router;
+  const { app } = await appWith({ router });
+  const headers = { ...captured.headers } as Record<string, string>;
+  delete headers["content-length"];
+  const response = await app.fetch(
+    new Request(`http://router${TRINO_GATEWAY_PATH}`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify(captured.body),
+    }),
+  );
+  assert.deepEqual(await response.json(), {
+    routingGroup: "small",
+    errors: [],
+    externalHeaders: {},
+  });
+  assert.deepEqual(seen, {
+    sqlText: "SELECT count(*) FROM nation",
+    user: "e2e",
+    source: "envoy-e2e",
+    catalog: "tpch",
+    schema: "tiny",
+    clientTags: ["etl", "adhoc"],
+  });
+});
 
 Deno.test("a light query gets the small group, no errors, no extra headers", async () => {
   const { app } = await appWith();
