@@ -176,18 +176,17 @@ export class EnvoyProcess {
     const port = options.listenPort ?? freeLoopbackPort();
     const adminPort = freeLoopbackPort();
     const template = options.template ?? await Deno.readTextFile(ENVOY_TEMPLATE_PATH);
+    // Rendered before the temp dir exists, so a bad template leaves nothing behind.
+    const config = renderEnvoyConfig(template, {
+      listen: { host: "127.0.0.1", port },
+      adminPort,
+      router: options.router,
+      small: options.small,
+      large: options.large,
+    });
     const dir = await Deno.makeTempDir({ prefix: "envoy-" });
     const configPath = `${dir}/envoy.yaml`;
-    await Deno.writeTextFile(
-      configPath,
-      renderEnvoyConfig(template, {
-        listen: { host: "127.0.0.1", port },
-        adminPort,
-        router: options.router,
-        small: options.small,
-        large: options.large,
-      }),
-    );
+    await Deno.writeTextFile(configPath, config);
     const child = new Deno.Command(binary, {
       args: [
         "-c",

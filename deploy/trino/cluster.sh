@@ -108,7 +108,7 @@ write_config() {
     # Small: tight memory and a hard per-query CPU cap, so heavy queries fail fast with an
     # INSUFFICIENT_RESOURCES error (EXCEEDED_*_MEMORY_LIMIT / EXCEEDED_CPU_LIMIT).
     xmx=2G max_mem=256MB max_mem_node=256MB max_total=320MB headroom=512MB
-    extra=$'query.max-cpu-time=20s\nquery.max-execution-time=60s'
+    extra=$'query.max-cpu-time=5s\nquery.max-execution-time=60s'
   else
     # Large: generous for this machine. The execution-time cap keeps the workload bounded; a
     # query hitting it fails with EXCEEDED_TIME_LIMIT, also of type INSUFFICIENT_RESOURCES.

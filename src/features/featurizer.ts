@@ -34,7 +34,7 @@ import { TOKEN_FEATURE_NAMES, tokenFeatures } from "./token_features.ts";
 export const FEATURE_SCHEMA_VERSION = 1;
 
 /** Tokens lexed at most; past it the query is measured on its first part (and never parsed). */
-export const MAX_LEXED_TOKENS = 50_000;
+export const MAX_LEXED_TOKENS = 20_000;
 
 const STATEMENT_KINDS: readonly StatementKind[] = ["read", "write", "ddl", "utility"];
 

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { bodyLimit } from "hono/body-limit";
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AppDeps } from "./deps.ts";
@@ -56,7 +57,7 @@ export function routingGroupOf(decision: QueryClass): "small" | "large" {
  * ```
  */
 export function extAuthzApi(deps: AppDeps): Hono {
-  const { router, metrics, logger, recordDecision } = deps;
+  const { config, router, metrics, logger, recordDecision } = deps;
   const app = new Hono();
 
   const answer = (
@@ -74,7 +75,16 @@ export function extAuthzApi(deps: AppDeps): Hono {
     return c.body(null, 200);
   };
 
-  app.all(`${EXT_AUTHZ_PREFIX}/*`, async (c) => {
+  // A caller bypassing Envoy's own limit gets Large, never a 413: any 4xx would deny the query.
+  const limit = bodyLimit({
+    maxSize: config.maxBodyBytes,
+    onError: (c) => {
+      metrics.observeFallback("oversized-body");
+      return answer(c, "large", "partial-body");
+    },
+  });
+
+  app.all(`${EXT_AUTHZ_PREFIX}/*`, limit, async (c) => {
     const path = c.req.path.slice(EXT_AUTHZ_PREFIX.length);
     if (c.req.method !== "POST" || path !== "/v1/statement") return c.body(null, 200);
     const started = performance.now();

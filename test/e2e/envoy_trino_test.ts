@@ -8,56 +8,20 @@
 
 import assert from "node:assert/strict";
 import { envoyInstalled, EnvoyProcess } from "../../deploy/envoy/envoy_process.ts";
-import { RouterServer, runQuery } from "../integration/envoy_harness.ts";
-
-const SMALL_PORT = Number(Deno.env.get("TRINO_SMALL_PORT") ?? 18081);
-const LARGE_PORT = Number(Deno.env.get("TRINO_LARGE_PORT") ?? 18082);
-const REPO = new URL("../../", import.meta.url).pathname;
-const CLIENT_SCRIPT = new URL("./envoy_trino_client.py", import.meta.url).pathname;
-const CLIENT_HOME = `${Deno.env.get("HOME")}/.cache/trino-smart-routing/trino-client`;
-const PYTHON = Deno.env.get("TRINO_PYTHON") ?? `${CLIENT_HOME}/bin/python`;
-
-async function trinoUp(port: number): Promise<boolean> {
-  try {
-    const info = await (await fetch(`http://127.0.0.1:${port}/v1/info`)).json();
-    return info.starting === false;
-  } catch {
-    return false;
-  }
-}
-
-async function sh(command: string, args: string[]): Promise<void> {
-  const { success, stderr } = await new Deno.Command(command, {
-    args,
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!success) {
-    throw new Error(`${command} ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
-  }
-}
-
-/** Clusters this suite started itself (and so stops); running ones are shared and left alone. */
-const startedHere: string[] = [];
-
-async function ensureTrino(): Promise<boolean> {
-  for (const [profile, port] of [["small", SMALL_PORT], ["large", LARGE_PORT]] as const) {
-    if (await trinoUp(port)) continue;
-    if (!Deno.env.get("E2E_START_TRINO") && !Deno.env.get("CI")) return false;
-    await sh("bash", [`${REPO}deploy/trino/cluster.sh`, "start", profile]);
-    startedHere.push(profile);
-  }
-  return true;
-}
-
-async function ensurePythonClient(): Promise<void> {
-  try {
-    await sh(PYTHON, ["-c", "import trino"]);
-  } catch {
-    await sh("python3", ["-m", "venv", CLIENT_HOME]);
-    await sh(`${CLIENT_HOME}/bin/pip`, ["install", "--quiet", "trino"]);
-  }
-}
+import { RouterServer } from "../integration/envoy_harness.ts";
+import {
+  askCluster,
+  client as clientOn,
+  type ClientResult,
+  ensurePythonClient,
+  ensureTrino,
+  HEAVY,
+  LARGE_PORT,
+  LIGHT,
+  SMALL_PORT,
+  stopStartedClusters,
+  whereRan,
+} from "./envoy_trino_harness.ts";
 
 const ready = (await envoyInstalled()) && (await ensureTrino());
 const ignore = !ready;
@@ -71,52 +35,13 @@ if (ignore) {
   await ensurePythonClient();
 }
 
-interface ClientResult {
-  queryId: string | null;
-  rows: number;
-  first: unknown;
-  error: string | null;
-}
-
 /** Runs `sql` through Envoy with the Trino Python client. */
-async function client(
+function client(
   envoy: EnvoyProcess,
   sql: string,
   options: { mode?: "run" | "cancel"; headers?: Record<string, string> } = {},
 ): Promise<ClientResult> {
-  const headers = Object.entries(options.headers ?? {}).map(([k, v]) => `${k}=${v}`);
-  const { stdout, stderr, success } = await new Deno.Command(PYTHON, {
-    args: [CLIENT_SCRIPT, String(envoy.port), options.mode ?? "run", sql, ...headers],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!success) throw new Error(new TextDecoder().decode(stderr));
-  return JSON.parse(new TextDecoder().decode(stdout));
-}
-
-/** What a cluster itself says about a query id (null: it never ran it). */
-async function askCluster(
-  port: number,
-  queryId: string,
-): Promise<{ state: string; errorCode: string | null } | null> {
-  const { rows } = await runQuery(
-    `http://127.0.0.1:${port}`,
-    `SELECT state, error_code FROM system.runtime.queries WHERE query_id = '${queryId}'`,
-  );
-  if (rows.length === 0) return null;
-  const [state, errorCode] = rows[0] as [string, string | null];
-  return { state, errorCode };
-}
-
-/** Which cluster ran `queryId`, by asking both. */
-async function whereRan(queryId: string | null): Promise<"small" | "large" | "none" | "both"> {
-  assert.ok(queryId, "the client got no query id");
-  const [small, large] = await Promise.all([
-    askCluster(SMALL_PORT, queryId),
-    askCluster(LARGE_PORT, queryId),
-  ]);
-  if (small && large) return "both";
-  return small ? "small" : large ? "large" : "none";
+  return clientOn(envoy.port, sql, options);
 }
 
 async function withStack(
@@ -144,13 +69,6 @@ async function withStack(
     if (failed) console.error(log);
   }
 }
-
-const LIGHT = "SELECT count(*) FROM tpch.tiny.nation";
-/** Heavy for the heuristic (more than three joins), cheap for Trino. */
-const HEAVY = "SELECT count(*) FROM tpch.tiny.nation n JOIN tpch.tiny.region r " +
-  "ON n.regionkey = r.regionkey JOIN tpch.tiny.nation n2 ON n2.nationkey = n.nationkey " +
-  "JOIN tpch.tiny.region r2 ON r2.regionkey = n2.regionkey " +
-  "JOIN tpch.tiny.nation n3 ON n3.nationkey = n2.nationkey";
 
 const options = { ignore, sanitizeOps: false, sanitizeResources: false };
 
@@ -269,11 +187,4 @@ Deno.test({
     }),
 });
 
-if (startedHere.length > 0) {
-  globalThis.addEventListener("unload", () => {
-    for (const profile of startedHere) {
-      new Deno.Command("bash", { args: [`${REPO}deploy/trino/cluster.sh`, "stop", profile] })
-        .outputSync();
-    }
-  });
-}
+globalThis.addEventListener("unload", stopStartedClusters);

@@ -138,3 +138,12 @@ Deno.test("no log line of the ext_authz endpoint carries SQL", async () => {
   assert.ok(lines.length > 0);
   assert.ok(lines.every((line) => !line.includes("very_private_literal_42")));
 });
+
+Deno.test("a body over the router's limit sent around Envoy gets group large, never a 4xx", async () => {
+  const { app, metrics } = await appWith();
+  const response = await app.fetch(check("SELECT '" + "x".repeat(DEFAULT_CONFIG.maxBodyBytes) + "'"));
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("x-trino-routing-group"), "large");
+  assert.equal(response.headers.get("x-trino-router-reason"), "partial-body");
+  assert.match(await metrics.registry.metrics(), /trino_router_fallbacks_total\{cause="oversized-body"\} 1/);
+});

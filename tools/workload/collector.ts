@@ -64,6 +64,21 @@ interface Log {
   readonly flushed: Promise<void>;
 }
 
+/**
+ * Writes JSON lines to a log (gzip when the path ends in `.gz`), after the existing lines when
+ * `append`.
+ */
+export async function writeLog(
+  path: string,
+  lines: Iterable<string>,
+  append = false,
+): Promise<void> {
+  const log = await openLog(path, append);
+  for (const line of lines) await log.writer.write(line + "\n");
+  await log.writer.close();
+  await log.flushed;
+}
+
 async function openLog(path: string, append: boolean): Promise<Log> {
   const gzip = path.endsWith(".gz");
   // Appending to .gz rewrites the old lines into one fresh gzip member: Deno's

@@ -14,7 +14,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { startCollector } from "./collector.ts";
+import { startCollector, writeLog } from "./collector.ts";
 import { generateWorkload, type PlannedQuery } from "./generate.ts";
 import { executeQuery, type QueryOutcome } from "./trino_client.ts";
 
@@ -58,9 +58,11 @@ const plan: PlannedQuery[] = values.plan
     sf1Scale: Number(values["sf1-scale"]),
   });
 
+// Events are held in memory and written at the end, keeping only this run's queries: the
+// clusters are shared (other tests send queries to them too) and their events must not leak
+// into the dataset. --raw-out receives every POST verbatim as it arrives.
 const collector = await startCollector({
   port: Number(values["collector-port"]),
-  out: values.out,
   rawOut: values["raw-out"],
   append: values.append,
   // The committed log drops bulky diagnostics (plans, operator stats); --verbatim keeps them.
@@ -114,6 +116,11 @@ const missing = await collector.waitFor(ids, 60_000);
 await new Promise((r) => setTimeout(r, 2000));
 await collector.close();
 
+// Arrival order (roughly completion order), this run's queries only.
+const own = new Set(ids);
+const lines = [...collector.events].filter(([id]) => own.has(id)).map(([, e]) => JSON.stringify(e));
+await writeLog(values.out!, lines, values.append);
+
 if (values["outcomes-out"]) {
   await Deno.writeTextFile(
     values["outcomes-out"],
@@ -131,6 +138,7 @@ console.log(JSON.stringify(
     planned: plan.length,
     queries: outcomes.length,
     events: collector.events.size,
+    written: lines.length,
     missingEvents: missing.length,
     seconds: Math.round((Date.now() - started) / 1000),
     outcomes: Object.fromEntries([...byState].sort()),
