@@ -21,6 +21,22 @@ export interface LogFields {
   readonly detail?: string;
 }
 
+/** The fields a log line may carry, in output order. */
+const LOG_FIELD_NAMES: ReadonlyArray<keyof LogFields> = [
+  "queryId",
+  "route",
+  "status",
+  "decision",
+  "reason",
+  "modelVersion",
+  "modelScore",
+  "statementKind",
+  "durationMs",
+  "error",
+  "component",
+  "detail",
+];
+
 /** Writes one log line. */
 export type LogSink = (line: string) => void;
 
@@ -45,23 +61,9 @@ export interface Logger {
  * ```
  */
 export function createLogger(sink: LogSink = (line) => console.error(line)): Logger {
-  const allowed: ReadonlyArray<keyof LogFields> = [
-    "queryId",
-    "route",
-    "status",
-    "decision",
-    "reason",
-    "modelVersion",
-    "modelScore",
-    "statementKind",
-    "durationMs",
-    "error",
-    "component",
-    "detail",
-  ];
   const write = (level: string, message: string, fields: LogFields = {}) => {
     const record: Record<string, unknown> = { time: new Date().toISOString(), level, message };
-    for (const key of allowed) {
+    for (const key of LOG_FIELD_NAMES) {
       if (fields[key] !== undefined) record[key] = fields[key];
     }
     sink(JSON.stringify(record));
@@ -75,20 +77,6 @@ export function createLogger(sink: LogSink = (line) => console.error(line)): Log
 
 /** A component's log line: `level`, `msg` and metadata fields (never SQL). */
 export type RecordLog = (line: Record<string, unknown>) => void;
-
-const FIELD_NAMES = new Set<string>([
-  "queryId",
-  "route",
-  "status",
-  "decision",
-  "reason",
-  "modelVersion",
-  "modelScore",
-  "statementKind",
-  "durationMs",
-  "error",
-  "component",
-]);
 
 /**
  * Adapts a logger for components that log whole records (the store, the feedback loop): known
@@ -108,7 +96,7 @@ export function recordLog(logger: Logger, component: string): RecordLog {
     const fields: Record<string, unknown> = { component };
     const detail: string[] = [];
     for (const [key, value] of Object.entries(rest)) {
-      if (FIELD_NAMES.has(key)) fields[key] = value;
+      if ((LOG_FIELD_NAMES as readonly string[]).includes(key)) fields[key] = value;
       else if (value !== null && typeof value !== "object") detail.push(`${key}=${value}`);
     }
     if (detail.length > 0) fields.detail = detail.join(" ");

@@ -12,7 +12,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AppDeps } from "./deps.ts";
 import type { QueryClass, RouteDecision } from "../routing/router.ts";
-import { errorName } from "./route_api.ts";
+import { reportRoutingFailure, routeAndReport } from "./route_and_report.ts";
 import { routeInputFromTrinoHeaders } from "./trino_headers.ts";
 
 /** Path prefix configured as `http_service.path_prefix` in Envoy. */
@@ -57,7 +57,7 @@ export function routingGroupOf(decision: QueryClass): "small" | "large" {
  * ```
  */
 export function extAuthzApi(deps: AppDeps): Hono {
-  const { config, router, metrics, logger, recordDecision } = deps;
+  const { config, metrics, logger } = deps;
   const app = new Hono();
 
   const answer = (
@@ -87,7 +87,6 @@ export function extAuthzApi(deps: AppDeps): Hono {
   app.all(`${EXT_AUTHZ_PREFIX}/*`, limit, async (c) => {
     const path = c.req.path.slice(EXT_AUTHZ_PREFIX.length);
     if (c.req.method !== "POST" || path !== "/v1/statement") return c.body(null, 200);
-    const started = performance.now();
     if (c.req.header(PARTIAL_BODY_HEADER) === "true") {
       // Only the SQL's first megabyte arrived: a query that long is heavy by any measure, and a
       // decision on a cut text would be a guess.
@@ -97,25 +96,10 @@ export function extAuthzApi(deps: AppDeps): Hono {
     }
     const { input } = routeInputFromTrinoHeaders(c.req.raw.headers, await c.req.text());
     try {
-      const { decision, timings } = await router.route(input);
-      metrics.observeDecision(decision, timings, (performance.now() - started) / 1000);
-      recordDecision(decision, input);
-      logger.info("routed", {
-        route: "ext_authz",
-        decision: decision.decision,
-        reason: decision.reason,
-        modelVersion: decision.modelVersion,
-        modelScore: decision.modelScore,
-        statementKind: decision.statementKind,
-        durationMs: performance.now() - started,
-      });
+      const decision = await routeAndReport(deps, input, "ext_authz");
       return answer(c, routingGroupOf(decision.decision), decision.reason, decision);
     } catch (error) {
-      metrics.observeFallback("inference-error");
-      logger.error("routing failed, sending to large", {
-        route: "ext_authz",
-        error: errorName(error),
-      });
+      reportRoutingFailure(deps, "ext_authz", error);
       return answer(c, "large", "fallback");
     }
   });

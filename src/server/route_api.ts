@@ -12,6 +12,7 @@ import { UnknownModelVersionError } from "../model/model_set.ts";
 import type { RouteDecision } from "../routing/router.ts";
 import { parseRouteRequest } from "./route_request.ts";
 import type { AppDeps } from "./deps.ts";
+import { reportRoutingFailure, routeAndReport } from "./route_and_report.ts";
 
 /** Header that selects a loaded model version (design FR4). */
 export const MODEL_VERSION_HEADER = "X-Model-Version";
@@ -38,7 +39,7 @@ export function decisionBody(decision: RouteDecision): Record<string, unknown> {
  * ```
  */
 export function routeApi(deps: AppDeps): Hono {
-  const { config, router, metrics, logger, recordDecision } = deps;
+  const { config, logger } = deps;
   const app = new Hono();
   const limit = bodyLimit({
     maxSize: config.maxBodyBytes,
@@ -46,7 +47,6 @@ export function routeApi(deps: AppDeps): Hono {
       c.json({ error: `request body exceeds ${config.maxBodyBytes} bytes`, queryId: null }, 413),
   });
   app.post("/v1/route", limit, async (c) => {
-    const started = performance.now();
     const parsed = parseRouteRequest(await c.req.text());
     if (!parsed.ok) {
       logger.warn("rejected route request", {
@@ -58,18 +58,8 @@ export function routeApi(deps: AppDeps): Hono {
     }
     const { input } = parsed;
     try {
-      const { decision, timings } = await router.route(input, c.req.header(MODEL_VERSION_HEADER));
-      metrics.observeDecision(decision, timings, (performance.now() - started) / 1000);
-      recordDecision(decision, input);
-      logger.info("routed", {
-        queryId: decision.queryId,
-        decision: decision.decision,
-        reason: decision.reason,
-        modelVersion: decision.modelVersion,
-        modelScore: decision.modelScore,
-        statementKind: decision.statementKind,
-        durationMs: performance.now() - started,
-      });
+      const modelVersion = c.req.header(MODEL_VERSION_HEADER);
+      const decision = await routeAndReport(deps, input, "route_api", modelVersion);
       return c.json(decisionBody(decision));
     } catch (error) {
       if (error instanceof UnknownModelVersionError) {
@@ -82,15 +72,9 @@ export function routeApi(deps: AppDeps): Hono {
           400,
         );
       }
-      metrics.observeFallback("inference-error");
-      logger.error("routing failed", { queryId: input.queryId, error: errorName(error) });
+      reportRoutingFailure(deps, "route_api", error, input.queryId);
       return c.json({ error: "Inference engine failed", queryId: input.queryId ?? null }, 500);
     }
   });
   return app;
-}
-
-/** Only the error's class name: messages of parser errors can quote the SQL. */
-export function errorName(error: unknown): string {
-  return error instanceof Error ? error.name : typeof error;
 }

@@ -22,7 +22,7 @@
 import { Hono } from "hono";
 import type { AppDeps } from "./deps.ts";
 import type { RouteInput } from "../routing/router.ts";
-import { errorName } from "./route_api.ts";
+import { errorName, reportRoutingFailure, routeAndReport } from "./route_and_report.ts";
 import { routeInputFromTrinoHeaders } from "./trino_headers.ts";
 
 /** Where the gateway's `rulesExternalConfiguration.urlPath` must point. */
@@ -83,7 +83,7 @@ export interface ExternalRouterResponse {
  * ```
  */
 export function trinoGatewayApi(deps: AppDeps): Hono {
-  const { router, metrics, logger, recordDecision, config } = deps;
+  const { metrics, config } = deps;
   const small = config.gatewaySmallGroup;
   const large = config.gatewayLargeGroup;
   const app = new Hono();
@@ -95,7 +95,6 @@ export function trinoGatewayApi(deps: AppDeps): Hono {
   });
 
   app.post(TRINO_GATEWAY_PATH, async (c) => {
-    const started = performance.now();
     let body: RoutingGroupExternalBody;
     try {
       const parsed: unknown = JSON.parse(await c.req.text());
@@ -123,25 +122,10 @@ export function trinoGatewayApi(deps: AppDeps): Hono {
     }
     const input = gatewayRouteInput(c.req.raw.headers, sqlText, body);
     try {
-      const { decision, timings } = await router.route(input);
-      metrics.observeDecision(decision, timings, (performance.now() - started) / 1000);
-      recordDecision(decision, input);
-      logger.info("routed", {
-        route: "trino_gateway",
-        decision: decision.decision,
-        reason: decision.reason,
-        modelVersion: decision.modelVersion,
-        modelScore: decision.modelScore,
-        statementKind: decision.statementKind,
-        durationMs: performance.now() - started,
-      });
+      const decision = await routeAndReport(deps, input, "trino_gateway");
       return c.json(answer(decision.decision === "heavy" ? large : small));
     } catch (error) {
-      metrics.observeFallback("inference-error");
-      logger.error("routing failed, sending to large", {
-        route: "trino_gateway",
-        error: errorName(error),
-      });
+      reportRoutingFailure(deps, "trino_gateway", error);
       return c.json(answer(large, [`routing failed (${errorName(error)}); sent to ${large}`]));
     }
   });
