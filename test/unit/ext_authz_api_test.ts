@@ -141,9 +141,14 @@ Deno.test("no log line of the ext_authz endpoint carries SQL", async () => {
 
 Deno.test("a body over the router's limit sent around Envoy gets group large, never a 4xx", async () => {
   const { app, metrics } = await appWith();
-  const response = await app.fetch(check("SELECT '" + "x".repeat(DEFAULT_CONFIG.maxBodyBytes) + "'"));
+  const response = await app.fetch(
+    check("SELECT '" + "x".repeat(DEFAULT_CONFIG.maxBodyBytes) + "'"),
+  );
   assert.equal(response.status, 200);
   assert.equal(response.headers.get("x-trino-routing-group"), "large");
   assert.equal(response.headers.get("x-trino-router-reason"), "partial-body");
-  assert.match(await metrics.registry.metrics(), /trino_router_fallbacks_total\{cause="oversized-body"\} 1/);
+  assert.match(
+    await metrics.registry.metrics(),
+    /trino_router_fallbacks_total\{cause="oversized-body"\} 1/,
+  );
 });
