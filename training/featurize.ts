@@ -251,24 +251,35 @@ export async function readMatrix(
   return { sidecar, data: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4) };
 }
 
-/** CLI flags shared by the training commands: log, thresholds and split boundaries. */
+/**
+ * CLI flags shared by the training commands: label thresholds and split boundaries from a
+ * `labels.json` (its `split.validStart/testStart`), overridden by `--valid-start/--test-start`.
+ */
 export async function loadOptionsFromFlags(values: {
   labels?: string;
   "valid-start"?: string;
   "test-start"?: string;
 }): Promise<LoadOptions> {
-  const thresholds = values.labels
-    ? thresholdsFromJson(JSON.parse(await Deno.readTextFile(values.labels)))
+  const labels = values.labels
+    ? JSON.parse(await Deno.readTextFile(values.labels)) as {
+      split?: { validStart?: number | string; testStart?: number | string };
+    }
     : undefined;
+  const thresholds = labels ? thresholdsFromJson(labels) : undefined;
   const time = (s?: string) => {
     if (s === undefined) return undefined;
     const t = Date.parse(s);
     if (!Number.isFinite(t)) throw new Error(`not an ISO-8601 time: ${s}`);
     return t;
   };
+  // The data's own split (labels.json `split`, epoch ms or ISO) unless flags override it.
+  const given = (v?: number | string) => typeof v === "number" ? v : time(v);
   return {
     thresholds,
-    boundaries: { validStart: time(values["valid-start"]), testStart: time(values["test-start"]) },
+    boundaries: {
+      validStart: time(values["valid-start"]) ?? given(labels?.split?.validStart),
+      testStart: time(values["test-start"]) ?? given(labels?.split?.testStart),
+    },
   };
 }
 

@@ -230,8 +230,13 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
     return statementKind(lex(sql, MAX_TEMPLATE_TOKENS).tokens);
   }
 
-  function clusterOf(explicit: string | undefined, decision: DecisionRecord | undefined): string {
-    for (const name of [explicit, decision?.targetCluster]) {
+  function clusterOf(
+    explicit: string | undefined,
+    environment: string | undefined,
+    decision: DecisionRecord | undefined,
+  ): string {
+    // The URL path names the cluster; else Trino's own `node.environment`; else the decision.
+    for (const name of [explicit, environment, decision?.targetCluster]) {
       if (name !== undefined && CLUSTER_NAME.test(name)) return name;
     }
     return "unknown";
@@ -246,7 +251,7 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
     // Decisions made before Trino assigned the id (Envoy ext_authz) are stored by join key.
     const decision = await store.getDecision(queryId) ??
       await store.getDecision(decisionJoinKey(eventToQueryInput(event)));
-    const cluster = clusterOf(explicitCluster, decision);
+    const cluster = clusterOf(explicitCluster, event.context?.environment, decision);
     const label = labelEvent(event, thresholds, kindOf(decision, sql));
     const actual: RouteClass | null = label.heavy === null ? null : label.heavy ? "heavy" : "light";
     const predicted = decision?.decision;
@@ -318,7 +323,7 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
       });
       return {
         queryId: String(event?.metadata?.queryId ?? ""),
-        cluster: clusterOf(cluster, undefined),
+        cluster: clusterOf(cluster, event?.context?.environment, undefined),
         joined: false,
         predicted: undefined,
         actual: null,

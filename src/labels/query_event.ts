@@ -32,6 +32,8 @@ export interface QueryCompletedEvent {
     readonly schema?: string;
     readonly clientTags?: readonly string[];
     readonly queryType?: string;
+    /** The cluster's `node.environment`: which cluster ran the query. */
+    readonly environment?: string;
     readonly sessionProperties?: Readonly<Record<string, string>>;
   };
   readonly failureInfo?: {

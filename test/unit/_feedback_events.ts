@@ -17,6 +17,8 @@ export interface EventSpec {
   readonly peakMemoryBytes?: number;
   /** `[name, type]` of the failure, e.g. `["EXCEEDED_CPU_LIMIT", "INSUFFICIENT_RESOURCES"]`. */
   readonly error?: readonly [string, string];
+  /** The cluster's `node.environment`; real events always carry one, tests choose. */
+  readonly environment?: string;
 }
 
 /** A query-completed event as the listener serialises it. */
@@ -46,7 +48,7 @@ export function completedEvent(spec: EventSpec): QueryCompletedEvent & Record<st
       clientTags: [],
       sessionProperties: {},
       queryType: "SELECT",
-      environment: "small",
+      ...(spec.environment ? { environment: spec.environment } : {}),
     },
     ioMetadata: { inputs: [], output: null },
     failureInfo: spec.error

@@ -296,3 +296,17 @@ Deno.test("a Small cluster named by its address, as the router's target, is reco
   assert.equal(outcome.cluster, "trino-small:8080");
   assert.equal(outcome.markedTemplate, true);
 });
+
+Deno.test("without a cluster in the URL, the event's node.environment names the cluster", async () => {
+  const store = new MemoryStore();
+  const feedback = createFeedbackLoop({ store, log: () => {} });
+  const outcome = await feedback.handleEvent(
+    completedEvent({
+      queryId: "q-env",
+      environment: "small",
+      error: ["EXCEEDED_LOCAL_MEMORY_LIMIT", "INSUFFICIENT_RESOURCES"],
+    }),
+  );
+  assert.equal(outcome.cluster, "small");
+  assert.equal(outcome.markedTemplate, true);
+});
