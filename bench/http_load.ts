@@ -13,7 +13,14 @@ const BASE = `http://127.0.0.1:${PORT}`;
 const DURATION_MS = Number(Deno.env.get("BENCH_SECONDS") ?? 10) * 1000;
 
 const server = new Deno.Command(Deno.execPath(), {
-  args: ["run", "--allow-net", "--allow-read", "--allow-env", "src/main.ts"],
+  args: [
+    "run",
+    ...(Deno.env.get("BENCH_V8_FLAGS") ? [`--v8-flags=${Deno.env.get("BENCH_V8_FLAGS")}`] : []),
+    "--allow-net",
+    "--allow-read",
+    "--allow-env",
+    "src/main.ts",
+  ],
   env: { PORT: String(PORT), HOST: "127.0.0.1" },
   stdout: "null",
   stderr: "null",
