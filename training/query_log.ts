@@ -5,6 +5,8 @@
  * @module
  */
 
+import { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
 import { createHash } from "node:crypto";
 import { lex } from "../src/sql/lexer.ts";
 import { type StatementKind, statementKind } from "../src/sql/statement_kind.ts";
@@ -85,12 +87,13 @@ async function* readEvents(
       },
     }),
   );
-  // The cast bridges lib.dom's BufferSource typing; the stream does carry Uint8Arrays.
-  const gunzip = new DecompressionStream("gzip") as unknown as TransformStream<
-    Uint8Array,
-    Uint8Array
-  >;
-  const bytes = gzip ? hashed.pipeThrough(gunzip) : hashed;
+  // node:zlib, not DecompressionStream: rotated and concatenated production logs are
+  // multi-member gzip files, which DecompressionStream rejects after the first member.
+  const bytes = gzip
+    ? Readable.toWeb(Readable.fromWeb(hashed as never).pipe(createGunzip())) as ReadableStream<
+      Uint8Array
+    >
+    : hashed;
   let rest = "";
   const parse = (line: string): QueryCompletedEvent | undefined => {
     if (line.trim() === "") return undefined;
