@@ -20,7 +20,7 @@ export const MODEL_VERSION_HEADER = "X-Model-Version";
 /** The response body: the design's fields plus diagnostics. */
 export function decisionBody(decision: RouteDecision): Record<string, unknown> {
   return {
-    queryId: decision.queryId,
+    queryId: decision.queryId ?? null,
     decision: decision.decision,
     targetCluster: decision.targetCluster,
     modelVersion: decision.modelVersion,

@@ -96,7 +96,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "real Trino + the real router's ext_authz: routed to Small by the model, retried on Large",
+  name:
+    "real Trino + the real router's ext_authz: routed to Small, retried on Large, then the template goes to Large",
   ignore: !ready,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -104,10 +105,12 @@ Deno.test({
     // The router service with the built-in heuristic model: a short query without joins is
     // light, so the heavy aggregation goes to Small, fails there, and is retried on Large.
     const router = await RouterServer.start();
+    // One store for the router and the retry server, as inside one service process.
     const stack = await startRetryStack({
       small: SMALL,
       large: LARGE,
       router: { host: "127.0.0.1", port: router.port },
+      store: router.service.store,
     });
     try {
       const response = await fetch(`${stack.envoy.url}/v1/statement`, {
@@ -129,6 +132,25 @@ Deno.test({
       assert.deepEqual(rows, EXPECTED);
       assert.notEqual(doc.id, first.id, "the result came from another query: Large's");
       assert.equal(await stack.retries("retried"), 1);
+
+      // The failure on Small put the template into the template cache: the next run of it goes
+      // straight to Large, without a second failure.
+      const again = await fetch(`${stack.envoy.url}/v1/statement`, {
+        method: "POST",
+        body: HEAVY_SQL,
+        headers: HEADERS,
+      });
+      assert.equal(again.headers.get("x-trino-routing-group"), "large");
+      assert.equal(again.headers.get("x-trino-router-reason"), "template-cache");
+      let next = await again.json();
+      assert.ok(next.nextUri.includes("/large/"), next.nextUri);
+      const rowsAgain: unknown[][] = [];
+      while (typeof next.nextUri === "string") {
+        next = await (await fetch(next.nextUri, { headers: HEADERS })).json();
+        if (Array.isArray(next.data)) rowsAgain.push(...next.data);
+      }
+      assert.deepEqual(rowsAgain, EXPECTED);
+      assert.equal(await stack.retries("retried"), 1, "no second retry was needed");
     } finally {
       await stack.stop();
       await router.stop();
