@@ -17,7 +17,6 @@ import {
   FEATURE_SCHEMA_VERSION,
   featureNames,
   type FeatureSpec,
-  MAX_LEXED_TOKENS,
 } from "../src/features/featurizer.ts";
 import {
   CATEGORY_NAMES,
@@ -73,7 +72,7 @@ export function fitFeatureSpec(
   const documents: string[][] = [];
   for (const row of rows) {
     const input = eventToQueryInput(row.event);
-    const { tokens } = lex(input.sqlText, MAX_LEXED_TOKENS);
+    const { tokens } = lex(input.sqlText);
     documents.push(normalizedTokens(tokens));
     // Values are collected exactly as the featurizer looks them up (same strings, same case).
     const values: Record<CategoryName, readonly (string | undefined)[]> = {

@@ -10,7 +10,7 @@ import { createGunzip } from "node:zlib";
 import { createHash } from "node:crypto";
 import { lex } from "../src/sql/lexer.ts";
 import { type StatementKind, statementKind } from "../src/sql/statement_kind.ts";
-import { MAX_LEXED_TOKENS } from "../src/features/featurizer.ts";
+
 import {
   durationSeconds,
   type Label,
@@ -139,7 +139,7 @@ export function eventTime(event: QueryCompletedEvent): number {
 
 /** Statement kind exactly as the featurizer computes it (same lexer, same token cap). */
 export function eventStatementKind(event: QueryCompletedEvent): StatementKind {
-  return statementKind(lex(event.metadata.query ?? "", MAX_LEXED_TOKENS).tokens);
+  return statementKind(lex(event.metadata.query ?? "").tokens);
 }
 
 /**

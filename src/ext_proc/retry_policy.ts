@@ -4,13 +4,10 @@
  * @module
  */
 
+import { RESOURCE_ERROR_TYPE } from "../labels/query_event.ts";
 import { lex } from "../sql/lexer.ts";
-import { queryTemplate, templateFingerprint } from "../sql/normalize.ts";
 import { statementKind } from "../sql/statement_kind.ts";
 import type { StoredSubmission } from "../store/store.ts";
-
-/** The Trino error type of every resource-exhaustion error (never match on error names). */
-export const RESOURCE_ERROR_TYPE = "INSUFFICIENT_RESOURCES";
 
 /**
  * What the retry logic needs from one Trino client-protocol response (`QueryResults` JSON).
@@ -146,22 +143,6 @@ export function decideRetry(response: TrinoResponseSummary, state: RetryState): 
  */
 export function isRetryableSql(sqlText: string): boolean {
   return statementKind(lex(sqlText).tokens) === "read";
-}
-
-/**
- * The template-cache key of a query (the same normalisation the router uses on the way in).
- *
- * @example
- * ```ts
- * import { sqlTemplateFingerprint } from "./retry_policy.ts";
- * console.assert(
- *   sqlTemplateFingerprint("SELECT * FROM t WHERE x = 1") ===
- *     sqlTemplateFingerprint("select *  from t where x = 2"),
- * );
- * ```
- */
-export function sqlTemplateFingerprint(sqlText: string): string {
-  return templateFingerprint(queryTemplate(lex(sqlText).tokens));
 }
 
 // Headers Envoy or the router set, or that describe the old hop; never replayed to Large.

@@ -13,14 +13,14 @@ import {
   type ProcessingRequest,
   type ProcessingResponse,
 } from "./messages.ts";
+import { RESOURCE_ERROR_TYPE } from "../labels/query_event.ts";
+import { sqlTemplateFingerprint } from "../sql/normalize.ts";
 import type { RetryMetrics } from "./retry_metrics.ts";
 import {
   decideRetry,
   isRetryableSql,
   largeRetryHeaders,
   type PublicOrigin,
-  RESOURCE_ERROR_TYPE,
-  sqlTemplateFingerprint,
   submissionHeaders,
   summarizeTrinoResponse,
   type TrinoResponseSummary,

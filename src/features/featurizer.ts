@@ -33,9 +33,6 @@ import { TOKEN_FEATURE_NAMES, tokenFeatures } from "./token_features.ts";
  */
 export const FEATURE_SCHEMA_VERSION = 1;
 
-/** Tokens lexed at most; past it the query is measured on its first part (and never parsed). */
-export const MAX_LEXED_TOKENS = 20_000;
-
 const STATEMENT_KINDS: readonly StatementKind[] = ["read", "write", "ddl", "utility"];
 
 /** Fixed (vocabulary-independent) features, in vector order. */
@@ -136,7 +133,7 @@ export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions =
 
   return (input) => {
     const sql = typeof input.sqlText === "string" ? input.sqlText : "";
-    const lexed = lex(sql, MAX_LEXED_TOKENS);
+    const lexed = lex(sql);
     const kind = statementKind(lexed.tokens);
     const cst = lexed.truncated
       ? cstFeatures(sql, { tokenCount: Infinity, maxParenDepth: 0 }, parseGuard)

@@ -17,7 +17,7 @@ import {
   type QueryCompletedEvent,
 } from "../labels/query_event.ts";
 import { lex } from "../sql/lexer.ts";
-import { queryTemplate, templateFingerprint } from "../sql/normalize.ts";
+import { sqlTemplateFingerprint } from "../sql/normalize.ts";
 import { type StatementKind, statementKind } from "../sql/statement_kind.ts";
 import type { DecisionRecord, Store } from "../store/store.ts";
 import {
@@ -164,23 +164,6 @@ const STATEMENT_KINDS: ReadonlySet<string> = new Set(["read", "write", "ddl", "u
 // anything else becomes `unknown` so that metric labels stay bounded and clean.
 const CLUSTER_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 
-// Lexing is bounded: a pathological statement is fingerprinted on its first million tokens.
-const MAX_TEMPLATE_TOKENS = 1_000_000;
-
-/**
- * The template-cache key of a SQL text: the same normalisation and fingerprint as the router.
- *
- * @example
- * ```ts
- * import { sqlFingerprint } from "./feedback_loop.ts";
- * console.assert(sqlFingerprint("SELECT * FROM t WHERE d = DATE '2025-08-10'") ===
- *   sqlFingerprint("select * from t where d = date '2025-08-11'"));
- * ```
- */
-export function sqlFingerprint(sql: string): string {
-  return templateFingerprint(queryTemplate(lex(sql, MAX_TEMPLATE_TOKENS).tokens));
-}
-
 /**
  * Creates the feedback loop. Everything configurable is resolved here; per event the loop does
  * one store read, at most one store write, and one line of file output.
@@ -227,7 +210,7 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
     if (decision && STATEMENT_KINDS.has(decision.statementKind)) {
       return decision.statementKind as StatementKind;
     }
-    return statementKind(lex(sql, MAX_TEMPLATE_TOKENS).tokens);
+    return statementKind(lex(sql).tokens);
   }
 
   function clusterOf(
@@ -269,7 +252,7 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
     if (isResourceFailure(event) && cluster === smallCluster && !ignoredErrors.has(errorName)) {
       // The decision's fingerprint is the very key the router looked up; recompute only when
       // the decision is unknown.
-      const fingerprint = decision?.templateFingerprint || (sql ? sqlFingerprint(sql) : "");
+      const fingerprint = decision?.templateFingerprint || (sql ? sqlTemplateFingerprint(sql) : "");
       if (fingerprint) {
         await store.markTemplateHeavy(fingerprint);
         templateMarks++;

@@ -65,6 +65,13 @@ function endOfQuoted(sql: string, start: number, quote: string): number {
 }
 
 /**
+ * Tokens read at most by default: a longer query is measured on its first part. Everything that
+ * lexes a query (featurizer, template fingerprint, statement kind, training) uses this same
+ * limit, so they all see the same tokens.
+ */
+export const MAX_LEXED_TOKENS = 20_000;
+
+/**
  * Splits SQL into tokens, stopping after `maxTokens` so that hostile input costs bounded time.
  *
  * @example
@@ -74,7 +81,7 @@ function endOfQuoted(sql: string, start: number, quote: string): number {
  * console.assert(tokens.map((t) => t.text).join(" ") === "SELECT 'it''s' FROM T");
  * ```
  */
-export function lex(sql: string, maxTokens = 1_000_000): LexResult {
+export function lex(sql: string, maxTokens = MAX_LEXED_TOKENS): LexResult {
   const tokens: Token[] = [];
   let depth = 0;
   let maxParenDepth = 0;

@@ -7,7 +7,7 @@
  */
 
 import { createHash } from "node:crypto";
-import type { Token } from "./lexer.ts";
+import { lex, type Token } from "./lexer.ts";
 
 /** Placeholder for string literals (including typed ones such as `DATE '2025-08-10'`). */
 export const STRING_PLACEHOLDER = "<str>";
@@ -98,4 +98,21 @@ export function queryTemplate(tokens: readonly Token[]): string {
  */
 export function templateFingerprint(template: string): string {
   return createHash("sha256").update(template).digest("hex").slice(0, 16);
+}
+
+/**
+ * The template fingerprint of a SQL text: the template cache's key. The router (through the
+ * featurizer), the feedback loop and the ext_proc retry all key the cache with this value.
+ *
+ * @example
+ * ```ts
+ * import { sqlTemplateFingerprint } from "./normalize.ts";
+ * console.assert(
+ *   sqlTemplateFingerprint("SELECT * FROM t WHERE d = DATE '2025-08-10'") ===
+ *     sqlTemplateFingerprint("select * from t where d = date '2025-08-11'"),
+ * );
+ * ```
+ */
+export function sqlTemplateFingerprint(sql: string): string {
+  return templateFingerprint(queryTemplate(lex(sql).tokens));
 }

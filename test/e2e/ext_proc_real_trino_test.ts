@@ -7,7 +7,7 @@
 //   node_modules/.bin/deno test --allow-all test/e2e/ext_proc_real_trino_test.ts
 import assert from "node:assert/strict";
 import { envoyInstalled } from "../../deploy/envoy/envoy_process.ts";
-import { sqlTemplateFingerprint } from "../../src/ext_proc/retry_policy.ts";
+import { sqlTemplateFingerprint } from "../../src/sql/normalize.ts";
 import { startRetryStack } from "../integration/ext_proc_envoy.ts";
 import { runTrinoQuery } from "../integration/ext_proc_stub_trino.ts";
 import { RouterServer } from "../integration/envoy_harness.ts";

@@ -3,7 +3,7 @@
 // query for lack of resources, and Small's answers otherwise.
 import assert from "node:assert/strict";
 import { envoyInstalled } from "../../deploy/envoy/envoy_process.ts";
-import { sqlTemplateFingerprint } from "../../src/ext_proc/retry_policy.ts";
+import { sqlTemplateFingerprint } from "../../src/sql/normalize.ts";
 import { startRetryStack } from "./ext_proc_envoy.ts";
 import { expectedRows, runTrinoQuery, startStubTrino } from "./ext_proc_stub_trino.ts";
 

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import { createLogger } from "../../src/log.ts";
 import { startExtProcServer } from "../../src/ext_proc/server.ts";
-import { sqlTemplateFingerprint } from "../../src/ext_proc/retry_policy.ts";
+import { sqlTemplateFingerprint } from "../../src/sql/normalize.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
 import { startStubTrino } from "./ext_proc_stub_trino.ts";
 import {

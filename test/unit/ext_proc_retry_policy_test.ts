@@ -3,7 +3,6 @@ import {
   decideRetry,
   isRetryableSql,
   largeRetryHeaders,
-  sqlTemplateFingerprint,
   submissionHeaders,
   summarizeTrinoResponse,
 } from "../../src/ext_proc/retry_policy.ts";
@@ -115,17 +114,6 @@ Deno.test("retryable statements: reads only", () => {
   ) {
     assert.ok(!isRetryableSql(sql), sql);
   }
-});
-
-Deno.test("template fingerprint ignores literals, case and whitespace", () => {
-  assert.equal(
-    sqlTemplateFingerprint("SELECT * FROM t WHERE d = DATE '2025-01-01' AND x = 1"),
-    sqlTemplateFingerprint("select *\n from t where d = date '2024-12-31' and x = 99"),
-  );
-  assert.notEqual(
-    sqlTemplateFingerprint("SELECT a FROM t"),
-    sqlTemplateFingerprint("SELECT b FROM t"),
-  );
 });
 
 Deno.test("submission headers keep Trino's client headers and the origin, not credentials", () => {

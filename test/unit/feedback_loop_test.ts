@@ -1,12 +1,9 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
-import {
-  createFeedbackLoop,
-  type FeedbackOptions,
-  sqlFingerprint,
-} from "../../src/feedback/feedback_loop.ts";
+import { createFeedbackLoop, type FeedbackOptions } from "../../src/feedback/feedback_loop.ts";
 import { registerFeedbackMetrics } from "../../src/feedback/feedback_metrics.ts";
 import { PRODUCTION_THRESHOLDS } from "../../src/labels/query_event.ts";
+import { sqlTemplateFingerprint } from "../../src/sql/normalize.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
 import type { Store } from "../../src/store/store.ts";
 import { completedEvent, routed } from "./_feedback_events.ts";
@@ -135,7 +132,9 @@ Deno.test("an unjoined resource failure reported by Small marks the template of 
     "small",
   );
   // The next run of the same template, with other literals, is a cache hit.
-  const next = sqlFingerprint("select count(*)  from lineitem where shipdate >= date '2025-08-11'");
+  const next = sqlTemplateFingerprint(
+    "select count(*)  from lineitem where shipdate >= date '2025-08-11'",
+  );
   assert.equal(await store.isTemplateHeavy(next), true);
 });
 

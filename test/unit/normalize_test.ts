@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { lex } from "../../src/sql/lexer.ts";
-import { normalizedTokens, queryTemplate, templateFingerprint } from "../../src/sql/normalize.ts";
+import {
+  normalizedTokens,
+  queryTemplate,
+  sqlTemplateFingerprint,
+  templateFingerprint,
+} from "../../src/sql/normalize.ts";
 
 const template = (sql: string) => queryTemplate(lex(sql).tokens);
 
@@ -37,5 +42,18 @@ Deno.test("n-gram tokens replace literals and unquote identifiers", () => {
   assert.deepEqual(
     normalizedTokens(lex(`SELECT "Col" FROM t WHERE x = 'a' AND y = 3`).tokens),
     ["select", "col", "from", "t", "where", "x", "=", "<str>", "and", "y", "=", "<num>"],
+  );
+});
+
+Deno.test("the SQL fingerprint is the one the featurizer computes for the template cache", () => {
+  const sql = "SELECT * FROM t WHERE d = DATE '2025-01-01' AND x = 1";
+  assert.equal(sqlTemplateFingerprint(sql), templateFingerprint(template(sql)));
+  assert.equal(
+    sqlTemplateFingerprint(sql),
+    sqlTemplateFingerprint("select *\n from t where d = date '2024-12-31' and x = 99"),
+  );
+  assert.notEqual(
+    sqlTemplateFingerprint("SELECT a FROM t"),
+    sqlTemplateFingerprint("SELECT b FROM t"),
   );
 });

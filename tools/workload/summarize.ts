@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { lex } from "../../src/sql/lexer.ts";
 import { statementKind } from "../../src/sql/statement_kind.ts";
-import { MAX_LEXED_TOKENS } from "../../src/features/featurizer.ts";
+
 import {
   durationSeconds,
   labelEvent,
@@ -81,7 +81,7 @@ export function summarize(events: readonly QueryCompletedEvent[], t: LabelThresh
   let unrelated = 0;
   for (const e of last.values()) {
     // Same lexer and token cap as the featurizer, so the kind matches what the router computes.
-    const kind = statementKind(lex(e.metadata.query ?? "", MAX_LEXED_TOKENS).tokens);
+    const kind = statementKind(lex(e.metadata.query ?? "").tokens);
     const err = e.failureInfo?.errorCode;
     if (err) inc(errors, `${err.type}:${err.name}`);
     const label = labelEvent(e, t, kind);
