@@ -2,6 +2,7 @@
 # Starts Envoy in front of the router and the two Trino clusters, on loopback, in the foreground.
 #
 #   deploy/envoy/run.sh            # Envoy on 127.0.0.1:8090, admin on 127.0.0.1:9901
+#   ENVOY_CONFIG=envoy_retry.yaml deploy/envoy/run.sh   # plus ext_proc transparent retry
 #
 # Environment (all optional; defaults match `deno task serve` and deploy/trino/cluster.sh):
 #   ENVOY_LISTEN_ADDRESS  Trino-facing address            (default 127.0.0.1)
@@ -10,6 +11,9 @@
 #   ROUTER_HOST/PORT      the router (ext_authz service)  (default 127.0.0.1:8080)
 #   SMALL_HOST/PORT       Trino Small coordinator         (default 127.0.0.1:18081)
 #   LARGE_HOST/PORT       Trino Large coordinator         (default 127.0.0.1:18082)
+#   ENVOY_CONFIG          envoy.yaml (ext_authz routing) or envoy_retry.yaml (+ ext_proc retry)
+#   EXT_PROC_HOST/PORT    the router's ext_proc server, envoy_retry.yaml only
+#                         (default 127.0.0.1:9002; start the router with EXT_PROC_PORT=9002)
 #   ENVOY_BIN             Envoy binary (default: installed by .ci/install_envoy.sh)
 # Both Trino clusters need `http-server.process-forwarded=true` (Trino ≥ 452) so that nextUri
 # carries the /small or /large prefix that keeps follow-ups on the right cluster.
@@ -30,10 +34,12 @@ sed \
   -e "s/{{SMALL_PORT}}/${SMALL_PORT:-18081}/g" \
   -e "s/{{LARGE_HOST}}/${LARGE_HOST:-127.0.0.1}/g" \
   -e "s/{{LARGE_PORT}}/${LARGE_PORT:-18082}/g" \
-  "$here/envoy.yaml" >"$config"
+  -e "s/{{EXT_PROC_HOST}}/${EXT_PROC_HOST:-127.0.0.1}/g" \
+  -e "s/{{EXT_PROC_PORT}}/${EXT_PROC_PORT:-9002}/g" \
+  "$here/${ENVOY_CONFIG:-envoy.yaml}" >"$config"
 
 if grep -q '{{[A-Z_]*}}' "$config"; then
-  echo "run.sh: unfilled placeholder in envoy.yaml: $(grep -o '{{[A-Z_]*}}' "$config" | head -1)" >&2
+  echo "run.sh: unfilled placeholder in ${ENVOY_CONFIG:-envoy.yaml}: $(grep -o '{{[A-Z_]*}}' "$config" | head -1)" >&2
   exit 1
 fi
 "$ENVOY_BIN" --mode validate -c "$config" >/dev/null
