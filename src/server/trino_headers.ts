@@ -18,6 +18,12 @@ export const TRINO_HEADERS = {
   clientTags: "X-Trino-Client-Tags",
 } as const;
 
+/**
+ * Submission time Envoy stamps on each new query (`%START_TIME%`), since no Trino query id
+ * exists yet: it feeds the hour and weekday features from the request, not the router's clock.
+ */
+export const SUBMIT_TIME_HEADER = "X-Trino-Router-Submit-Time";
+
 /** What the headers say about a query, besides its SQL. */
 export interface TrinoRequestContext {
   readonly input: RouteInput;
@@ -66,6 +72,12 @@ export function parseClientTags(header: string | null | undefined): string[] {
   return header.split(",").map((tag) => tag.trim()).filter((tag) => tag.length > 0);
 }
 
+/** The submission time Envoy stamped, if any. */
+function stampedTime(headers: Headers): { timestamp?: string } {
+  const timestamp = nonEmpty(headers.get(SUBMIT_TIME_HEADER));
+  return timestamp === undefined ? {} : { timestamp };
+}
+
 /**
  * Builds the router's input from a Trino request's headers and its SQL. Like `POST /v1/route`,
  * a `catalog`/`schema` session property stands in when the dedicated header is absent.
@@ -94,6 +106,7 @@ export function routeInputFromTrinoHeaders(
       catalog: nonEmpty(headers.get(TRINO_HEADERS.catalog)) ?? nonEmpty(sessionProperties.catalog),
       schema: nonEmpty(headers.get(TRINO_HEADERS.schema)) ?? nonEmpty(sessionProperties.schema),
       clientTags: parseClientTags(headers.get(TRINO_HEADERS.clientTags)),
+      ...stampedTime(headers),
     },
   };
 }

@@ -69,6 +69,12 @@ Deno.test({
       assert.equal(headers.get("x-trino-session"), "query_max_memory=1GB");
       assert.equal(headers.get("authorization"), null);
       assert.equal(headers.get("cookie"), null);
+      // Envoy stamps the submission time (the hour/weekday features' source) in UTC, to the second.
+      const submitted = Date.parse(headers.get("x-trino-router-submit-time") ?? "");
+      assert.ok(
+        Math.abs(submitted - Date.now()) < 60_000,
+        headers.get("x-trino-router-submit-time") ?? "",
+      );
       // The cluster still gets the credentials: only the router is kept away from them.
       assert.equal(f.small.submissions[0].trinoUser, "alice");
     }),

@@ -59,3 +59,13 @@ Deno.test("absent or blank headers leave the context fields undefined", () => {
     clientTags: [],
   });
 });
+
+Deno.test("Envoy's submission-time stamp becomes the request timestamp, so time features need no clock", () => {
+  const { input } = routeInputFromTrinoHeaders(
+    new Headers({ "X-Trino-User": "alice", "X-Trino-Router-Submit-Time": "2025-08-11T12:34:56Z" }),
+    "SELECT 1",
+  );
+  assert.equal(input.timestamp, "2025-08-11T12:34:56Z");
+  const { input: unstamped } = routeInputFromTrinoHeaders(new Headers(), "SELECT 1");
+  assert.equal(unstamped.timestamp, undefined);
+});
