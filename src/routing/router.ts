@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import type { QueryInput } from "../features/featurizer.ts";
 import { queryTime } from "../features/context_features.ts";
 import type { ParseOutcome } from "../features/cst_features.ts";
-import type { ModelSet } from "../model/model_set.ts";
+import type { LoadedModel, ModelSet } from "../model/model_set.ts";
 import { mustRunOnLarge, type StatementKind } from "../sql/statement_kind.ts";
 import { LruCache } from "./lru_cache.ts";
 
@@ -111,63 +111,68 @@ export function createRouter(options: RouterOptions): Router {
 
   const targetOf = (decision: QueryClass) => decision === "heavy" ? clusters.large : clusters.small;
 
-  return {
-    models,
-    clusters,
-    async route(input, modelVersion) {
-      const model = models.get(modelVersion);
-      const version = model.manifest.version;
-      const key = cacheKey(version, input);
-      const cached = cache.get(key);
-      if (cached && cached.reason !== "template-cache") {
-        // The template cache is live state, so a cached model decision is re-checked against it.
-        const heavyTemplate = cached.statementKind === "read" &&
-          await isKnownHeavy(templateCache, cached.templateFingerprint);
-        const decision: CachedDecision = heavyTemplate ? toTemplateCacheDecision(cached) : cached;
-        return {
-          decision: { queryId: input.queryId, ...decision },
-          timings: { featurizeMs: 0, inferMs: 0, cached: true },
-        };
-      }
-      const started = performance.now();
-      const features = model.featurize(input);
-      const featurized = performance.now();
-      const base = {
-        modelVersion: version,
-        statementKind: features.statementKind,
-        parseOutcome: features.parseOutcome,
-        templateFingerprint: features.templateFingerprint,
-      };
-      let decision: CachedDecision;
-      let inferMs = 0;
-      if (mustRunOnLarge(features.statementKind)) {
-        decision = {
+  /** Featurizes and scores one query: everything about a decision that the cache may keep. */
+  async function decide(
+    model: LoadedModel,
+    input: RouteInput,
+  ): Promise<{ decision: CachedDecision; timings: RouteTimings }> {
+    const started = performance.now();
+    const features = model.featurize(input);
+    const featurized = performance.now();
+    const base = {
+      modelVersion: model.manifest.version,
+      statementKind: features.statementKind,
+      parseOutcome: features.parseOutcome,
+      templateFingerprint: features.templateFingerprint,
+    };
+    const featurizeMs = featurized - started;
+    if (mustRunOnLarge(features.statementKind)) {
+      return {
+        decision: {
           ...base,
           decision: "heavy",
           targetCluster: clusters.large,
           modelScore: 1,
           reason: "write-statement",
-        };
-      } else {
-        const heavyTemplate = isKnownHeavy(templateCache, features.templateFingerprint);
-        const [score] = await model.scorer.score([features.vector]);
-        inferMs = performance.now() - featurized;
-        const modelScore = roundScore(score);
-        const predicted: QueryClass = !(score < model.manifest.threshold) ? "heavy" : "light";
-        decision = {
-          ...base,
-          decision: predicted,
-          targetCluster: targetOf(predicted),
-          modelScore,
-          reason: features.parseOutcome === "parsed" ? "model" : "parse-fallback",
-        };
-        if (await heavyTemplate) decision = toTemplateCacheDecision(decision);
-      }
-      if (decision.reason !== "template-cache") cache.set(key, decision);
-      return {
-        decision: { queryId: input.queryId, ...decision },
-        timings: { featurizeMs: featurized - started, inferMs, cached: false },
+        },
+        timings: { featurizeMs, inferMs: 0, cached: false },
       };
+    }
+    const [score] = await model.scorer.score([features.vector]);
+    const predicted: QueryClass = !(score < model.manifest.threshold) ? "heavy" : "light";
+    return {
+      decision: {
+        ...base,
+        decision: predicted,
+        targetCluster: targetOf(predicted),
+        modelScore: roundScore(score),
+        reason: features.parseOutcome === "parsed" ? "model" : "parse-fallback",
+      },
+      timings: { featurizeMs, inferMs: performance.now() - featurized, cached: false },
+    };
+  }
+
+  return {
+    models,
+    clusters,
+    async route(input, modelVersion) {
+      const model = models.get(modelVersion);
+      const key = cacheKey(model.manifest.version, input);
+      let decision = cache.get(key);
+      let timings: RouteTimings = { featurizeMs: 0, inferMs: 0, cached: true };
+      if (decision === undefined) {
+        ({ decision, timings } = await decide(model, input));
+        cache.set(key, decision);
+      }
+      // The template cache is live state, so it is consulted on every call, cached or not; only
+      // the model's part of a decision is cached.
+      if (
+        !mustRunOnLarge(decision.statementKind) &&
+        await isKnownHeavy(templateCache, decision.templateFingerprint)
+      ) {
+        decision = toTemplateCacheDecision(decision);
+      }
+      return { decision: { queryId: input.queryId, ...decision }, timings };
     },
   };
 
