@@ -12,7 +12,7 @@ import { queryTime } from "../features/context_features.ts";
 import type { ParseOutcome } from "../features/cst_features.ts";
 import type { LoadedModel, ModelSet } from "../model/model_set.ts";
 import { mustRunOnLarge, type StatementKind } from "../sql/statement_kind.ts";
-import { LruCache } from "./lru_cache.ts";
+import { LruCache } from "../lru_cache.ts";
 
 /** A query and its context, as every adapter hands it to the router. */
 export type RouteInput = QueryInput;

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { LruCache } from "../lru_cache.ts";
+
 interface Entry<V> {
   readonly value: V;
   readonly expiresAt: number;
@@ -25,15 +27,14 @@ interface Entry<V> {
  * ```
  */
 export class TtlLru<V> {
-  readonly #entries = new Map<string, Entry<V>>();
-  readonly #maxEntries: number;
+  readonly #entries: LruCache<string, Entry<V>>;
   readonly #now: () => number;
 
   constructor(maxEntries: number, now: () => number) {
     if (!(maxEntries >= 1)) {
       throw new RangeError(`maxEntries must be at least 1, got ${maxEntries}`);
     }
-    this.#maxEntries = maxEntries;
+    this.#entries = new LruCache(maxEntries);
     this.#now = now;
   }
 
@@ -46,21 +47,16 @@ export class TtlLru<V> {
   get(key: string): V | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    this.#entries.delete(key);
-    if (entry.expiresAt <= this.#now()) return undefined;
-    // Re-inserting moves the key to the end of the Map's insertion order: the LRU position.
-    this.#entries.set(key, entry);
+    if (entry.expiresAt <= this.#now()) {
+      this.#entries.delete(key);
+      return undefined;
+    }
     return entry.value;
   }
 
   /** Stores `value` for `ttlMs` milliseconds, evicting the oldest entries past the cap. */
   set(key: string, value: V, ttlMs: number): void {
-    this.#entries.delete(key);
     this.#entries.set(key, { value, expiresAt: this.#now() + ttlMs });
-    while (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next().value as string;
-      this.#entries.delete(oldest);
-    }
   }
 
   /** Removes `key` and returns its live value, if any. */

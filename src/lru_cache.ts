@@ -1,5 +1,6 @@
 /**
- * A small bounded LRU map, for caches that must never grow with traffic.
+ * A small bounded LRU map, for caches that must never grow with traffic: the router's decision
+ * cache, and (with deadlines on top) the in-memory store.
  *
  * @module
  */
@@ -19,6 +20,7 @@ export class LruCache<K, V> {
   readonly #entries = new Map<K, V>();
   constructor(readonly capacity: number) {}
 
+  /** The value under `key`, refreshed as most recently used. */
   get(key: K): V | undefined {
     const value = this.#entries.get(key);
     if (value === undefined) return undefined;
@@ -27,6 +29,7 @@ export class LruCache<K, V> {
     return value;
   }
 
+  /** Stores `value`, evicting the least recently used entry past the capacity. */
   set(key: K, value: V): void {
     if (this.capacity <= 0) return;
     this.#entries.delete(key);
@@ -34,6 +37,16 @@ export class LruCache<K, V> {
     if (this.#entries.size > this.capacity) {
       this.#entries.delete(this.#entries.keys().next().value as K);
     }
+  }
+
+  /** Removes `key`; true when it was there. */
+  delete(key: K): boolean {
+    return this.#entries.delete(key);
+  }
+
+  /** Removes every entry. */
+  clear(): void {
+    this.#entries.clear();
   }
 
   get size(): number {
