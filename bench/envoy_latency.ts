@@ -9,11 +9,8 @@
  */
 
 import { parseArgs } from "node:util";
-import {
-  ENVOY_TEMPLATE_PATH,
-  EnvoyProcess,
-  freeLoopbackPort,
-} from "../deploy/envoy/envoy_process.ts";
+import { ENVOY_TEMPLATE_PATH, EnvoyProcess } from "../deploy/envoy/envoy_process.ts";
+import { freeLoopbackPort } from "../deploy/local_process.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { commandRuns, freeLoopbackPort } from "../local_process.ts";
+
 /** A `host:port` pair. */
 export interface HostPort {
   readonly host: string;
@@ -86,33 +88,8 @@ export function envoyBinary(): string {
 }
 
 /** True when the Envoy binary exists and runs. */
-export async function envoyInstalled(): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command(envoyBinary(), {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * A free loopback port (bound, read, released: a tiny race that tests accept).
- *
- * @example
- * ```ts
- * import { freeLoopbackPort } from "./envoy_process.ts";
- * console.assert(freeLoopbackPort() > 0);
- * ```
- */
-export function freeLoopbackPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
+export function envoyInstalled(): Promise<boolean> {
+  return commandRuns(envoyBinary(), ["--version"]);
 }
 
 /** Options of {@linkcode EnvoyProcess.start}. */

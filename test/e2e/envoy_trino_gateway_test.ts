@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { freeLoopbackPort } from "../../deploy/envoy/envoy_process.ts";
+import { freeLoopbackPort } from "../../deploy/local_process.ts";
 import { RouterServer } from "../integration/envoy_harness.ts";
 import {
   client,

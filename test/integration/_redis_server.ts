@@ -5,18 +5,11 @@
  * @module
  */
 
+import { commandRuns, freeLoopbackPort } from "../../deploy/local_process.ts";
+
 /** True when Debian's `redis-server` is installed (`.ci/install_redis.sh` installs it). */
-export async function redisServerInstalled(): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command("redis-server", {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
+export function redisServerInstalled(): Promise<boolean> {
+  return commandRuns("redis-server", ["--version"]);
 }
 
 /**
@@ -28,13 +21,6 @@ export async function skipRedisTests(): Promise<boolean> {
   if (Deno.env.get("CI")) return false;
   console.warn("redis-server not installed: skipping (run .ci/install_redis.sh)");
   return true;
-}
-
-function freeLoopbackPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 async function ping(port: number): Promise<boolean> {
