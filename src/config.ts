@@ -40,6 +40,11 @@ export interface Config {
   readonly gatewaySmallGroup: string;
   /** Trino Gateway routing group for heavy queries and every fallback (`GATEWAY_LARGE_GROUP`). */
   readonly gatewayLargeGroup: string;
+  /**
+   * Bearer token of the state-changing endpoints (`/v1/events/*`, admin endpoints), from
+   * `ROUTER_ADMIN_TOKEN`; unset disables them (see `requireAdmin`).
+   */
+  readonly adminToken?: string;
 }
 
 /** Configuration values when the environment says nothing. */
@@ -114,5 +119,6 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     envoyPublicHost: env.ENVOY_PUBLIC_HOST || undefined,
     gatewaySmallGroup: env.GATEWAY_SMALL_GROUP || d.gatewaySmallGroup,
     gatewayLargeGroup: env.GATEWAY_LARGE_GROUP || d.gatewayLargeGroup,
+    adminToken: env.ROUTER_ADMIN_TOKEN || undefined,
   };
 }

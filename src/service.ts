@@ -99,7 +99,7 @@ export async function createService(
   const app = createApp({ config, router, metrics, logger, recordDecision }, [
     extAuthzApi,
     trinoGatewayApi,
-    () => eventsApi({ feedback }),
+    () => eventsApi({ feedback, adminToken: config.adminToken }),
   ]);
   const extProc = config.extProcPort === undefined ? undefined : await startExtProcServer({
     store,

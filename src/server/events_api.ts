@@ -9,6 +9,7 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { FeedbackLoop } from "../feedback/feedback_loop.ts";
 import type { QueryCompletedEvent } from "../labels/query_event.ts";
+import { requireAdmin } from "./admin_auth.ts";
 
 /**
  * Options of {@linkcode eventsApi}.
@@ -18,14 +19,21 @@ import type { QueryCompletedEvent } from "../labels/query_event.ts";
  * import { MemoryStore } from "../store/memory_store.ts";
  * import { createFeedbackLoop } from "../feedback/feedback_loop.ts";
  * import type { EventsApiOptions } from "./events_api.ts";
+ * import assert from "node:assert/strict";
  * const options: EventsApiOptions = {
  *   feedback: createFeedbackLoop({ store: new MemoryStore(), log: () => {} }),
+ *   adminToken: "s3cret",
  * };
- * console.assert(options.maxBodyBytes === undefined);
+ * assert.equal(options.maxBodyBytes, undefined);
  * ```
  */
 export interface EventsApiOptions {
   readonly feedback: Pick<FeedbackLoop, "accept">;
+  /**
+   * Token the event listeners must send as `Authorization: Bearer <token>`
+   * (`http-event-listener.connect-http-headers`); unset disables ingestion (403).
+   */
+  readonly adminToken: string | undefined;
   /**
    * Largest event accepted. Completed events carry the SQL text and the query plan, which can be
    * megabytes for generated SQL; past this the event is refused with 413.
@@ -83,11 +91,13 @@ function classify(body: unknown): Classified {
  * event-listener.name=http
  * http-event-listener.log-completed=true
  * http-event-listener.connect-ingest-uri=http://router:8080/v1/events/small
+ * http-event-listener.connect-http-headers=Authorization:Bearer <ROUTER_ADMIN_TOKEN>
  * ```
  *
  * `POST /v1/events` and `POST /v1/events/<cluster>` accept one event JSON object. The cluster
  * in the path says where the query ran (else the decision's target cluster is assumed). The
  * answer comes before the event is handled:
+ * - 401/403 `{"error":"…"}` without the admin token (see `requireAdmin`); the body is not read;
  * - 200 `{"status":"accepted"}` for a query-completed event, handled in the background;
  * - 200 `{"status":"ignored"}` for query-created and split-completed events;
  * - 400 `{"error":"…"}` for a body that is not JSON or not a Trino event (the listener does not
@@ -103,9 +113,16 @@ function classify(body: unknown): Classified {
  * import { createFeedbackLoop } from "../feedback/feedback_loop.ts";
  * import { eventsApi } from "./events_api.ts";
  * const feedback = createFeedbackLoop({ store: new MemoryStore(), log: () => {} });
- * const app = new Hono().route("/", eventsApi({ feedback }));
- * const response = await app.request("/v1/events", { method: "POST", body: "not json" });
- * console.assert(response.status === 400);
+ * import assert from "node:assert/strict";
+ * const app = new Hono().route("/", eventsApi({ feedback, adminToken: "s3cret" }));
+ * const anonymous = await app.request("/v1/events", { method: "POST", body: "{}" });
+ * assert.equal(anonymous.status, 401);
+ * const response = await app.request("/v1/events", {
+ *   method: "POST",
+ *   body: "not json",
+ *   headers: { authorization: "Bearer s3cret" },
+ * });
+ * assert.equal(response.status, 400);
  * ```
  */
 export function eventsApi(options: EventsApiOptions): Hono {
@@ -143,8 +160,10 @@ export function eventsApi(options: EventsApiOptions): Hono {
     }
   };
 
-  app.post("/v1/events", limit, (c) => ingest(c, undefined));
-  app.post("/v1/events/:cluster", limit, (c) => ingest(c, c.req.param("cluster")));
+  // Authentication first: an anonymous caller's body is never read.
+  const auth = requireAdmin(options.adminToken);
+  app.post("/v1/events", auth, limit, (c) => ingest(c, undefined));
+  app.post("/v1/events/:cluster", auth, limit, (c) => ingest(c, c.req.param("cluster")));
   // Whatever goes wrong in here is answered, never thrown into the main app.
   app.onError((_error, c) => c.json({ error: "internal error while reading the event" }, 500));
   return app;

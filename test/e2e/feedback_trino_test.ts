@@ -16,6 +16,8 @@ import { ensureTrino, LARGE_PORT, SMALL_PORT, stopStartedClusters } from "./envo
 const EVENTS_PORT = Number(
   new URL(Deno.env.get("TRINO_EVENT_URL") ?? "http://127.0.0.1:18090").port,
 );
+// The token deploy/trino/cluster.sh configures in the clusters' event listeners.
+const EVENT_TOKEN = Deno.env.get("TRINO_EVENT_TOKEN") ?? "trino-e2e-events";
 const available = await ensureTrino();
 const quiet = { info() {}, warn() {}, error() {} };
 
@@ -31,6 +33,7 @@ Deno.test({
       labelCpuSeconds: 3,
       labelPeakMemoryBytes: 128 * 1024 * 1024,
       defaultModelVersion: "heuristic-v1",
+      adminToken: EVENT_TOKEN,
     }, { logger: quiet });
     const server = Deno.serve(
       { hostname: "127.0.0.1", port: EVENTS_PORT, onListen() {} },

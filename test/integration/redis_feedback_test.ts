@@ -4,6 +4,7 @@ import { createFeedbackLoop } from "../../src/feedback/feedback_loop.ts";
 import { eventsApi } from "../../src/server/events_api.ts";
 import { RedisStore } from "../../src/store/redis_store.ts";
 import { completedEvent, routed } from "../unit/_feedback_events.ts";
+import { ADMIN_HEADERS, TEST_ADMIN_TOKEN } from "../unit/_fixtures.ts";
 import { RedisServer, skipRedisTests } from "./_redis_server.ts";
 
 const ignore = await skipRedisTests();
@@ -23,7 +24,10 @@ Deno.test({
     };
     const [routerA, routerB] = [await open(), await open()];
     const feedbackB = createFeedbackLoop({ store: routerB, log: () => {} });
-    const app = new Hono().route("/", eventsApi({ feedback: feedbackB }));
+    const app = new Hono().route(
+      "/",
+      eventsApi({ feedback: feedbackB, adminToken: TEST_ADMIN_TOKEN }),
+    );
     try {
       // Replica A routed the query to Small...
       await routerA.putDecision("q1", routed("q1", { templateFingerprint: "abcdefabcdefabcd" }));
@@ -35,6 +39,7 @@ Deno.test({
       const response = await app.request("/v1/events/small", {
         method: "POST",
         body: JSON.stringify(event),
+        headers: ADMIN_HEADERS,
       });
       assert.equal(response.status, 200);
       await feedbackB.idle();

@@ -6,9 +6,16 @@ import type { Logger } from "../../src/log.ts";
 /** Folder holding `tiny-xgb/` (an ONNX model trained on random vectors) and nothing else. */
 export const FIXTURE_MODELS_DIR = fileURLToPath(new URL("../fixtures/models", import.meta.url));
 
+/** Admin token of {@linkcode TEST_CONFIG}. */
+export const TEST_ADMIN_TOKEN = "test-admin-token";
+
+/** `Authorization` header carrying {@linkcode TEST_ADMIN_TOKEN}. */
+export const ADMIN_HEADERS = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } as const;
+
 /** Service configuration pointing at the fixture models. */
 export const TEST_CONFIG: Config = {
   ...DEFAULT_CONFIG,
+  adminToken: TEST_ADMIN_TOKEN,
   modelsDir: FIXTURE_MODELS_DIR,
   smallCluster: "small.test:8080",
   largeCluster: "large.test:8080",

@@ -5,13 +5,21 @@ import type { QueryCompletedEvent } from "../../src/labels/query_event.ts";
 import { eventsApi } from "../../src/server/events_api.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
 import { completedEvent, routed } from "./_feedback_events.ts";
+import { ADMIN_HEADERS, TEST_ADMIN_TOKEN } from "./_fixtures.ts";
 
 function setup(options: { maxInFlight?: number; maxBodyBytes?: number } = {}) {
   const store = new MemoryStore();
   const feedback = createFeedbackLoop({ store, log: () => {}, maxInFlight: options.maxInFlight });
-  const app = new Hono().route("/", eventsApi({ feedback, maxBodyBytes: options.maxBodyBytes }));
+  const app = new Hono().route(
+    "/",
+    eventsApi({ feedback, maxBodyBytes: options.maxBodyBytes, adminToken: TEST_ADMIN_TOKEN }),
+  );
   const post = (path: string, body: string) =>
-    app.request(path, { method: "POST", body, headers: { "content-type": "application/json" } });
+    app.request(path, {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json", ...ADMIN_HEADERS },
+    });
   return { store, feedback, app, post };
 }
 
@@ -106,10 +114,11 @@ Deno.test("while too many events are in flight the answer is 503 with Retry-Afte
       return false;
     },
   };
-  const app = new Hono().route("/", eventsApi({ feedback: full }));
+  const app = new Hono().route("/", eventsApi({ feedback: full, adminToken: TEST_ADMIN_TOKEN }));
   const response = await app.request("/v1/events", {
     method: "POST",
     body: JSON.stringify(completedEvent({ queryId: "q1" })),
+    headers: ADMIN_HEADERS,
   });
   assert.equal(response.status, 503);
   assert.equal(response.headers.get("retry-after"), "1");
@@ -124,11 +133,13 @@ Deno.test("a feedback loop that throws is answered 500, never thrown to the serv
           throw new Error("boom");
         },
       },
+      adminToken: TEST_ADMIN_TOKEN,
     }),
   );
   const response = await app.request("/v1/events", {
     method: "POST",
     body: JSON.stringify(completedEvent({ queryId: "q1" })),
+    headers: ADMIN_HEADERS,
   });
   assert.equal(response.status, 500);
   assert.equal(typeof (await response.json()).error, "string");
@@ -147,10 +158,11 @@ Deno.test("the answer does not wait for the event to be handled", async () => {
     }),
     log: () => {},
   });
-  const app = new Hono().route("/", eventsApi({ feedback }));
+  const app = new Hono().route("/", eventsApi({ feedback, adminToken: TEST_ADMIN_TOKEN }));
   const response = await app.request("/v1/events", {
     method: "POST",
     body: JSON.stringify(completedEvent({ queryId: "q1" })),
+    headers: ADMIN_HEADERS,
   });
   assert.equal(response.status, 200);
   assert.deepEqual(feedback.stats().events, {});

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createService } from "../../src/service.ts";
-import { capturingLogger, TEST_CONFIG } from "./_fixtures.ts";
+import { ADMIN_HEADERS, capturingLogger, TEST_CONFIG } from "./_fixtures.ts";
 import { completedEvent } from "./_feedback_events.ts";
 
 const SQL = "SELECT * FROM orders WHERE orderdate = DATE '2025-08-10'";
@@ -14,7 +14,11 @@ const context = {
   source: "trino-cli",
   sessionProperties: { catalog: "tpch", schema: "sf1" },
 };
-const post = (body: unknown) => ({ method: "POST", body: JSON.stringify(body) });
+const post = (body: unknown) => ({
+  method: "POST",
+  body: JSON.stringify(body),
+  headers: ADMIN_HEADERS,
+});
 
 Deno.test("a decision made before Trino assigned the query id joins the completion event", async () => {
   const service = await createService(TEST_CONFIG, { logger: capturingLogger() });
