@@ -229,3 +229,88 @@ Deno.test({
       assert.equal(result.postHeaders.get("x-trino-router-reason"), "partial-body");
     }),
 });
+
+/** One request through Envoy with curl; `h2c` speaks HTTP/2 with prior knowledge. */
+async function curl(
+  url: string,
+  method: string,
+  options: { h2c?: boolean; body?: string } = {},
+): Promise<{ status: number; httpVersion: string; body: string }> {
+  const args = ["-s", "-o", "-", "-w", "\n%{http_code} %{http_version}", "-X", method];
+  if (options.h2c) args.push("--http2-prior-knowledge");
+  if (options.body !== undefined) args.push("--data-binary", options.body);
+  const { stdout } = await new Deno.Command("curl", { args: [...args, url], stderr: "null" })
+    .output();
+  const text = new TextDecoder().decode(stdout);
+  const cut = text.lastIndexOf("\n");
+  const [status, httpVersion] = text.slice(cut + 1).split(" ");
+  return { status: Number(status), httpVersion, body: text.slice(0, cut) };
+}
+
+Deno.test({
+  name: "a new submission under a sticky prefix is refused, over HTTP/1.1 and h2c",
+  ignore,
+  fn: () =>
+    withFixture(async (f) => {
+      const light = await runQuery(f.url, LIGHT_SQL);
+      const running = new URL(light.followed[0]).pathname; // /small/v1/statement/queued/...
+      for (const h2c of [false, true]) {
+        for (
+          const [method, path] of [
+            ["POST", "/small/v1/statement"],
+            ["POST", "/large/v1/statement"],
+            ["POST", "/small//v1/statement"],
+            ["POST", "/small/v1/statement/"],
+            ["POST", "/small/v1/./statement"],
+            ["POST", "/small/x/../v1/statement"],
+            ["POST", "/small/v1/statement?x=1"],
+            ["POST", running],
+            ["PUT", "/small/v1/statement"],
+            ["PUT", running],
+            ["POST", "/small/ui/api/query"],
+            ["GET", "/small/v1/query"],
+            ["GET", "/small"],
+          ]
+        ) {
+          const response = await curl(`${f.url}${path}`, method, { h2c, body: HEAVY_SQL });
+          assert.equal(response.httpVersion, h2c ? "2" : "1.1");
+          assert.equal(response.status, 403, `${method} ${path} (h2c: ${h2c})`);
+          assert.match(JSON.parse(response.body).error, /submit new queries with POST \/v1/);
+        }
+      }
+      // Nothing but the one real query (POST + its pages) reached a cluster.
+      assert.equal(f.small.submissions.length, 1);
+      assert.equal(f.large.requests.length, 0);
+      assert.ok(f.small.requests.every((r) => r.method === "GET" || r.path === "/v1/statement"));
+      // The legitimate follow-ups still work over h2c too.
+      const post = await fetch(`${f.url}/v1/statement`, { method: "POST", body: LIGHT_SQL });
+      const page = await post.json();
+      const next = await curl(page.nextUri, "GET", { h2c: true });
+      assert.equal(next.status, 200);
+      const cancel = await curl(JSON.parse(next.body).nextUri, "DELETE", { h2c: true });
+      assert.equal(cancel.status, 204);
+      assert.ok(f.small.cancelled.has(page.id));
+    }),
+});
+
+Deno.test({
+  name: "Envoy's access log records the path without its query string",
+  ignore,
+  async fn() {
+    const fixture = await EnvoyFixture.start();
+    let log = "";
+    try {
+      const secret = "sqlsecret_9f2c";
+      const post = await fetch(`${fixture.url}/v1/statement?q=SELECT+${secret}`, {
+        method: "POST",
+        body: `SELECT '${secret}'`,
+      });
+      await post.body?.cancel();
+      assert.equal(post.status, 200);
+    } finally {
+      log = await fixture.stop();
+    }
+    assert.match(log, /POST \/v1\/statement 200/);
+    assert.doesNotMatch(log, /sqlsecret_9f2c/);
+  },
+});

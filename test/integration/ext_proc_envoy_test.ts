@@ -150,3 +150,32 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "envoy+ext_proc: a new submission under a sticky prefix is refused, nothing reaches Small",
+  ignore,
+  async fn() {
+    const small = startStubTrino({ name: "small", behaviour: "rows" });
+    const large = startStubTrino({ name: "large", behaviour: "rows" });
+    const stack = await startRetryStack({
+      small: loopback(small.port),
+      large: loopback(large.port),
+    });
+    try {
+      for (const path of ["/small/v1/statement", "/small/v1/statement/executing/x/y/1"]) {
+        const response = await fetch(`${stack.envoy.url}${path}?q=1`, {
+          method: "POST",
+          body: SQL,
+        });
+        assert.equal(response.status, 403, path);
+        assert.match((await response.json()).error, /POST \/v1\/statement/);
+      }
+      assert.equal(small.requests.length, 0);
+      assert.equal(large.requests.length, 0);
+    } finally {
+      await stack.stop();
+      await small.close();
+      await large.close();
+    }
+  },
+});
