@@ -5,13 +5,13 @@
  * @module
  */
 
-import { configFromEnv } from "../src/config.ts";
+import { configFromEnv, readConfigEnv } from "../src/config.ts";
 import { directoryModelSource } from "../src/model/model_source.ts";
 import { loadModelSet } from "../src/model/model_set.ts";
 import { createRouter } from "../src/routing/router.ts";
 import { benchRequest, percentile } from "./_queries.ts";
 
-const config = configFromEnv(Deno.env.toObject());
+const config = configFromEnv(readConfigEnv());
 const models = await loadModelSet(
   directoryModelSource(config.modelsDir),
   config.defaultModelVersion,

@@ -45,6 +45,72 @@ export interface Config {
    * `ROUTER_ADMIN_TOKEN`; unset disables them (see `requireAdmin`).
    */
   readonly adminToken?: string;
+  /**
+   * PEM certificate chain and key files (`TLS_CERT_FILE`, `TLS_KEY_FILE`): when both are set the
+   * router serves HTTPS and the ext_proc gRPC server serves TLS with them.
+   */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /** PEM CA bundle that verifies a `rediss://` Redis (`REDIS_CA_FILE`), e.g. a private CA. */
+  readonly redisCaFile?: string;
+}
+
+/**
+ * Every environment variable the service reads. The service reads these names and no others
+ * (never the whole environment), so it runs with `--allow-env=<these names>`; a variable added to
+ * {@linkcode configFromEnv} must be listed here or it does not type-check.
+ */
+export const ENV_NAMES = [
+  "HOST",
+  "PORT",
+  "SMALL_CLUSTER",
+  "LARGE_CLUSTER",
+  "MODELS_DIR",
+  "MODEL_REGISTRY_URL",
+  "DEFAULT_MODEL_VERSION",
+  "MAX_BODY_BYTES",
+  "DECISION_CACHE_SIZE",
+  "REDIS_URL",
+  "REDIS_CA_FILE",
+  "LABELED_LOG_PATH",
+  "LABEL_CPU_SECONDS",
+  "LABEL_PEAK_MEMORY_BYTES",
+  "EXT_PROC_PORT",
+  "EXT_PROC_HOST",
+  "LARGE_CLUSTER_URL",
+  "ENVOY_PUBLIC_HOST",
+  "GATEWAY_SMALL_GROUP",
+  "GATEWAY_LARGE_GROUP",
+  "TLS_CERT_FILE",
+  "TLS_KEY_FILE",
+  "ROUTER_ADMIN_TOKEN",
+] as const;
+
+/** One of {@linkcode ENV_NAMES}. */
+export type EnvName = typeof ENV_NAMES[number];
+
+/** The environment as the service sees it: only the {@linkcode ENV_NAMES}. */
+export type ConfigEnv = Readonly<Partial<Record<EnvName, string>>>;
+
+/**
+ * Reads the {@linkcode ENV_NAMES} one by one, so `--allow-env` can name exactly them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readConfigEnv } from "./config.ts";
+ * const env = readConfigEnv((name) => name === "PORT" ? "9090" : undefined);
+ * assert.deepEqual(env, { PORT: "9090" });
+ * ```
+ */
+export function readConfigEnv(
+  get: (name: EnvName) => string | undefined = (name) => Deno.env.get(name),
+): ConfigEnv {
+  const env: Partial<Record<EnvName, string>> = {};
+  for (const name of ENV_NAMES) {
+    const value = get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
 }
 
 /** Configuration values when the environment says nothing. */
@@ -78,17 +144,25 @@ function positiveInteger(name: string, raw: string | undefined, fallback: number
 }
 
 /**
- * Reads configuration from an environment map (`Deno.env.toObject()` or `process.env`).
+ * Reads configuration from an environment map ({@linkcode readConfigEnv} or a test's literal).
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { configFromEnv } from "./config.ts";
  * const config = configFromEnv({ PORT: "9090", LARGE_CLUSTER: "trino-large:8443" });
- * console.assert(config.port === 9090 && config.largeCluster === "trino-large:8443");
+ * assert.equal(config.port, 9090);
+ * assert.equal(config.largeCluster, "trino-large:8443");
  * ```
  */
-export function configFromEnv(env: Readonly<Record<string, string | undefined>>): Config {
+export function configFromEnv(env: ConfigEnv): Config {
   const d = DEFAULT_CONFIG;
+  if (Boolean(env.TLS_CERT_FILE) !== Boolean(env.TLS_KEY_FILE)) {
+    throw new ConfigError("TLS_CERT_FILE and TLS_KEY_FILE must be set together (or neither)");
+  }
+  if (env.REDIS_CA_FILE && !env.REDIS_URL?.startsWith("rediss://")) {
+    throw new ConfigError("REDIS_CA_FILE is set but REDIS_URL is not a rediss:// (TLS) URL");
+  }
   return {
     host: env.HOST || d.host,
     port: positiveInteger("PORT", env.PORT, d.port),
@@ -120,5 +194,9 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     gatewaySmallGroup: env.GATEWAY_SMALL_GROUP || d.gatewaySmallGroup,
     gatewayLargeGroup: env.GATEWAY_LARGE_GROUP || d.gatewayLargeGroup,
     adminToken: env.ROUTER_ADMIN_TOKEN || undefined,
+    tls: env.TLS_CERT_FILE && env.TLS_KEY_FILE
+      ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE }
+      : undefined,
+    redisCaFile: env.REDIS_CA_FILE || undefined,
   };
 }

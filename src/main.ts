@@ -5,19 +5,24 @@
  * @module
  */
 
-import { configFromEnv } from "./config.ts";
+import { configFromEnv, readConfigEnv } from "./config.ts";
 import { createLogger } from "./log.ts";
+import { readServeMaterial, serveOptions } from "./serve_options.ts";
 import { createService } from "./service.ts";
 
 const logger = createLogger();
-const config = configFromEnv(Deno.env.toObject());
-const service = await createService(config, { logger });
-const server = Deno.serve({
-  hostname: config.host,
-  port: config.port,
-  onListen: ({ hostname, port }) =>
-    logger.info("listening", { component: "server", detail: `http://${hostname}:${port}` }),
-}, service.app.fetch);
+const config = configFromEnv(readConfigEnv());
+const material = await readServeMaterial(config);
+const service = await createService(config, { logger, material });
+const server = Deno.serve(
+  serveOptions(
+    config,
+    material,
+    ({ hostname, port, scheme }) =>
+      logger.info("listening", { component: "server", detail: `${scheme}://${hostname}:${port}` }),
+  ),
+  service.app.fetch,
+);
 
 const shutdown = async () => {
   await server.shutdown();

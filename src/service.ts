@@ -21,6 +21,7 @@ import { createFeedbackLoop, type FeedbackLoop, registerFeedbackMetrics } from "
 import { startExtProcServer } from "./ext_proc/mod.ts";
 import { decisionJoinKey } from "./routing/join_key.ts";
 import type { RouteDecision } from "./routing/router.ts";
+import { readServeMaterial, type ServeMaterial } from "./serve_options.ts";
 
 /** A running service's parts, for the entry point and for tests. */
 export interface Service {
@@ -49,7 +50,11 @@ export interface Service {
  */
 export async function createService(
   config: Config,
-  options: { logger?: Logger } = {},
+  options: {
+    logger?: Logger;
+    /** The TLS files, when the caller already read them (default: read them here). */
+    material?: ServeMaterial;
+  } = {},
 ): Promise<Service> {
   const logger = options.logger ?? createLogger();
   const source = config.modelRegistryUrl
@@ -61,7 +66,12 @@ export async function createService(
     modelVersion: models.defaultVersion,
     detail: `${models.versions.join(",")} from ${source.origin}`,
   });
-  const store = createStore({ redisUrl: config.redisUrl, log: recordLog(logger, "store") });
+  const material = options.material ?? await readServeMaterial(config);
+  const store = createStore({
+    redisUrl: config.redisUrl,
+    tlsCa: material.redisCa,
+    log: recordLog(logger, "store"),
+  });
   const router = createRouter({
     models,
     clusters: { small: config.smallCluster, large: config.largeCluster },
@@ -96,7 +106,14 @@ export async function createService(
       decidedAt: new Date().toISOString(),
     }).catch(() => {/* the store degrades on its own; a lost record costs one join */});
   };
-  const app = createApp({ config, router, metrics, logger, recordDecision }, [
+  const app = createApp({
+    config,
+    router,
+    metrics,
+    logger,
+    recordDecision,
+    storeHealth: () => store.health(),
+  }, [
     extAuthzApi,
     trinoGatewayApi,
     () => eventsApi({ feedback, adminToken: config.adminToken }),
@@ -109,6 +126,7 @@ export async function createService(
     host: config.extProcHost,
     metricsRegistry: metrics.registry,
     logger,
+    tls: material.tls,
   });
   return {
     app,

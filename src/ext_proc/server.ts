@@ -4,6 +4,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { Registry } from "prom-client";
@@ -94,6 +95,8 @@ export interface ExtProcServerOptions {
   readonly logger?: Logger;
   /** Bound of the POST to Large; keep it below Envoy's ext_proc `message_timeout`. */
   readonly retryTimeoutMs?: number;
+  /** PEM certificate chain and key: serve TLS (Envoy's cluster sets an `UpstreamTlsContext`). */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 /**
@@ -114,7 +117,8 @@ export interface ExtProcServer {
 }
 
 /**
- * Starts the ext_proc gRPC server (plaintext HTTP/2, for Envoy on the same host or network).
+ * Starts the ext_proc gRPC server: TLS when `tls` is given, else plaintext HTTP/2 (for Envoy on
+ * the same host).
  *
  * @example
  * ```ts
@@ -150,7 +154,15 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(
       `${host}:${options.port}`,
-      grpc.ServerCredentials.createInsecure(),
+      options.tls
+        // `rootCerts` only verifies client certificates, which are not requested. Left null,
+        // grpc-js passes every system root as `ca`, and Deno's TLS server then sends a
+        // handshake too large for clients; the server's own chain keeps it small.
+        ? grpc.ServerCredentials.createSsl(Buffer.from(options.tls.cert), [{
+          cert_chain: Buffer.from(options.tls.cert),
+          private_key: Buffer.from(options.tls.key),
+        }], false)
+        : grpc.ServerCredentials.createInsecure(),
       (error, bound) => error ? reject(error) : resolve(bound),
     );
   });

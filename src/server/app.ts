@@ -29,6 +29,7 @@ export type Integration = (deps: AppDeps) => Hono;
  * const app = createApp({
  *   config: DEFAULT_CONFIG, router, metrics: createRouterMetrics(),
  *   logger: createLogger(() => {}), recordDecision: () => {},
+ *   storeHealth: () => ({ backend: "memory", state: "ok", circuit: "closed" }),
  * });
  * const response = await app.request("/healthz");
  * console.assert(response.status === 200);

@@ -14,19 +14,30 @@ const PROBE_QUERY = { sqlText: "SELECT 1", queryId: "readiness_probe" };
  * `GET /healthz` (the process answers), `GET /readyz` (the default model scores a probe query)
  * and `GET /v1/models` (versions with their manifest summary).
  *
+ * `/readyz` names the configured store's state: `"status": "degraded"` while Redis is unreachable
+ * (or untrusted: a `rediss://` whose CA does not verify). It stays 200 then, on purpose: a
+ * degraded store only loses the template cache and the feedback join, routing stays safe, and a
+ * shared Redis outage must not take every replica out of the Service at once. The
+ * `trino_router_store_degraded` gauge and its alert carry the page.
+ *
  * @example
  * ```ts ignore
  * app.route("/", healthApi(deps));
  * ```
  */
 export function healthApi(deps: AppDeps): Hono {
-  const { router } = deps;
+  const { router, storeHealth } = deps;
   const app = new Hono();
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
     try {
       const { decision } = await router.route(PROBE_QUERY);
-      return c.json({ status: "ready", defaultVersion: decision.modelVersion });
+      const { backend, state, circuit, lastError } = storeHealth();
+      return c.json({
+        status: state === "ok" ? "ready" : "degraded",
+        defaultVersion: decision.modelVersion,
+        store: { backend, state, circuit, ...(lastError ? { lastError } : {}) },
+      });
     } catch (error) {
       return c.json({ status: "not-ready", error: (error as Error).name }, 503);
     }

@@ -53,6 +53,11 @@ export interface RedisStoreOptions {
   readonly callTimeoutMs?: number;
   /** Budget of establishing the TCP (and TLS) connection. */
   readonly connectTimeoutMs?: number;
+  /**
+   * PEM CA bundle that verifies a `rediss://` server (a private CA); default the system roots.
+   * Ignored for `redis://`.
+   */
+  readonly tlsCa?: string;
   /** Prefix of every key, so that several deployments can share one Redis. */
   readonly keyPrefix?: string;
   /** Circuit breaker tuning; see {@linkcode CircuitBreaker}. */
@@ -181,6 +186,10 @@ export class RedisStore implements Store {
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times - 1, 5), MAX_RECONNECT_DELAY_MS),
       // Never hold a command waiting for the server to finish loading its dataset.
       enableReadyCheck: true,
+      // `rediss://` alone turns TLS on with the system roots; a private CA replaces them.
+      ...(options.tlsCa && options.url.startsWith("rediss://")
+        ? { tls: { ca: options.tlsCa } }
+        : {}),
     });
     this.#redis.on("error", (error: Error) => {
       this.#lastError = error.message;

@@ -23,10 +23,23 @@ export async function skipRedisTests(): Promise<boolean> {
   return true;
 }
 
-async function ping(port: number): Promise<boolean> {
-  let conn: Deno.TcpConn | undefined;
+/** TLS files of a server that listens with TLS only (`--tls-port`, no plaintext port). */
+export interface RedisTls {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+}
+
+async function ping(port: number, tls: RedisTls | undefined): Promise<boolean> {
+  let conn: Deno.Conn | undefined;
   try {
-    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn = tls
+      ? await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port,
+        caCerts: [await Deno.readTextFile(tls.caFile)],
+      })
+      : await Deno.connect({ hostname: "127.0.0.1", port });
     await conn.write(new TextEncoder().encode("PING\r\n"));
     const buffer = new Uint8Array(16);
     const n = await conn.read(buffer);
@@ -53,22 +66,27 @@ async function ping(port: number): Promise<boolean> {
  */
 export class RedisServer {
   readonly port: number;
+  readonly #tls: RedisTls | undefined;
   #child: Deno.ChildProcess | undefined;
 
-  private constructor(port: number) {
+  private constructor(port: number, tls: RedisTls | undefined) {
     this.port = port;
+    this.#tls = tls;
   }
 
-  /** Starts a server on a free loopback port and waits until it answers PING. */
-  static async start(): Promise<RedisServer> {
-    const server = new RedisServer(freeLoopbackPort());
+  /**
+   * Starts a server on a free loopback port and waits until it answers PING; with `tls` it
+   * accepts TLS connections only (clients need not present a certificate).
+   */
+  static async start(options: { tls?: RedisTls } = {}): Promise<RedisServer> {
+    const server = new RedisServer(freeLoopbackPort(), options.tls);
     await server.restart();
     return server;
   }
 
-  /** `redis://127.0.0.1:<port>`. */
+  /** `redis://127.0.0.1:<port>`, or `rediss://…` for a TLS server. */
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.#tls ? "rediss" : "redis"}://127.0.0.1:${this.port}`;
   }
 
   /** True while the server process runs. */
@@ -81,8 +99,22 @@ export class RedisServer {
     if (this.#child) throw new Error("redis-server already running");
     this.#child = new Deno.Command("redis-server", {
       args: [
-        "--port",
-        String(this.port),
+        ...(this.#tls
+          ? [
+            "--port",
+            "0",
+            "--tls-port",
+            String(this.port),
+            "--tls-cert-file",
+            this.#tls.certFile,
+            "--tls-key-file",
+            this.#tls.keyFile,
+            "--tls-ca-cert-file",
+            this.#tls.caFile,
+            "--tls-auth-clients",
+            "no",
+          ]
+          : ["--port", String(this.port)]),
         "--bind",
         "127.0.0.1",
         "--save",
@@ -100,7 +132,7 @@ export class RedisServer {
     }).spawn();
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (await ping(this.port)) return;
+      if (await ping(this.port, this.#tls)) return;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await this.stop();

@@ -4,14 +4,20 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import * as grpc from "@grpc/grpc-js";
 import type { ProcessingRequest, ProcessingResponse } from "../../src/ext_proc/messages.ts";
 import { extProcService, loadExtProcPackage } from "../../src/ext_proc/server.ts";
 
-/** Connects a client to an ext_proc server on loopback. */
-export function extProcClient(port: number): Client {
+/** Connects a client to an ext_proc server on loopback; over TLS trusting `ca` when given. */
+export function extProcClient(port: number, ca?: string): Client {
   const Service = extProcService(loadExtProcPackage());
-  return new Service(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Client;
+  const credentials = ca
+    ? grpc.credentials.createSsl(Buffer.from(ca))
+    : grpc.credentials.createInsecure();
+  // The test certificates name 127.0.0.1, but TLS SNI must be a host name.
+  const options = ca ? { "grpc.ssl_target_name_override": "localhost" } : {};
+  return new Service(`127.0.0.1:${port}`, credentials, options) as unknown as Client;
 }
 
 const encoder = new TextEncoder();

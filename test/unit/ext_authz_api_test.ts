@@ -28,6 +28,7 @@ async function appWith(router?: Router) {
     metrics,
     logger: createLogger((line) => lines.push(line)),
     recordDecision: (decision) => recorded.push(decision),
+    storeHealth: () => ({ backend: "memory", state: "ok", circuit: "closed" }),
   }, [extAuthzApi]);
   return { app, lines, recorded, metrics };
 }

@@ -36,6 +36,7 @@ async function appWith(options: { router?: Router; small?: string; large?: strin
     metrics: createRouterMetrics(),
     logger: createLogger((line) => lines.push(line)),
     recordDecision: () => {},
+    storeHealth: () => ({ backend: "memory", state: "ok", circuit: "closed" }),
   }, [trinoGatewayApi]);
   return { app, lines };
 }
