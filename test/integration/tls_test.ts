@@ -7,7 +7,7 @@ import { readServeMaterial, serveOptions } from "../../src/serve_options.ts";
 import { createService, type Service } from "../../src/service.ts";
 import { RedisStore } from "../../src/store/redis_store.ts";
 import { RedisServer, skipRedisTests } from "./_redis_server.ts";
-import { createTestPki, type TestPki } from "./_test_pki.ts";
+import { createTestPki } from "./_test_pki.ts";
 import {
   bodyOf,
   exchange,
