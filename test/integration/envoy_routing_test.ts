@@ -236,12 +236,15 @@ async function curl(
   method: string,
   options: { h2c?: boolean; body?: string } = {},
 ): Promise<{ status: number; httpVersion: string; body: string }> {
-  const args = ["-s", "-o", "-", "-w", "\n%{http_code} %{http_version}", "-X", method];
+  const args = ["-sS", "-o", "-", "-w", "\n%{http_code} %{http_version}", "-X", method];
   if (options.h2c) args.push("--http2-prior-knowledge");
   if (options.body !== undefined) args.push("--data-binary", options.body);
-  const { stdout } = await new Deno.Command("curl", { args: [...args, url], stderr: "null" })
+  const { stdout, stderr, code } = await new Deno.Command("curl", { args: [...args, url] })
     .output();
   const text = new TextDecoder().decode(stdout);
+  if (code !== 0) {
+    throw new Error(`curl ${method} ${url}: exit ${code} ${new TextDecoder().decode(stderr)}`);
+  }
   const cut = text.lastIndexOf("\n");
   const [status, httpVersion] = text.slice(cut + 1).split(" ");
   return { status: Number(status), httpVersion, body: text.slice(0, cut) };
@@ -272,7 +275,10 @@ Deno.test({
             ["GET", "/small"],
           ]
         ) {
-          const response = await curl(`${f.url}${path}`, method, { h2c, body: HEAVY_SQL });
+          // Over h2c without a body: Envoy answers 403 at once and resets a stream whose body
+          // is still coming, which curl reports as a framing error instead of the status.
+          const body = h2c ? undefined : HEAVY_SQL;
+          const response = await curl(`${f.url}${path}`, method, { h2c, body });
           assert.equal(response.httpVersion, h2c ? "2" : "1.1");
           assert.equal(response.status, 403, `${method} ${path} (h2c: ${h2c})`);
           assert.match(JSON.parse(response.body).error, /submit new queries with POST \/v1/);
