@@ -19,7 +19,13 @@ import { loadModelSet, type ModelSet, modelSetFromBundles } from "../src/model/m
 import { directoryModelSource } from "../src/model/model_source.ts";
 import { createRouter, type DecisionReason, type Router } from "../src/routing/router.ts";
 import { cliArgs, loadOptionsFromFlags, LOG_FLAGS } from "./featurize.ts";
-import { type LoadOptions, loadQueryLog, type LoggedQuery, type SplitName } from "./query_log.ts";
+import {
+  type LoadOptions,
+  loadQueryLog,
+  type LoggedQuery,
+  type QueryLog,
+  type SplitName,
+} from "./query_log.ts";
 
 /** One replayed query: its label and what the router decided. */
 export interface ReplayedQuery {
@@ -314,11 +320,27 @@ export interface ReplayResult {
   readonly parity?: ParityResult;
 }
 
+/** A log replayed through one model version (see {@linkcode withReplayedLog}). */
+export interface ReplayedLog {
+  readonly version: string;
+  readonly bundleDir?: string;
+  readonly log: QueryLog;
+  /** The rows of the chosen split, in time order. */
+  readonly rows: readonly LoggedQuery[];
+  /** The router's decision for each of `rows`, in the same order. */
+  readonly replayed: readonly ReplayedQuery[];
+  readonly router: Router;
+}
+
 /**
- * Replays a log through a model version and, when the bundle carries Python's test scores,
- * checks score parity too. Label thresholds and split boundaries default to the model's own.
+ * Loads the model and the log (label thresholds and split boundaries default to the model's
+ * own), routes the chosen split through the full decision path, hands the result to `use`, then
+ * releases the model. The one replay path: `replay`, `promote` and the capacity planner all use it.
  */
-export async function replay(options: ReplayOptions): Promise<ReplayResult> {
+export async function withReplayedLog<T>(
+  options: ReplayOptions,
+  use: (replayed: ReplayedLog) => Promise<T>,
+): Promise<T> {
   const { models, version, bundleDir } = await loadModel(options.model, options.modelsDir);
   try {
     const own = loadOptionsOfManifest(models.get(version).manifest);
@@ -333,15 +355,26 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
       clusters: { small: "small", large: "large" },
       cacheSize: 0,
     });
-    const report = replayReport(version, split, await replayRows(router, rows, version));
+    const replayed = await replayRows(router, rows, version);
+    return await use({ version, bundleDir, log, rows, replayed, router });
+  } finally {
+    await models.close();
+  }
+}
+
+/**
+ * Replays a log through a model version and, when the bundle carries Python's test scores,
+ * checks score parity too. Label thresholds and split boundaries default to the model's own.
+ */
+export function replay(options: ReplayOptions): Promise<ReplayResult> {
+  return withReplayedLog(options, async ({ version, bundleDir, log, replayed, router }) => {
+    const report = replayReport(version, options.split ?? "test", replayed);
     const scoresFile = bundleDir ? join(bundleDir, "test_scores.json") : undefined;
     const hasScores = scoresFile !== undefined &&
       await readFile(scoresFile).then(() => true, () => false);
     const parity = hasScores ? await checkParity(router, version, log.rows, scoresFile) : undefined;
     return { report, parity };
-  } finally {
-    await models.close();
-  }
+  });
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {
