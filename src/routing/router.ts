@@ -15,7 +15,14 @@ import { mustRunOnLarge, type StatementKind } from "../sql/statement_kind.ts";
 import { LruCache } from "../lru_cache.ts";
 
 /** A query and its context, as every adapter hands it to the router. */
-export type RouteInput = QueryInput;
+export interface RouteInput extends QueryInput {
+  /**
+   * The Trino transaction the query runs in (`X-Trino-Transaction-Id`; absent for `NONE`). The
+   * transaction exists only on the cluster that ran `START TRANSACTION`, which is Large (a DDL
+   * kind), so every statement inside one goes to Large.
+   */
+  readonly transactionId?: string;
+}
 
 /** The two answers. */
 export type QueryClass = "light" | "heavy";
@@ -26,6 +33,7 @@ export type QueryClass = "light" | "heavy";
  * - `parse-fallback`: the model, on token features only (the CST parser refused or was not
  *   allowed to see the query);
  * - `write-statement`: writes and DDL always run on Large;
+ * - `transaction`: statements inside an explicit transaction run where it started: Large;
  * - `template-cache`: the query's template failed on Small for lack of resources recently;
  * - `fallback`: set by adapters when the router itself failed.
  */
@@ -33,6 +41,7 @@ export type DecisionReason =
   | "model"
   | "parse-fallback"
   | "write-statement"
+  | "transaction"
   | "template-cache"
   | "fallback";
 
@@ -126,14 +135,15 @@ export function createRouter(options: RouterOptions): Router {
       templateFingerprint: features.templateFingerprint,
     };
     const featurizeMs = featurized - started;
-    if (mustRunOnLarge(features.statementKind)) {
+    const policy = policyReason(features.statementKind, input);
+    if (policy !== undefined) {
       return {
         decision: {
           ...base,
           decision: "heavy",
           targetCluster: clusters.large,
           modelScore: 1,
-          reason: "write-statement",
+          reason: policy,
         },
         timings: { featurizeMs, inferMs: 0, cached: false },
       };
@@ -167,7 +177,7 @@ export function createRouter(options: RouterOptions): Router {
       // The template cache is live state, so it is consulted on every call, cached or not; only
       // the model's part of a decision is cached.
       if (
-        !mustRunOnLarge(decision.statementKind) &&
+        !isPolicyDecision(decision.reason) &&
         await isKnownHeavy(templateCache, decision.templateFingerprint)
       ) {
         decision = toTemplateCacheDecision(decision);
@@ -184,6 +194,32 @@ export function createRouter(options: RouterOptions): Router {
       reason: "template-cache",
     };
   }
+}
+
+/** The rule that sends a query to Large whatever the model says, if one applies. */
+function policyReason(
+  kind: StatementKind,
+  input: RouteInput,
+): "write-statement" | "transaction" | undefined {
+  if (mustRunOnLarge(kind)) return "write-statement";
+  if (input.transactionId !== undefined) return "transaction";
+  return undefined;
+}
+
+/**
+ * True when a policy, not the model, made the decision (writes, DDL, transactions): such
+ * decisions say nothing about the model and are always Large.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isPolicyDecision } from "./router.ts";
+ * assert.equal(isPolicyDecision("write-statement"), true);
+ * assert.equal(isPolicyDecision("model"), false);
+ * ```
+ */
+export function isPolicyDecision(reason: DecisionReason): boolean {
+  return reason === "write-statement" || reason === "transaction";
 }
 
 async function isKnownHeavy(
@@ -215,6 +251,8 @@ function cacheKey(version: string, input: RouteInput): string {
       input.catalog,
       input.schema,
       input.clientTags,
+      // Whether, not which: the transaction id changes the decision only by existing.
+      input.transactionId !== undefined,
       time.hour_of_day,
       time.day_of_week,
     ]))

@@ -6,7 +6,7 @@
  */
 
 import client from "prom-client";
-import type { RouteDecision, RouteTimings } from "../routing/router.ts";
+import { isPolicyDecision, type RouteDecision, type RouteTimings } from "../routing/router.ts";
 
 /** Sub-millisecond resolution where the router lives, up to the 500 ms Envoy timeout. */
 const LATENCY_BUCKETS = [
@@ -122,13 +122,13 @@ export function createRouterMetrics(): RouterMetrics {
         reason: decision.reason,
         model_version: decision.modelVersion,
       });
-      if (decision.parseOutcome !== "parsed" && decision.reason !== "write-statement") {
+      if (decision.parseOutcome !== "parsed" && !isPolicyDecision(decision.reason)) {
         parseFallbacks.inc({ outcome: decision.parseOutcome });
       }
       if (timings.cached) cacheHits.inc();
       else {
         featurizeSeconds.observe(timings.featurizeMs / 1000);
-        if (decision.reason !== "write-statement") inferSeconds.observe(timings.inferMs / 1000);
+        if (!isPolicyDecision(decision.reason)) inferSeconds.observe(timings.inferMs / 1000);
       }
       totalSeconds.observe(total);
       if (decision.reason === "model" || decision.reason === "parse-fallback") {

@@ -5,6 +5,7 @@
  */
 
 import type { RouteInput } from "../routing/router.ts";
+import { transactionOf } from "./trino_headers.ts";
 
 /** The request body of `POST /v1/route`. */
 export interface RouteRequestBody {
@@ -16,6 +17,8 @@ export interface RouteRequestBody {
   clientTags?: string[];
   /** ISO-8601 submission time, used for time features when `queryId` carries none. */
   timestamp?: string;
+  /** The client's `X-Trino-Transaction-Id`; anything but `NONE` routes to Large. */
+  transactionId?: string;
 }
 
 /** Either the router input or what is wrong with the body (and its queryId, if readable). */
@@ -23,7 +26,7 @@ export type ParsedRouteRequest =
   | { readonly ok: true; readonly input: RouteInput }
   | { readonly ok: false; readonly error: string; readonly queryId?: string };
 
-const OPTIONAL_STRINGS = ["queryId", "user", "source", "timestamp"] as const;
+const OPTIONAL_STRINGS = ["queryId", "user", "source", "timestamp", "transactionId"] as const;
 
 /**
  * Parses and checks a request body. Every problem is named, field by field.
@@ -80,6 +83,7 @@ export function parseRouteRequest(text: string): ParsedRouteRequest {
       schema: properties.schema,
       clientTags: tags as string[],
       timestamp: b.timestamp as string | undefined,
+      ...transactionOf(b.transactionId as string | undefined),
     },
   };
 }

@@ -106,6 +106,13 @@ export function trinoGatewayApi(deps: AppDeps): Hono {
       metrics.observeFallback("bad-request");
       return c.json(answer(large, ["request body is not a RoutingGroupExternalBody JSON object"]));
     }
+    const malformed = malformedField(body);
+    if (malformed !== undefined) {
+      // A request the gateway would never send: answer, never fail (a non-200 answer makes the
+      // gateway honour the client's own X-Trino-Routing-Group).
+      metrics.observeFallback("bad-request");
+      return c.json(answer(large, [`${malformed} has the wrong type`]));
+    }
     const properties = body.trinoQueryProperties ?? undefined;
     const isStatement = (body.method ?? "POST").toUpperCase() === "POST" &&
       (body.requestURI ?? "").endsWith("/v1/statement");
@@ -129,7 +136,40 @@ export function trinoGatewayApi(deps: AppDeps): Hono {
       return c.json(answer(large, [`routing failed (${errorName(error)}); sent to ${large}`]));
     }
   });
+  // Whatever else goes wrong is still a 200 with the large group, for the same reason.
+  app.onError((error, c) => {
+    reportRoutingFailure(deps, "trino_gateway", error);
+    return c.json(answer(large, [`routing failed (${errorName(error)}); sent to ${large}`]));
+  });
   return app;
+}
+
+const STRING_FIELDS = ["method", "requestURI", "remoteUser"] as const;
+const PROPERTY_STRING_FIELDS = ["body", "defaultCatalog", "defaultSchema"] as const;
+
+/** The first field whose JSON type is not what the gateway sends, if any. */
+function malformedField(body: RoutingGroupExternalBody): string | undefined {
+  const optionalString = (value: unknown) =>
+    value === undefined || value === null || typeof value === "string";
+  const isObject = (value: unknown) => typeof value === "object" && !Array.isArray(value);
+  for (const field of STRING_FIELDS) {
+    if (!optionalString(body[field])) return field;
+  }
+  const properties: unknown = body.trinoQueryProperties;
+  if (properties !== undefined && !isObject(properties)) return "trinoQueryProperties";
+  for (const field of PROPERTY_STRING_FIELDS) {
+    if (!optionalString(body.trinoQueryProperties?.[field])) {
+      return `trinoQueryProperties.${field}`;
+    }
+  }
+  const isNew: unknown = body.trinoQueryProperties?.isNewQuerySubmission;
+  if (isNew !== undefined && isNew !== null && typeof isNew !== "boolean") {
+    return "trinoQueryProperties.isNewQuerySubmission";
+  }
+  const user: unknown = body.trinoRequestUser;
+  if (user !== undefined && !isObject(user)) return "trinoRequestUser";
+  if (!optionalString(body.trinoRequestUser?.user)) return "trinoRequestUser.user";
+  return undefined;
 }
 
 /**

@@ -16,6 +16,8 @@ export const TRINO_HEADERS = {
   schema: "X-Trino-Schema",
   session: "X-Trino-Session",
   clientTags: "X-Trino-Client-Tags",
+  /** `NONE` (or absent) outside an explicit transaction, else the transaction's id. */
+  transactionId: "X-Trino-Transaction-Id",
 } as const;
 
 /**
@@ -106,9 +108,27 @@ export function routeInputFromTrinoHeaders(
       catalog: nonEmpty(headers.get(TRINO_HEADERS.catalog)) ?? nonEmpty(sessionProperties.catalog),
       schema: nonEmpty(headers.get(TRINO_HEADERS.schema)) ?? nonEmpty(sessionProperties.schema),
       clientTags: parseClientTags(headers.get(TRINO_HEADERS.clientTags)),
+      ...transactionOf(headers.get(TRINO_HEADERS.transactionId)),
       ...stampedTime(headers),
     },
   };
+}
+
+/**
+ * The transaction a request runs in: `X-Trino-Transaction-Id` unless absent, empty or `NONE`
+ * (what clients send outside a transaction). Also reads `POST /v1/route`'s `transactionId`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { transactionOf } from "./trino_headers.ts";
+ * assert.deepEqual(transactionOf("NONE"), {});
+ * assert.deepEqual(transactionOf("6b0e…"), { transactionId: "6b0e…" });
+ * ```
+ */
+export function transactionOf(value: string | null | undefined): { transactionId?: string } {
+  const id = nonEmpty(value);
+  return id === undefined || id.toUpperCase() === "NONE" ? {} : { transactionId: id };
 }
 
 function nonEmpty(value: string | null | undefined): string | undefined {

@@ -173,6 +173,19 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a read inside a transaction runs on Large, where the transaction is",
+  ignore,
+  fn: () =>
+    withFixture(async (f) => {
+      const inside = await runQuery(f.url, LIGHT_SQL, { "X-Trino-Transaction-Id": "7d1e-42" });
+      assert.equal(f.clusterOf(inside.id), "large");
+      assert.equal(inside.postHeaders.get("x-trino-router-reason"), "transaction");
+      const outside = await runQuery(f.url, LIGHT_SQL, { "X-Trino-Transaction-Id": "NONE" });
+      assert.equal(f.clusterOf(outside.id), "small");
+    }),
+});
+
+Deno.test({
   name: "with the router stopped, every query runs on Large",
   ignore,
   fn: () =>

@@ -62,6 +62,17 @@ Deno.test("a heavy statement and a write are answered 200 with group large", asy
   assert.equal(write.headers.get("x-trino-router-reason"), "write-statement");
 });
 
+Deno.test("a statement inside a transaction is answered group large; NONE is no transaction", async () => {
+  const { app } = await appWith();
+  const inside = await app.fetch(check("SELECT 1", { "X-Trino-Transaction-Id": "b2c4-77" }));
+  assert.equal(inside.headers.get("x-trino-routing-group"), "large");
+  assert.equal(inside.headers.get("x-trino-router-reason"), "transaction");
+  for (const none of ["NONE", "none", ""]) {
+    const outside = await app.fetch(check("SELECT 1", { "X-Trino-Transaction-Id": none }));
+    assert.equal(outside.headers.get("x-trino-routing-group"), "small", none);
+  }
+});
+
 Deno.test("the Trino headers reach the router as the route API's context", async () => {
   let seen: unknown;
   const router = {

@@ -53,6 +53,19 @@ Deno.test("POST /v1/route answers the design document's contract", () =>
     assert.equal(typeof body.modelScore, "number");
   }));
 
+Deno.test("POST /v1/route sends a query inside a transaction to Large", () =>
+  withService(async (request) => {
+    const ask = async (extra: Record<string, unknown>) =>
+      await (await request("/v1/route", post(JSON.stringify({ ...REQUEST, ...extra })))).json();
+    assert.equal((await ask({ transactionId: "NONE" })).targetCluster, "small.test:8080");
+    const inside = await ask({ transactionId: "0f3c-1" });
+    assert.equal(inside.targetCluster, "large.test:8080");
+    assert.equal(inside.reason, "transaction");
+    const bad = await request("/v1/route", post(JSON.stringify({ ...REQUEST, transactionId: 1 })));
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error, "`transactionId` must be a string");
+  }));
+
 Deno.test("X-Model-Version selects a loaded version; an unknown one is a 400 naming the versions", () =>
   withService(async (request) => {
     const chosen = await request(

@@ -59,6 +59,27 @@ Deno.test("writes and DDL go to Large without asking the model", () =>
     }
   }));
 
+Deno.test("a read inside a transaction goes to Large, where the transaction exists", () =>
+  withModels(async (models) => {
+    const router = createRouter({
+      models,
+      clusters,
+      templateCache: { isTemplateHeavy: () => Promise.resolve(false) },
+    });
+    const outside = await router.route({ sqlText: "SELECT 1" });
+    assert.equal(outside.decision.targetCluster, "small:8080");
+    const inside = await router.route({ sqlText: "SELECT 1", transactionId: "6f1a-tx" });
+    assert.equal(inside.decision.targetCluster, "large:8080");
+    assert.equal(inside.decision.decision, "heavy");
+    assert.equal(inside.decision.reason, "transaction");
+    // Cached decisions keep the two apart in either order.
+    assert.equal((await router.route({ sqlText: "SELECT 1" })).decision.reason, "model");
+    assert.equal(
+      (await router.route({ sqlText: "SELECT 1", transactionId: "other" })).decision.reason,
+      "transaction",
+    );
+  }));
+
 Deno.test("a query the parser refuses is decided on token features with reason parse-fallback", () =>
   withModels(async (models) => {
     const { decision } = await createRouter({ models, clusters }).route({

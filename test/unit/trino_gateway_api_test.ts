@@ -218,3 +218,30 @@ Deno.test("requests other than a new statement submission go to large without er
   const body = await (await app.fetch(post(followUp))).json();
   assert.deepEqual(body, { routingGroup: "large", errors: [], externalHeaders: {} });
 });
+
+Deno.test("wrongly typed fields get 200 with the large group, never a 500 the gateway would ignore", async () => {
+  const { app } = await appWith();
+  const light = gatewayBody("SELECT 1");
+  const cases: Record<string, unknown>[] = [
+    { method: 7 },
+    { method: ["POST"] },
+    { requestURI: 42 },
+    { requestURI: { path: "/v1/statement" } },
+    { remoteUser: 1 },
+    { trinoQueryProperties: "SELECT 1" },
+    { trinoQueryProperties: { ...light.trinoQueryProperties, body: 12 } },
+    { trinoQueryProperties: { ...light.trinoQueryProperties, defaultCatalog: 3 } },
+    { trinoQueryProperties: { ...light.trinoQueryProperties, isNewQuerySubmission: "yes" } },
+    { trinoRequestUser: "alice" },
+    { trinoRequestUser: { user: 5 } },
+  ];
+  for (const overrides of cases) {
+    const response = await app.fetch(post(gatewayBody("SELECT 1", overrides)));
+    assert.equal(response.status, 200, JSON.stringify(overrides));
+    const body = await response.json();
+    assert.equal(body.routingGroup, "large", JSON.stringify(overrides));
+    assert.match(body.errors[0], /wrong type/);
+  }
+  // The same request with well-typed fields is light: the fields, not the SQL, decided above.
+  assert.equal((await (await app.fetch(post(light))).json()).routingGroup, "small");
+});
