@@ -13,6 +13,11 @@ import type { Scorer } from "./scorer.ts";
 
 let runtimeConfigured = false;
 
+/** The onnxruntime-web WASM binary the scorer reads at startup (its runtime read permission). */
+export const ORT_WASM_PATH: string = fileURLToPath(
+  import.meta.resolve("onnxruntime-web/wasm").replace(/[^/]+$/, "ort-wasm-simd-threaded.wasm"),
+);
+
 /** Points onnxruntime-web at the local WASM binary once per process. */
 function configureRuntime(): void {
   if (runtimeConfigured) return;
@@ -20,9 +25,7 @@ function configureRuntime(): void {
   ort.env.wasm.proxy = false;
   ort.env.logLevel = "error";
   // Handing over the bytes (rather than a path to fetch) works the same in Deno and Node.
-  const wasmUrl = import.meta.resolve("onnxruntime-web/wasm")
-    .replace(/[^/]+$/, "ort-wasm-simd-threaded.wasm");
-  ort.env.wasm.wasmBinary = readFileSync(fileURLToPath(wasmUrl));
+  ort.env.wasm.wasmBinary = readFileSync(ORT_WASM_PATH);
   runtimeConfigured = true;
 }
 

@@ -52,6 +52,16 @@ export function createRouterMetrics(): RouterMetrics {
   const registry = new client.Registry();
   const registers = [registry];
   client.collectDefaultMetrics({ register: registry, prefix: "trino_router_" });
+  // prom-client's `process_resident_memory_bytes` reads /proc/self/status, which Deno only opens
+  // with --allow-all; under `deno task serve`'s narrow permissions it stays 0. This one does not.
+  new client.Gauge({
+    name: "trino_router_memory_rss_bytes",
+    help: "Resident set size of the router process.",
+    registers: [registry],
+    collect() {
+      this.set(Deno.memoryUsage().rss);
+    },
+  });
   const requests = new client.Counter({
     name: "trino_router_http_requests_total",
     help: "HTTP requests by route pattern, method and status code.",

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Starts the router (`deno task serve`, and the container's entry point) with the narrowest Deno
+# permissions its configuration allows: src/serve_permissions.ts derives them from the same
+# environment the service reads, then the service replaces this shell (signals reach it directly).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DENO="${DENO:-node_modules/.bin/deno}"
+# --allow-read: only to resolve the runtime files' paths (the module graph needs no permission).
+FLAGS="$("$DENO" run --no-prompt --allow-env --allow-read=. src/serve_permissions.ts)"
+mapfile -t FLAG_LIST <<<"$FLAGS"
+exec "$DENO" run --no-prompt "${FLAG_LIST[@]}" src/main.ts

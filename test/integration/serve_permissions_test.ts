@@ -1,0 +1,144 @@
+// `deno task serve` (deploy/serve.sh) runs the service with the narrowest permissions its
+// configuration allows. Proof on a real process: a model bundle whose manifest points at a file
+// outside the models folder loads with --allow-all but is refused by the served process, which
+// therefore cannot read outside its paths; the same process serves normally from its own paths.
+import assert from "node:assert/strict";
+import { freeLoopbackPort } from "../../deploy/local_process.ts";
+import { configFromEnv } from "../../src/config.ts";
+import { RUNTIME_FILES, servePermissions } from "../../src/serve_permissions.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const TINY = new URL("../fixtures/models/tiny-xgb/", import.meta.url).pathname;
+const DENO = `${ROOT}node_modules/.bin/deno`;
+
+/** A models folder whose only bundle reads its ONNX file from `outside/` (a sibling folder). */
+async function bundleReadingOutside(root: string): Promise<string> {
+  const models = `${root}/models`;
+  await Deno.mkdir(`${models}/escape`, { recursive: true });
+  await Deno.mkdir(`${root}/outside`);
+  await Deno.copyFile(`${TINY}model.onnx`, `${root}/outside/model.onnx`);
+  const manifest = JSON.parse(await Deno.readTextFile(`${TINY}manifest.json`));
+  manifest.version = "escape";
+  manifest.onnx.file = "../../outside/model.onnx";
+  await Deno.writeTextFile(`${models}/escape/manifest.json`, JSON.stringify(manifest));
+  await Deno.writeTextFile(`${models}/DEFAULT`, "escape\n");
+  return models;
+}
+
+async function tinyModels(root: string): Promise<string> {
+  const models = `${root}/models`;
+  await Deno.mkdir(`${models}/tiny-xgb`, { recursive: true });
+  for (const file of ["manifest.json", "model.onnx"]) {
+    await Deno.copyFile(`${TINY}${file}`, `${models}/tiny-xgb/${file}`);
+  }
+  await Deno.writeTextFile(`${models}/DEFAULT`, "tiny-xgb\n");
+  return models;
+}
+
+async function waitReady(port: number, child: Deno.ChildProcess): Promise<Response> {
+  const deadline = Date.now() + 45_000;
+  let exited = false;
+  child.status.then(() => exited = true);
+  while (Date.now() < deadline && !exited) {
+    try {
+      return await fetch(`http://127.0.0.1:${port}/readyz`);
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error("service did not listen");
+}
+
+function serve(env: Record<string, string>, command = "bash", args = ["deploy/serve.sh"]) {
+  return new Deno.Command(command, {
+    args,
+    cwd: ROOT,
+    env: { ...env, DENO },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+Deno.test("deno task serve: the running service cannot read a file outside its paths", async () => {
+  const root = await Deno.makeTempDir({ prefix: "router-perm-" });
+  try {
+    const models = await bundleReadingOutside(root);
+    const env = { PORT: String(freeLoopbackPort()), MODELS_DIR: models };
+    // Control: with every permission the same bundle loads, so the file itself is fine.
+    const open = serve(env, DENO, ["run", "-A", "src/main.ts"]);
+    try {
+      const ready = await waitReady(Number(env.PORT), open);
+      assert.equal((await ready.json()).defaultVersion, "escape");
+    } finally {
+      open.kill("SIGTERM");
+      await open.output();
+    }
+    // Narrow: the served process is refused the read and stops before listening.
+    const narrow = await serve({ ...env, PORT: String(freeLoopbackPort()) }).output();
+    assert.equal(narrow.success, false);
+    const stderr = new TextDecoder().decode(narrow.stderr);
+    assert.match(stderr, /NotCapable|PermissionDenied|Requires read access/);
+    assert.match(stderr, /outside\/model\.onnx/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("deno task serve: the narrowly permitted service loads its models and routes", async () => {
+  const root = await Deno.makeTempDir({ prefix: "router-perm-" });
+  const port = freeLoopbackPort();
+  const child = serve({ PORT: String(port), MODELS_DIR: await tinyModels(root) });
+  try {
+    const ready = await waitReady(port, child);
+    assert.equal(ready.status, 200);
+    assert.equal((await ready.json()).defaultVersion, "tiny-xgb");
+    const routed = await fetch(`http://127.0.0.1:${port}/v1/route`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ sqlText: "SELECT 1", queryId: "q-perm" }),
+    });
+    assert.equal(routed.status, 200);
+    await routed.body?.cancel();
+  } finally {
+    child.kill("SIGTERM");
+    await child.output();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("servePermissions: net, read and write follow the configuration", () => {
+  const config = configFromEnv({
+    HOST: "0.0.0.0",
+    PORT: "8443",
+    MODEL_REGISTRY_URL: "https://registry.internal/models",
+    REDIS_URL: "rediss://:secret@redis:6380/0",
+    REDIS_CA_FILE: "/etc/router/redis-ca.pem",
+    TLS_CERT_FILE: "/etc/router/tls.crt",
+    TLS_KEY_FILE: "/etc/router/tls.key",
+    EXT_PROC_PORT: "9002",
+    EXT_PROC_HOST: "0.0.0.0",
+    LARGE_CLUSTER_URL: "http://trino-large:8080",
+    LABELED_LOG_PATH: "/var/log/router/labeled.jsonl",
+  });
+  const flags = servePermissions(config, RUNTIME_FILES);
+  const get = (name: string) => flags.find((flag) => flag.startsWith(`--${name}=`))?.split("=")[1];
+  assert.deepEqual(get("allow-net")!.split(","), [
+    "0.0.0.0:8443",
+    "registry.internal:443",
+    "redis:6380",
+    "0.0.0.0:9002",
+    "trino-large:8080",
+  ]);
+  const read = get("allow-read")!.split(",");
+  // A registry replaces the models folder; the TLS files and protos are readable, nothing broad.
+  assert.ok(!read.includes(config.modelsDir));
+  for (const path of ["/etc/router/redis-ca.pem", "/etc/router/tls.crt", RUNTIME_FILES.protoDir]) {
+    assert.ok(read.includes(path), path);
+  }
+  assert.ok(!read.some((path) => path === "/" || path === ROOT || path.endsWith("/proc/self")));
+  assert.equal(get("allow-write"), "/var/log/router/labeled.jsonl");
+  assert.ok(get("allow-env")!.split(",").includes("ROUTER_ADMIN_TOKEN"));
+  assert.ok(!flags.some((flag) => flag === "--allow-all" || flag === "-A"));
+  assert.ok(!flags.some((flag) => /^--allow-(run|ffi|sys)/.test(flag)));
+});
