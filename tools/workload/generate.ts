@@ -23,6 +23,10 @@ export interface PlannedQuery {
   readonly catalog: string;
   readonly schema: string;
   readonly clientTags: readonly string[];
+  /** `X-Trino-Client-Info` (the random generator's recipe; never a feature). */
+  readonly clientInfo?: string;
+  /** `X-Trino-Session` properties. */
+  readonly sessionProperties?: Readonly<Record<string, string>>;
 }
 
 /** A small, fast, seedable PRNG (mulberry32); the same seed gives the same workload. */

@@ -8,6 +8,9 @@
  *
  * ```sh
  * npx deno run -A tools/workload/run.ts --count 4500 --seed 42 --out data/query_log.jsonl.gz
+ * # random-v1 shapes (each at tiny and sf1), see random_queries.ts and random_chunks.sh:
+ * npx deno run -A tools/workload/run.ts --generator random --shapes 600 --seed 1001 \
+ *   --small-share 0.2 --out data/random_log/chunk-001.jsonl.gz
  * ```
  *
  * @module
@@ -16,12 +19,19 @@
 import { parseArgs } from "node:util";
 import { startCollector, writeLog } from "./collector.ts";
 import { generateWorkload, type PlannedQuery } from "./generate.ts";
+import { generateRandomPlan } from "./random_queries.ts";
 import { executeQuery, type QueryOutcome } from "./trino_client.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
+    /** `templates` (generate.ts) or `random` (random_queries.ts). */
+    generator: { type: "string", default: "templates" },
     count: { type: "string", default: "4500" },
+    /** Random generator: number of shapes (each runs at both scales). */
+    shapes: { type: "string", default: "600" },
+    /** Random generator: `query_max_cpu_time` of every query ("" = none). */
+    "cpu-cap": { type: "string", default: "3s" },
     seed: { type: "string", default: "42" },
     "small-share": { type: "string", default: "0.15" },
     plan: { type: "string" },
@@ -51,6 +61,13 @@ const { values } = parseArgs({
 
 const plan: PlannedQuery[] = values.plan
   ? (await Deno.readTextFile(values.plan)).trim().split("\n").map((l) => JSON.parse(l))
+  : values.generator === "random"
+  ? generateRandomPlan({
+    shapes: Number(values.shapes),
+    seed: Number(values.seed),
+    smallShare: Number(values["small-share"]),
+    cpuCap: values["cpu-cap"],
+  })
   : generateWorkload({
     count: Number(values.count),
     seed: Number(values.seed),

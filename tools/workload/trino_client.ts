@@ -12,6 +12,10 @@ export interface QuerySession {
   readonly catalog?: string;
   readonly schema?: string;
   readonly clientTags?: readonly string[];
+  /** `X-Trino-Client-Info`: free text Trino copies into the event's `context.clientInfo`. */
+  readonly clientInfo?: string;
+  /** `X-Trino-Session` properties (e.g. a lower `query_max_cpu_time`). */
+  readonly sessionProperties?: Readonly<Record<string, string>>;
 }
 
 /** What the client saw of one query. */
@@ -38,6 +42,8 @@ interface StatementResponse {
 export interface ExecuteOptions {
   /** Client-side timeout; on expiry the query is cancelled with DELETE nextUri. */
   readonly timeoutMs: number;
+  /** Receives each page of result rows (the default discards them). */
+  readonly onRows?: (rows: unknown[][]) => void;
 }
 
 /**
@@ -65,6 +71,11 @@ export async function executeQuery(
   if (session.catalog) headers["X-Trino-Catalog"] = session.catalog;
   if (session.schema) headers["X-Trino-Schema"] = session.schema;
   if (session.clientTags?.length) headers["X-Trino-Client-Tags"] = session.clientTags.join(",");
+  if (session.clientInfo) headers["X-Trino-Client-Info"] = session.clientInfo;
+  const props = Object.entries(session.sessionProperties ?? {});
+  if (props.length) {
+    headers["X-Trino-Session"] = props.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join(",");
+  }
 
   let queryId = "";
   let rows = 0;
@@ -85,6 +96,7 @@ export async function executeQuery(
   for (;;) {
     queryId = response.id ?? queryId;
     rows += response.data?.length ?? 0;
+    if (response.data && options.onRows) options.onRows(response.data as unknown[][]);
     if (response.error) {
       return done("FAILED", {
         errorName: response.error.errorName,

@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { lex } from "../../src/sql/lexer.ts";
+import { statementKind } from "../../src/sql/statement_kind.ts";
+import { Rng } from "../../tools/workload/generate.ts";
+import {
+  generateRandomPlan,
+  generateShape,
+  GENERATOR,
+  keyEdges,
+  renderShape,
+  SCALES,
+} from "../../tools/workload/random_queries.ts";
+
+const plan = generateRandomPlan({ shapes: 400, seed: 7, smallShare: 0.2, cpuCap: "3s" });
+
+Deno.test("the random plan is deterministic per seed", () => {
+  const again = generateRandomPlan({ shapes: 400, seed: 7, smallShare: 0.2, cpuCap: "3s" });
+  assert.deepEqual(again, plan);
+  const other = generateRandomPlan({ shapes: 400, seed: 8, smallShare: 0.2, cpuCap: "3s" });
+  assert.notDeepEqual(other.map((q) => q.sql), plan.map((q) => q.sql));
+});
+
+Deno.test("every query lexes completely into a read statement with balanced parentheses", () => {
+  for (const q of plan) {
+    const { tokens, truncated } = lex(q.sql);
+    assert.equal(truncated, false);
+    assert.equal(statementKind(tokens), "read", q.sql);
+    let depth = 0;
+    for (const t of tokens) {
+      if (t.text === "(") depth++;
+      if (t.text === ")") depth--;
+      assert.ok(depth >= 0, q.sql);
+    }
+    assert.equal(depth, 0, q.sql);
+    assert.ok(!q.sql.includes("{{"), `unrendered table marker in ${q.sql}`);
+  }
+});
+
+Deno.test("every shape runs at both scales, naming only its own scale's tables", () => {
+  const byShape = new Map<string, string[]>();
+  for (const q of plan) byShape.set(q.shape, [...(byShape.get(q.shape) ?? []), q.scale]);
+  assert.equal(byShape.size, 400);
+  for (const scales of byShape.values()) assert.deepEqual(scales.sort(), [...SCALES].sort());
+  for (const q of plan) {
+    const other = q.scale === "tiny" ? "sf1" : "tiny";
+    assert.ok(!new RegExp(`\\b${other}\\.`).test(q.sql), q.sql);
+    // Unqualified names resolve through the session, so they appear only when it matches.
+    const qualified = q.sql.match(/\b(FROM|JOIN)\s+(\w+)(\.\w+)?(\.\w+)?/g) ?? [];
+    for (const ref of qualified) {
+      const dots = ref.split(".").length - 1;
+      if (dots === 0 && !ref.includes("base")) {
+        assert.equal(`${q.catalog}.${q.schema}`, `${q.shapeCatalog}.${q.scale}`);
+      }
+      if (dots === 1) assert.equal(q.catalog, q.shapeCatalog);
+    }
+  }
+});
+
+Deno.test("renderShape qualifies names as the session allows", () => {
+  const shape = { sql: "SELECT 1 FROM {{tpch.orders}} t1", catalog: "tpch", family: "j1" };
+  const seen = (catalog: string, schema: string) => {
+    const r = new Rng(1);
+    return new Set(Array.from({ length: 60 }, () => renderShape(r, shape, "sf1", catalog, schema)));
+  };
+  assert.deepEqual([...seen("tpcds", "sf1")], ["SELECT 1 FROM tpch.sf1.orders t1"]);
+  assert.deepEqual([...seen("", "")], ["SELECT 1 FROM tpch.sf1.orders t1"]);
+  assert.deepEqual(
+    [...seen("tpch", "tiny")].sort(),
+    ["SELECT 1 FROM sf1.orders t1", "SELECT 1 FROM tpch.sf1.orders t1"],
+  );
+  assert.deepEqual([...seen("tpch", "sf1")].sort(), [
+    "SELECT 1 FROM orders t1",
+    "SELECT 1 FROM sf1.orders t1",
+    "SELECT 1 FROM tpch.sf1.orders t1",
+  ]);
+});
+
+Deno.test("the plan covers every construct of the recipe", () => {
+  const families = plan.map((q) => q.family);
+  const has = (re: RegExp) => families.some((f) => re.test(f));
+  for (let n = 1; n <= 10; n++) assert.ok(has(new RegExp(`^j${n}x?-`)), `j${n}`);
+  for (
+    const re of [
+      /^j\d+x-/, // non-key joins
+      /-cte\d[ju]/, // a CTE referenced several times
+      /-sub(agg|filter|win)/, // derived tables
+      /-in-/, // IN / NOT IN subqueries
+      /-scalar-/, // scalar subqueries
+      /-setunion-/,
+      /-setunionall-/,
+      /-setintersect-/,
+      /-setexcept-/,
+      /-agglo/,
+      /-agghi/,
+      /-aggglobal/,
+      /-win/,
+      /-winhi/,
+      /-distinct/,
+      /-cdist/,
+      /-ord(-|$)/,
+      /-ordlim/,
+      /-sel/,
+      /-nonsel/,
+    ]
+  ) {
+    assert.ok(has(re), String(re));
+  }
+  const sql = plan.map((q) => q.sql).join("\n");
+  for (const s of ["CROSS JOIN", "LEFT JOIN", "WITH base AS", "OVER (", "DISTINCT", "LIMIT"]) {
+    assert.ok(sql.includes(s), s);
+  }
+  // Joins follow real keys: tpch foreign keys and tpcds surrogate keys.
+  assert.match(sql, /t\d+\.orderkey = t\d+\.orderkey/);
+  assert.match(sql, /t\d+\.\w+_sold_date_sk = t\d+\.d_date_sk|t\d+\.d_date_sk = t\d+\.\w+_date_sk/);
+});
+
+Deno.test("key edges come from the introspected schema", () => {
+  const tpch = keyEdges("tpch").map((e) => `${e.a}->${e.b}`);
+  for (const e of ["lineitem->orders", "orders->customer", "customer->nation", "nation->region"]) {
+    assert.ok(tpch.includes(e), e);
+  }
+  const tpcds = keyEdges("tpcds");
+  assert.ok(tpcds.some((e) => e.a === "store_sales" && e.b === "date_dim"));
+  assert.ok(tpcds.some((e) => e.a === "store_returns" && e.b === "store_sales"));
+  for (const e of tpcds) {
+    for (const [a, b] of e.pairs) assert.ok(a.endsWith("_sk") || a.endsWith("number"), `${a}=${b}`);
+  }
+});
+
+Deno.test("identity, session and recipe ride in the headers; every query gets the CPU cap", () => {
+  for (const q of plan) {
+    const info = JSON.parse(q.clientInfo!);
+    assert.deepEqual(info, { generator: GENERATOR, family: q.family, shape: q.shape });
+    assert.deepEqual(q.sessionProperties, { query_max_cpu_time: "3s" });
+    assert.equal(q.catalog === "", q.schema === "");
+  }
+  const users = new Set(plan.map((q) => q.user));
+  assert.ok(users.size >= 10);
+  assert.ok(plan.some((q) => q.cluster === "small") && plan.some((q) => q.cluster === "large"));
+});
+
+Deno.test("shapes are generated from both catalogs", () => {
+  const r = new Rng(3);
+  const catalogs = new Set(Array.from({ length: 50 }, () => generateShape(r).catalog));
+  assert.deepEqual([...catalogs].sort(), ["tpcds", "tpch"]);
+});
