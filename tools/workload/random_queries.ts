@@ -182,7 +182,7 @@ class ShapeBuilder {
   #weight(table: string, nonKey = false): number {
     const rows = this.#table(table).rows.sf1;
     if (nonKey) return rows <= 200_000 ? 1 : 0.1;
-    return rows >= 1_000_000 ? 0.3 : rows >= 200_000 ? 0.6 : 1;
+    return rows >= 1_000_000 ? 0.15 : rows >= 200_000 ? 0.4 : 1;
   }
   #alias(): string {
     return `t${++this.#aliases}`;
