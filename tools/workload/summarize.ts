@@ -2,7 +2,7 @@
  * Prints the class balance, CPU-time distribution and 70/15/15 time split of a query log
  * (JSON Lines of Trino `QueryCompletedEvent`s, optionally gzip), labeled by the shared rules.
  *
- * Usage: `deno run -A tools/workload/summarize.ts data/query_log.jsonl.gz [--labels data/labels.json] [--json]`
+ * Usage: `deno run -A tools/workload/summarize.ts data/query_log.jsonl.gz [more logs…] [--labels data/labels.json]`
  *
  * @module
  */
@@ -39,6 +39,13 @@ export interface LogSummary {
   readonly heavyShare: number;
   readonly because: Record<string, number>;
   readonly byEnvironment: Record<string, { kept: number; heavy: number }>;
+  /** By the scale the SQL's tables name (`sf1` if any table is sf1) and cluster. */
+  readonly byScale: Record<string, { kept: number; heavy: number }>;
+  /** Random-generator rows: distinct families (`context.clientInfo`) and generators. */
+  readonly families: number;
+  readonly generators: Record<string, number>;
+  /** Kept rows heavy only by the wall-clock limit, with less than the CPU threshold. */
+  readonly timeLimitBelowCpuThreshold: number;
   readonly statementKinds: Record<string, number>;
   readonly errors: Record<string, number>;
   readonly cpuSecondsQuantiles: Record<string, number>;
@@ -52,6 +59,24 @@ export interface LogSummary {
     readonly last: string;
     readonly counts: Record<string, { rows: number; heavy: number }>;
   };
+}
+
+/** `sf1` when any table the query read is in schema sf1, else the first schema, else `none`. */
+function scaleOf(e: QueryCompletedEvent): string {
+  const tables = (e.metadata as { tables?: Array<{ schema?: string }> }).tables ?? [];
+  const schemas = tables.map((x) => x.schema ?? "");
+  return schemas.includes("sf1") ? "sf1" : schemas[0] || "none";
+}
+
+/** The random generator's `X-Trino-Client-Info` JSON (`{}` for other queries). */
+function clientInfoOf(e: QueryCompletedEvent): { generator?: string; family?: string } {
+  const info = (e.context as { clientInfo?: string }).clientInfo;
+  try {
+    const parsed = info ? JSON.parse(info) : {};
+    return typeof parsed === "object" && parsed !== null ? parsed : {};
+  } catch {
+    return {};
+  }
 }
 
 /** createTime in epoch ms: Trino 476 posts an ISO-8601 string; numbers are read as seconds. */
@@ -77,6 +102,10 @@ export function summarize(events: readonly QueryCompletedEvent[], t: LabelThresh
   const kinds: Record<string, number> = {};
   const errors: Record<string, number> = {};
   const byEnv: Record<string, { kept: number; heavy: number }> = {};
+  const byScale: Record<string, { kept: number; heavy: number }> = {};
+  const families = new Set<string>();
+  const generators: Record<string, number> = {};
+  let timeLimitLight = 0;
   const rows: Array<{ time: number; heavy: boolean; cpu: number; mem: number }> = [];
   let unrelated = 0;
   for (const e of last.values()) {
@@ -92,9 +121,19 @@ export function summarize(events: readonly QueryCompletedEvent[], t: LabelThresh
     inc(kinds, kind);
     inc(because, label.because);
     const env = (e.context as { environment?: string }).environment ?? "?";
-    byEnv[env] ??= { kept: 0, heavy: 0 };
-    byEnv[env].kept++;
-    if (label.heavy) byEnv[env].heavy++;
+    const scale = scaleOf(e);
+    for (const [m, k] of [[byEnv, env], [byScale, scale], [byScale, `${scale}/${env}`]] as const) {
+      m[k] ??= { kept: 0, heavy: 0 };
+      m[k].kept++;
+      if (label.heavy) m[k].heavy++;
+    }
+    const info = clientInfoOf(e);
+    if (info.generator) inc(generators, info.generator);
+    if (info.family) families.add(info.family);
+    if (
+      err?.name === "EXCEEDED_TIME_LIMIT" &&
+      (durationSeconds(e.statistics.cpuTime) || 0) < t.cpuSeconds
+    ) timeLimitLight++;
     rows.push({
       time: createTimeMs(e),
       heavy: label.heavy,
@@ -135,6 +174,10 @@ export function summarize(events: readonly QueryCompletedEvent[], t: LabelThresh
     heavyShare: round(heavy / Math.max(1, rows.length)),
     because,
     byEnvironment: byEnv,
+    byScale,
+    families: families.size,
+    generators,
+    timeLimitBelowCpuThreshold: timeLimitLight,
     statementKinds: kinds,
     errors,
     cpuSecondsQuantiles: Object.fromEntries(
@@ -166,7 +209,8 @@ if (import.meta.main) {
       "peak-memory-bytes": { type: "string" },
     },
   });
-  const path = positionals[0] ?? "data/query_log.jsonl.gz";
+  // Several logs (e.g. data/random_log/chunk-*.jsonl.gz) are summarized as one.
+  const paths = positionals.length ? positionals : ["data/query_log.jsonl.gz"];
   let thresholds: LabelThresholds;
   if (values["cpu-seconds"]) {
     thresholds = {
@@ -176,6 +220,8 @@ if (import.meta.main) {
   } else {
     thresholds = JSON.parse(await Deno.readTextFile(values.labels!)) as LabelThresholds;
   }
-  const summary = summarize(await readLog(path), thresholds);
-  console.log(JSON.stringify({ log: path, thresholds, ...summary }, null, 2));
+  const events = (await Promise.all(paths.map(readLog))).flat();
+  const summary = summarize(events, thresholds);
+  const log = paths.length === 1 ? paths[0] : paths;
+  console.log(JSON.stringify({ log, thresholds, ...summary }, null, 2));
 }
