@@ -5,6 +5,13 @@
  * @module
  */
 
+import {
+  DEFAULT_ROLLOUT_CONFIG,
+  ROLLOUT_ENV_NAMES,
+  type RolloutConfig,
+  rolloutConfigFromEnv,
+} from "./rollout/rollout_config.ts";
+
 /** Everything the service reads from its environment. */
 export interface Config {
   readonly host: string;
@@ -52,6 +59,8 @@ export interface Config {
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   /** PEM CA bundle that verifies a `rediss://` Redis (`REDIS_CA_FILE`), e.g. a private CA. */
   readonly redisCaFile?: string;
+  /** Rollout mode, canary share, guards, shadow route (`ROLLOUT_*`, `SHADOW_ROUTE_*`). */
+  readonly rollout: RolloutConfig;
 }
 
 /**
@@ -83,6 +92,7 @@ export const ENV_NAMES = [
   "TLS_CERT_FILE",
   "TLS_KEY_FILE",
   "ROUTER_ADMIN_TOKEN",
+  ...ROLLOUT_ENV_NAMES,
 ] as const;
 
 /** One of {@linkcode ENV_NAMES}. */
@@ -127,6 +137,7 @@ export const DEFAULT_CONFIG: Config = {
   extProcHost: "127.0.0.1",
   gatewaySmallGroup: "small",
   gatewayLargeGroup: "large",
+  rollout: DEFAULT_ROLLOUT_CONFIG,
 };
 
 /** A configuration value that cannot be used, naming the variable. */
@@ -198,5 +209,6 @@ export function configFromEnv(env: ConfigEnv): Config {
       ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE }
       : undefined,
     redisCaFile: env.REDIS_CA_FILE || undefined,
+    rollout: rolloutConfigFromEnv(env),
   };
 }

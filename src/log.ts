@@ -16,6 +16,10 @@ export interface LogFields {
   readonly modelScore?: number;
   readonly statementKind?: string;
   readonly durationMs?: number;
+  /** Rollout mode the decision was made under. */
+  readonly mode?: string;
+  /** Cluster the query was sent to (`small` / `large`). */
+  readonly cluster?: string;
   readonly error?: string;
   readonly component?: string;
   readonly detail?: string;
@@ -32,6 +36,8 @@ const LOG_FIELD_NAMES: ReadonlyArray<keyof LogFields> = [
   "modelScore",
   "statementKind",
   "durationMs",
+  "mode",
+  "cluster",
   "error",
   "component",
   "detail",

@@ -11,6 +11,7 @@
 import { type Config, configFromEnv, ENV_NAMES, readConfigEnv } from "./config.ts";
 import { PROTO_DIR } from "./ext_proc/server.ts";
 import { ORT_WASM_PATH } from "./model/onnx_scorer.ts";
+import { shadowRouteSmallUrl } from "./rollout/rollout_config.ts";
 
 /** `host:port` of a URL, with the scheme's default port. */
 function urlHostPort(raw: string): string {
@@ -69,6 +70,9 @@ export function servePermissions(config: Config, runtime: RuntimeFiles): string[
   else read.push(config.modelsDir);
   read.push(runtime.ortWasm, ...PROCESS_METRIC_FILES);
   if (config.redisUrl) net.push(urlHostPort(config.redisUrl));
+  // The mode can become `shadow-route` at run time (admin endpoint), so the copies' target is
+  // always allowed.
+  net.push(urlHostPort(shadowRouteSmallUrl(config.rollout, config.smallCluster)));
   if (config.redisCaFile) read.push(config.redisCaFile);
   if (config.tls) read.push(config.tls.certFile, config.tls.keyFile);
   if (config.extProcPort !== undefined) {

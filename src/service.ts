@@ -20,8 +20,14 @@ import { createStore, registerStoreMetrics, type Store } from "./store/mod.ts";
 import { createFeedbackLoop, type FeedbackLoop, registerFeedbackMetrics } from "./feedback/mod.ts";
 import { startExtProcServer } from "./ext_proc/mod.ts";
 import { decisionJoinKey } from "./routing/join_key.ts";
-import type { RouteDecision } from "./routing/router.ts";
 import { readServeMaterial, type ServeMaterial } from "./serve_options.ts";
+import type { AppliedDecision } from "./rollout/mode.ts";
+import { RolloutControl } from "./rollout/rollout_control.ts";
+import { shadowRouteSmallUrl } from "./rollout/rollout_config.ts";
+import { registerRolloutMetrics } from "./rollout/rollout_metrics.ts";
+import { createRolloutPolicy, type DecisionExtras } from "./rollout/rollout_policy.ts";
+import { ShadowRouter } from "./rollout/shadow_route.ts";
+import { rolloutApi } from "./server/rollout_api.ts";
 
 /** A running service's parts, for the entry point and for tests. */
 export interface Service {
@@ -30,6 +36,10 @@ export interface Service {
   readonly metrics: RouterMetrics;
   readonly store: Store;
   readonly feedback: FeedbackLoop;
+  /** The rollout mode every replica follows, and its guards. */
+  readonly rollout: RolloutControl;
+  /** Shadow-route copies to Small (used in `shadow-route` mode). */
+  readonly shadow: ShadowRouter;
   /** Port of the ext_proc retry server, when `EXT_PROC_PORT` enabled it. */
   readonly extProcPort?: number;
   close(): Promise<void>;
@@ -79,7 +89,37 @@ export async function createService(
     cacheSize: config.decisionCacheSize,
   });
   const metrics = createRouterMetrics();
+  const startedAtMs = Date.now();
+  const { rollout: rolloutConfig } = config;
+  if (rolloutConfig.challenger && !models.versions.includes(rolloutConfig.challenger)) {
+    throw new Error(
+      `ROLLOUT_CHALLENGER "${rolloutConfig.challenger}" is not a loaded model version ` +
+        `(${models.versions.join(", ")})`,
+    );
+  }
+  const rollout = new RolloutControl({
+    store,
+    initial: rolloutConfig,
+    guards: rolloutConfig.guards,
+    pollMs: rolloutConfig.pollMs,
+    logger,
+  });
+  await rollout.start();
+  const rolloutMetrics = registerRolloutMetrics(metrics.registry, rollout);
+  const shadow = new ShadowRouter({
+    ...rolloutConfig.shadowRoute,
+    smallUrl: shadowRouteSmallUrl(rolloutConfig, config.smallCluster),
+    onOutcome: (outcome, seconds) => rolloutMetrics.shadowCopy(outcome, seconds),
+  });
+  const policy = createRolloutPolicy({
+    control: rollout,
+    router,
+    metrics: rolloutMetrics,
+    shadow,
+    featureSampleRate: rolloutConfig.featureSampleRate,
+  });
   const feedback = createFeedbackLoop({
+    guards: rollout.guards,
     store,
     thresholds: {
       cpuSeconds: config.labelCpuSeconds,
@@ -91,7 +131,11 @@ export async function createService(
   registerStoreMetrics(metrics.registry, store);
   registerFeedbackMetrics(metrics.registry, feedback);
 
-  const recordDecision = (decision: RouteDecision, input: RouteInput) => {
+  const recordDecision = (
+    decision: AppliedDecision,
+    input: RouteInput,
+    extras?: DecisionExtras,
+  ) => {
     // Without Trino's query id (Envoy asks before Trino assigns one) the join key stands in.
     const key = decision.queryId ?? decisionJoinKey(input);
     store.putDecision(key, {
@@ -104,6 +148,8 @@ export async function createService(
       templateFingerprint: decision.templateFingerprint,
       targetCluster: decision.targetCluster,
       decidedAt: new Date().toISOString(),
+      mode: decision.rolloutMode,
+      ...extras,
     }).catch(() => {/* the store degrades on its own; a lost record costs one join */});
   };
   const app = createApp({
@@ -112,11 +158,20 @@ export async function createService(
     metrics,
     logger,
     recordDecision,
+    rollout: policy,
     storeHealth: () => store.health(),
   }, [
     extAuthzApi,
     trinoGatewayApi,
     () => eventsApi({ feedback, adminToken: config.adminToken }),
+    () =>
+      rolloutApi({
+        control: rollout,
+        models,
+        feedback,
+        adminToken: config.adminToken,
+        startedAtMs,
+      }),
   ]);
   const extProc = config.extProcPort === undefined ? undefined : await startExtProcServer({
     store,
@@ -134,9 +189,13 @@ export async function createService(
     metrics,
     store,
     feedback,
+    rollout,
+    shadow,
     extProcPort: extProc?.port,
     async close() {
       await extProc?.close();
+      await rollout.close();
+      await shadow.idle();
       await feedback.close();
       await store.close();
       await models.close();

@@ -28,6 +28,8 @@ import {
   snapshotFromCounters,
 } from "./confusion.ts";
 import { LabeledLog } from "./labeled_log.ts";
+import type { GuardInputs } from "../rollout/guards.ts";
+import { isShadowCopy } from "../rollout/shadow_route.ts";
 
 /**
  * Options of {@linkcode createFeedbackLoop}.
@@ -57,6 +59,8 @@ export interface FeedbackOptions {
   readonly templateCacheIgnoredErrors?: readonly string[];
   /** Events handled in the background at once (see {@linkcode FeedbackLoop.accept}). */
   readonly maxInFlight?: number;
+  /** The rollout guards fed with labelled model decisions and Small's completions. */
+  readonly guards?: Pick<GuardInputs, "labelled" | "smallCompletion">;
   /** One structured line per handled event; never given SQL. Defaults to JSON on stdout. */
   readonly log?: (line: Record<string, unknown>) => void;
 }
@@ -111,7 +115,7 @@ export interface FeedbackOutcome {
  * ```
  */
 export interface FeedbackStats {
-  /** Events handled, keyed `<cluster>|<joined|unjoined|unlabeled>`. */
+  /** Events handled, keyed `<cluster>|<joined|unjoined|unlabeled|shadow-copy>`. */
   readonly events: Readonly<Record<string, number>>;
   readonly templateMarks: number;
   /** Events refused because too many were in flight. */
@@ -231,10 +235,12 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
   ): Promise<FeedbackOutcome> {
     const queryId = event.metadata.queryId;
     const sql = event.metadata.query ?? "";
+    if (isShadowCopy(event.context)) return shadowCopyOutcome(event, explicitCluster);
     // Decisions made before Trino assigned the id (Envoy ext_authz) are stored by join key.
     const decision = await store.getDecision(queryId) ??
       await store.getDecision(decisionJoinKey(eventToQueryInput(event)));
     const cluster = clusterOf(explicitCluster, event.context?.environment, decision);
+    if (cluster === smallCluster) options.guards?.smallCompletion(isResourceFailure(event));
     const label = labelEvent(event, thresholds, kindOf(decision, sql));
     const actual: RouteClass | null = label.heavy === null ? null : label.heavy ? "heavy" : "light";
     const predicted = decision?.decision;
@@ -245,6 +251,15 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
       await store.incrementCounter(
         confusionCounterName(decision.modelVersion, decision.decision, actual),
       );
+      if (isModelReason(decision.reason)) options.guards?.labelled(decision.decision, actual);
+      const challenger = decision.challenger;
+      if (challenger && isModelReason(challenger.reason)) {
+        // Per version, beside the champion: the challenger's live confusion counts.
+        matrix.record(challenger.modelVersion, challenger.decision, actual);
+        await store.incrementCounter(
+          confusionCounterName(challenger.modelVersion, challenger.decision, actual),
+        );
+      }
     }
 
     let markedTemplate = false;
@@ -286,6 +301,31 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
       ...(decision ? { reason: decision.reason, modelVersion: decision.modelVersion } : {}),
       ...(errorName ? { errorName } : {}),
     });
+    return outcome;
+  }
+
+  /**
+   * A shadow-route copy's event: Small's health (the resource-failure guard), nothing else. It
+   * is never joined (the original query's own event, from Large, is) nor counted in confusion.
+   */
+  function shadowCopyOutcome(event: QueryCompletedEvent, explicit?: string): FeedbackOutcome {
+    const cluster = clusterOf(explicit, event.context?.environment, undefined);
+    if (cluster === smallCluster) options.guards?.smallCompletion(isResourceFailure(event));
+    const key = `${cluster}|shadow-copy`;
+    events[key] = (events[key] ?? 0) + 1;
+    // Copies are reads by construction.
+    const label = labelEvent(event, thresholds, "read");
+    const outcome: FeedbackOutcome = {
+      queryId: event.metadata.queryId,
+      cluster,
+      joined: false,
+      predicted: undefined,
+      actual: label.heavy === null ? null : label.heavy ? "heavy" : "light",
+      because: label.because,
+      markedTemplate: false,
+      logged: false,
+    };
+    log({ level: "info", msg: "shadow copy completed", ...outcome });
     return outcome;
   }
 
@@ -354,3 +394,6 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
     },
   };
 }
+
+/** Decisions the model made itself (not writes, template-cache hits or fallbacks). */
+const isModelReason = (reason: string) => reason === "model" || reason === "parse-fallback";

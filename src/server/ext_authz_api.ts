@@ -96,8 +96,8 @@ export function extAuthzApi(deps: AppDeps): Hono {
     }
     const { input } = routeInputFromTrinoHeaders(c.req.raw.headers, await c.req.text());
     try {
-      const decision = await routeAndReport(deps, input, "ext_authz");
-      return answer(c, routingGroupOf(decision.decision), decision.reason, decision);
+      const decision = await routeAndReport(deps, input, "ext_authz", undefined, c.req.raw.headers);
+      return answer(c, routingGroupOf(decision.applied), decision.reason, decision);
     } catch (error) {
       reportRoutingFailure(deps, "ext_authz", error);
       return answer(c, "large", "fallback");

@@ -5,12 +5,16 @@
  * @module
  */
 
-import type { RouteDecision, RouteInput } from "../routing/router.ts";
+import type { RouteInput } from "../routing/router.ts";
+import type { AppliedDecision } from "../rollout/mode.ts";
+import { FULL_ROLLOUT } from "../rollout/rollout_policy.ts";
 import type { AppDeps } from "./deps.ts";
 
 /**
- * Routes one query and reports the decision to metrics, the decision store and the log.
- * Throws what the router throws; the caller maps that to its own fallback.
+ * Routes one query, applies the rollout mode (the answer's `applied` / `targetCluster` say where
+ * it runs) and reports the decision to metrics, the decision store and the log. `trinoHeaders`
+ * are the client's headers when the adapter has them (shadow-route needs them to rule out
+ * transactions). Throws what the router throws; the caller maps that to its own fallback.
  *
  * @example
  * ```ts ignore
@@ -22,16 +26,30 @@ export async function routeAndReport(
   input: RouteInput,
   route: string,
   modelVersion?: string,
-): Promise<RouteDecision> {
+  trinoHeaders?: Headers,
+): Promise<AppliedDecision> {
+  const rollout = deps.rollout ?? FULL_ROLLOUT;
   const started = performance.now();
-  const { decision, timings } = await deps.router.route(input, modelVersion);
+  const { decision: core, timings } = await deps.router.route(input, modelVersion);
   const seconds = (performance.now() - started) / 1000;
-  deps.metrics.observeDecision(decision, timings, seconds);
+  deps.metrics.observeDecision(core, timings, seconds);
+  rollout.observeRouting({ seconds, decision: core.decision });
+  const decision = rollout.apply(core, input);
   deps.recordDecision(decision, input);
+  // After the answer is on its way: the challenger's scoring and the feature sample would
+  // otherwise run (synchronously, in part) before this request's response is written. What
+  // they add is written over the record just made.
+  setTimeout(() => {
+    rollout.followUp(decision, input, trinoHeaders).then((extras) => {
+      if (extras.challenger || extras.features) deps.recordDecision(decision, input, extras);
+    });
+  }, 0);
   deps.logger.info("routed", {
     route,
     queryId: decision.queryId,
     decision: decision.decision,
+    mode: decision.rolloutMode,
+    cluster: decision.applied === "heavy" ? "large" : "small",
     reason: decision.reason,
     modelVersion: decision.modelVersion,
     modelScore: decision.modelScore,
@@ -57,6 +75,7 @@ export function reportRoutingFailure(
   queryId?: string,
 ): void {
   deps.metrics.observeFallback("inference-error");
+  (deps.rollout ?? FULL_ROLLOUT).observeRouting("failed");
   deps.logger.error("routing failed, sending to large", {
     route,
     queryId,

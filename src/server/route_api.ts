@@ -9,7 +9,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { UnknownModelVersionError } from "../model/model_set.ts";
-import type { RouteDecision } from "../routing/router.ts";
+import type { AppliedDecision } from "../rollout/mode.ts";
 import { parseRouteRequest } from "./route_request.ts";
 import type { AppDeps } from "./deps.ts";
 import { reportRoutingFailure, routeAndReport } from "./route_and_report.ts";
@@ -17,8 +17,11 @@ import { reportRoutingFailure, routeAndReport } from "./route_and_report.ts";
 /** Header that selects a loaded model version (design FR4). */
 export const MODEL_VERSION_HEADER = "X-Model-Version";
 
-/** The response body: the design's fields plus diagnostics. */
-export function decisionBody(decision: RouteDecision): Record<string, unknown> {
+/**
+ * The response body: the design's fields plus diagnostics. `decision` is the model's answer;
+ * `targetCluster` is where the query runs under `rolloutMode` (Large in `shadow`, for instance).
+ */
+export function decisionBody(decision: AppliedDecision): Record<string, unknown> {
   return {
     queryId: decision.queryId ?? null,
     decision: decision.decision,
@@ -27,6 +30,7 @@ export function decisionBody(decision: RouteDecision): Record<string, unknown> {
     modelScore: decision.modelScore,
     reason: decision.reason,
     statementKind: decision.statementKind,
+    rolloutMode: decision.rolloutMode,
   };
 }
 

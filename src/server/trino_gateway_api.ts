@@ -129,8 +129,14 @@ export function trinoGatewayApi(deps: AppDeps): Hono {
     }
     const input = gatewayRouteInput(c.req.raw.headers, sqlText, body);
     try {
-      const decision = await routeAndReport(deps, input, "trino_gateway");
-      return c.json(answer(decision.decision === "heavy" ? large : small));
+      const decision = await routeAndReport(
+        deps,
+        input,
+        "trino_gateway",
+        undefined,
+        c.req.raw.headers,
+      );
+      return c.json(answer(decision.applied === "heavy" ? large : small));
     } catch (error) {
       reportRoutingFailure(deps, "trino_gateway", error);
       return c.json(answer(large, [`routing failed (${errorName(error)}); sent to ${large}`]));

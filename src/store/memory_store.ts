@@ -62,6 +62,7 @@ export class MemoryStore implements Store {
   readonly #templates: TtlLru<true>;
   readonly #submissions: TtlLru<StoredSubmission>;
   readonly #counters = new Map<string, number>();
+  readonly #settings = new Map<string, string>();
 
   constructor(options: MemoryStoreOptions = {}) {
     const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
@@ -106,6 +107,15 @@ export class MemoryStore implements Store {
 
   readCounters(): Promise<Record<string, number>> {
     return Promise.resolve(Object.fromEntries(this.#counters));
+  }
+
+  putSetting(name: string, value: string): Promise<void> {
+    this.#settings.set(name, value);
+    return Promise.resolve();
+  }
+
+  getSetting(name: string): Promise<string | undefined> {
+    return Promise.resolve(this.#settings.get(name));
   }
 
   health(): StoreHealth {

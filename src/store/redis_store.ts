@@ -134,7 +134,8 @@ const isSubmission = (value: unknown): boolean =>
  *   away, and the common template-cache hit costs no round trip.
  *
  * Keys: `<prefix>decision:<queryId>`, `<prefix>template:<fingerprint>`,
- * `<prefix>submission:<queryId>` (all with a TTL) and the hash `<prefix>counters`.
+ * `<prefix>submission:<queryId>` (all with a TTL) and the hashes `<prefix>counters` and
+ * `<prefix>settings`.
  *
  * @example
  * ```ts ignore
@@ -312,6 +313,23 @@ export class RedisStore implements Store {
           for (const [name, value] of Object.entries(hash)) out[name] = Number(value);
           return out;
         }),
+    );
+  }
+
+  async putSetting(name: string, value: string): Promise<void> {
+    await this.#call(
+      "putSetting",
+      undefined,
+      (redis) => redis.hset(this.#key("settings"), name, value).then(() => undefined),
+    );
+  }
+
+  async getSetting(name: string): Promise<string | undefined> {
+    // Never from the local copy: a setting changed by another replica must be seen here.
+    return await this.#call(
+      "getSetting",
+      undefined,
+      (redis) => redis.hget(this.#key("settings"), name).then((text) => text ?? undefined),
     );
   }
 

@@ -39,6 +39,20 @@ export interface DecisionRecord {
   readonly targetCluster: string;
   /** ISO-8601 instant of the decision. */
   readonly decidedAt: string;
+  /** Rollout mode the decision was made under (`targetCluster` is the cluster it applied). */
+  readonly mode?: string;
+  /** The challenger's decision for the same query: recorded, never applied. */
+  readonly challenger?: {
+    readonly modelVersion: string;
+    readonly decision: "light" | "heavy";
+    readonly modelScore: number;
+    readonly reason: string;
+  };
+  /**
+   * The champion's feature vector (non-zero entries by index), for a sampled share of queries:
+   * numbers only, compared offline by the rollout report.
+   */
+  readonly features?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -156,6 +170,13 @@ export interface Store {
   incrementCounter(name: string, by?: number): Promise<void>;
   /** All shared counters; `{}` when the store is degraded. */
   readCounters(): Promise<Record<string, number>>;
+  /**
+   * Writes a deployment-wide setting (no TTL), e.g. the rollout mode every replica follows.
+   * Settings are always read from the backend, never from a replica's local copy.
+   */
+  putSetting(name: string, value: string): Promise<void>;
+  /** A deployment-wide setting; `undefined` when unset or the store is degraded. */
+  getSetting(name: string): Promise<string | undefined>;
   /** The store's current state; cheap and synchronous, for health checks and metrics. */
   health(): StoreHealth;
   /** Releases connections and timers. */

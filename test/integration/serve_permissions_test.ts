@@ -120,6 +120,7 @@ Deno.test("servePermissions: net, read and write follow the configuration", () =
     EXT_PROC_HOST: "0.0.0.0",
     LARGE_CLUSTER_URL: "http://trino-large:8080",
     LABELED_LOG_PATH: "/var/log/router/labeled.jsonl",
+    SHADOW_ROUTE_SMALL_URL: "http://trino-small:8080",
   });
   const flags = servePermissions(config, RUNTIME_FILES);
   const get = (name: string) => flags.find((flag) => flag.startsWith(`--${name}=`))?.split("=")[1];
@@ -127,6 +128,7 @@ Deno.test("servePermissions: net, read and write follow the configuration", () =
     "0.0.0.0:8443",
     "registry.internal:443",
     "redis:6380",
+    "trino-small:8080",
     "0.0.0.0:9002",
     "trino-large:8080",
   ]);

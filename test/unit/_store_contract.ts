@@ -87,6 +87,13 @@ const CASES: ReadonlyArray<readonly [string, (fixture: StoreFixture) => Promise<
     await store.incrementCounter("marks", 5);
     assert.deepEqual(await store.readCounters(), { events: 3, marks: 5 });
   }],
+  ["settings start unset, are overwritten and never expire", async ({ store, elapse }) => {
+    assert.equal(await store.getSetting("rollout"), undefined);
+    await store.putSetting("rollout", "one");
+    await store.putSetting("rollout", "two");
+    await elapse(CONTRACT_TTLS.decisionMs + 100);
+    assert.equal(await store.getSetting("rollout"), "two");
+  }],
   ["a healthy store reports ok with a closed circuit", ({ store }) => {
     const health = store.health();
     assert.equal(health.state, "ok");

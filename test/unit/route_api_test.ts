@@ -43,12 +43,14 @@ Deno.test("POST /v1/route answers the design document's contract", () =>
       "modelVersion",
       "queryId",
       "reason",
+      "rolloutMode",
       "statementKind",
       "targetCluster",
     ]);
     assert.equal(body.queryId, REQUEST.queryId);
     assert.equal(body.decision, "light");
     assert.equal(body.targetCluster, "small.test:8080");
+    assert.equal(body.rolloutMode, "full");
     assert.equal(body.modelVersion, "tiny-xgb");
     assert.equal(typeof body.modelScore, "number");
   }));
