@@ -79,6 +79,7 @@ export function serveOptions(
     hostname: config.host,
     port: config.port,
     ...(material.tls ? { cert: material.tls.cert, key: material.tls.key } : {}),
-    ...(onListen ? { onListen: ({ hostname, port }) => onListen({ hostname, port, scheme }) } : {}),
+    // Deno's default prints a line; the service logs its own (structured) one, or none.
+    onListen: ({ hostname, port }) => onListen?.({ hostname, port, scheme }),
   };
 }

@@ -20,6 +20,45 @@ export interface EnvoyConfigValues {
   readonly router: HostPort;
   readonly small: HostPort;
   readonly large: HostPort;
+  /** Envoy → router over TLS: the CA that verifies the router and the name it must carry. */
+  readonly routerTls?: RouterTls;
+  /** Clients → Envoy over TLS: the listener's certificate chain and key. */
+  readonly listenerTls?: ListenerTls;
+}
+
+/** How Envoy verifies the router's certificate. */
+export interface RouterTls {
+  readonly caFile: string;
+  /** Sent as SNI and required among the certificate's DNS names. */
+  readonly serverName: string;
+}
+
+/** The certificate Envoy presents to Trino clients. */
+export interface ListenerTls {
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+const TLS_SOCKET = "envoy.transport_sockets.tls";
+const TLS_TYPES = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3";
+
+// One-line flow mappings: they fill a placeholder at any indentation.
+function routerTlsYaml(tls: RouterTls | undefined): string {
+  if (!tls) return "";
+  return `transport_socket: { name: ${TLS_SOCKET}, typed_config: { "@type": ${TLS_TYPES}.UpstreamTlsContext, sni: ${
+    JSON.stringify(tls.serverName)
+  }, common_tls_context: { validation_context: { trusted_ca: { filename: ${
+    JSON.stringify(tls.caFile)
+  } }, match_typed_subject_alt_names: [{ san_type: DNS, matcher: { exact: ${
+    JSON.stringify(tls.serverName)
+  } } }] } } } }`;
+}
+
+function listenerTlsYaml(tls: ListenerTls | undefined): string {
+  if (!tls) return "";
+  return `transport_socket: { name: ${TLS_SOCKET}, typed_config: { "@type": ${TLS_TYPES}.DownstreamTlsContext, common_tls_context: { tls_certificates: [{ certificate_chain: { filename: ${
+    JSON.stringify(tls.certFile)
+  } }, private_key: { filename: ${JSON.stringify(tls.keyFile)} } }] } } }`;
 }
 
 /** The config template next to this file. */
@@ -59,6 +98,8 @@ export function renderEnvoyConfig(template: string, values: EnvoyConfigValues): 
     SMALL_PORT: values.small.port,
     LARGE_HOST: values.large.host,
     LARGE_PORT: values.large.port,
+    ROUTER_TLS: routerTlsYaml(values.routerTls),
+    LISTENER_TLS: listenerTlsYaml(values.listenerTls),
   };
   const rendered = template.replace(/\{\{([A-Z_]+)\}\}/g, (whole, name: string) => {
     const value = map[name];
@@ -104,6 +145,10 @@ export interface StartEnvoyOptions {
   /** Envoy worker threads; 2 is plenty on loopback and keeps many test Envoys cheap. */
   readonly concurrency?: number;
   readonly logLevel?: string;
+  /** Envoy → router over TLS. */
+  readonly routerTls?: RouterTls;
+  /** Clients → Envoy over TLS (then {@linkcode EnvoyProcess.url} is `https://localhost:…`). */
+  readonly listenerTls?: ListenerTls;
 }
 
 /**
@@ -120,6 +165,7 @@ export class EnvoyProcess {
   #child: Deno.ChildProcess;
   #output: Promise<string>;
   #dir: string;
+  #tls: boolean;
   readonly port: number;
   readonly adminPort: number;
 
@@ -129,7 +175,9 @@ export class EnvoyProcess {
     dir: string,
     port: number,
     adminPort: number,
+    tls: boolean,
   ) {
+    this.#tls = tls;
     this.#child = child;
     this.#output = output;
     this.#dir = dir;
@@ -139,7 +187,8 @@ export class EnvoyProcess {
 
   /** Base URL of the Trino-facing listener. */
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    // A TLS listener is reached by the name its certificate carries.
+    return this.#tls ? `https://localhost:${this.port}` : `http://127.0.0.1:${this.port}`;
   }
 
   /** Starts Envoy and waits until its admin `/ready` says LIVE and the listener accepts. */
@@ -160,6 +209,8 @@ export class EnvoyProcess {
       router: options.router,
       small: options.small,
       large: options.large,
+      routerTls: options.routerTls,
+      listenerTls: options.listenerTls,
     });
     const dir = await Deno.makeTempDir({ prefix: "envoy-" });
     const configPath = `${dir}/envoy.yaml`;
@@ -183,7 +234,14 @@ export class EnvoyProcess {
       new Response(child.stdout).text(),
       new Response(child.stderr).text(),
     ]).then(([out, err]) => out + err);
-    const envoy = new EnvoyProcess(child, output, dir, port, adminPort);
+    const envoy = new EnvoyProcess(
+      child,
+      output,
+      dir,
+      port,
+      adminPort,
+      options.listenerTls !== undefined,
+    );
     try {
       await envoy.#waitReady();
     } catch (error) {

@@ -15,6 +15,8 @@
 #   EXT_PROC_HOST/PORT    the router's ext_proc server, envoy_retry.yaml only
 #                         (default 127.0.0.1:9002; start the router with EXT_PROC_PORT=9002)
 #   ENVOY_BIN             Envoy binary (default: installed by .ci/install_envoy.sh)
+# Plaintext on loopback; TLS (Envoy → router, clients → Envoy) is filled in by envoy_process.ts
+# (tests) and deploy/k8s/envoy_config.ts (the Kubernetes config).
 # Both Trino clusters need `http-server.process-forwarded=true` (Trino ≥ 452) so that nextUri
 # carries the /small or /large prefix that keeps follow-ups on the right cluster.
 set -euo pipefail
@@ -36,6 +38,8 @@ sed \
   -e "s/{{LARGE_PORT}}/${LARGE_PORT:-18082}/g" \
   -e "s/{{EXT_PROC_HOST}}/${EXT_PROC_HOST:-127.0.0.1}/g" \
   -e "s/{{EXT_PROC_PORT}}/${EXT_PROC_PORT:-9002}/g" \
+  -e "s/{{ROUTER_TLS}}//g" \
+  -e "s/{{LISTENER_TLS}}//g" \
   "$here/${ENVOY_CONFIG:-envoy.yaml}" >"$config"
 
 if grep -q '{{[A-Z_]*}}' "$config"; then

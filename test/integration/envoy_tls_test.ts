@@ -1,0 +1,112 @@
+// TLS on both of Envoy's hops with real Envoy: Trino clients → Envoy (DownstreamTlsContext) and
+// Envoy → router ext_authz (UpstreamTlsContext verifying the router's certificate against a private
+// CA). A router whose certificate does not verify is a failed router: the query goes to Large.
+import assert from "node:assert/strict";
+import { configFromEnv } from "../../src/config.ts";
+import { readServeMaterial, serveOptions } from "../../src/serve_options.ts";
+import { createService } from "../../src/service.ts";
+import { envoyInstalled, EnvoyProcess } from "../../deploy/envoy/envoy_process.ts";
+import { TrinoStub } from "./envoy_trino_stub.ts";
+import { HEAVY_SQL, LIGHT_SQL } from "./envoy_harness.ts";
+import { createTestPki, type TestPki } from "./_test_pki.ts";
+
+const ignore = !(await envoyInstalled()) && !Deno.env.get("CI");
+const silent = { info() {}, warn() {}, error() {} };
+
+/** The real service over HTTPS on loopback, counting the requests that reached it. */
+async function httpsRouter(pki: TestPki) {
+  const models = await Deno.makeTempDir({ prefix: "router-models-" });
+  const config = configFromEnv({
+    PORT: "0",
+    MODELS_DIR: models,
+    TLS_CERT_FILE: pki.certFile,
+    TLS_KEY_FILE: pki.keyFile,
+  });
+  const material = await readServeMaterial(config);
+  const service = await createService(config, { logger: silent, material });
+  let requests = 0;
+  const server = Deno.serve(serveOptions(config, material), (request) => {
+    requests++;
+    return service.app.fetch(request);
+  });
+  return {
+    port: server.addr.port,
+    get requests() {
+      return requests;
+    },
+    async stop() {
+      await server.shutdown();
+      await service.close();
+      await Deno.remove(models, { recursive: true });
+    },
+  };
+}
+
+async function submit(envoy: EnvoyProcess, client: Deno.HttpClient, sql: string) {
+  const response = await fetch(`${envoy.url}/v1/statement`, {
+    client,
+    method: "POST",
+    headers: { "X-Trino-User": "test" },
+    body: sql,
+  });
+  assert.equal(response.status, 200);
+  const id: string = (await response.json()).id;
+  return id.endsWith("_small") ? "small" : id.endsWith("_large") ? "large" : id;
+}
+
+async function withEnvoy(
+  routerCaFile: (pki: TestPki) => string,
+  body: (
+    envoy: EnvoyProcess,
+    client: Deno.HttpClient,
+    router: Awaited<ReturnType<typeof httpsRouter>>,
+  ) => Promise<void>,
+) {
+  const pki = await createTestPki();
+  const router = await httpsRouter(pki);
+  const small = await TrinoStub.start("small");
+  const large = await TrinoStub.start("large");
+  const client = Deno.createHttpClient({ caCerts: [pki.ca] });
+  const host = "127.0.0.1";
+  let envoy: EnvoyProcess | undefined;
+  try {
+    envoy = await EnvoyProcess.start({
+      router: { host, port: router.port },
+      small: { host, port: small.port },
+      large: { host, port: large.port },
+      routerTls: { caFile: routerCaFile(pki), serverName: "localhost" },
+      listenerTls: { certFile: pki.certFile, keyFile: pki.keyFile },
+    });
+    await body(envoy, client, router);
+  } finally {
+    client.close();
+    await envoy?.stop();
+    await Promise.all([router.stop(), small.stop(), large.stop()]);
+    await pki.remove();
+  }
+}
+
+Deno.test("Envoy over TLS: clients → Envoy → router (verified) → Small or Large", {
+  ignore,
+}, async () => {
+  await withEnvoy((pki) => pki.caFile, async (envoy, client, router) => {
+    assert.ok(envoy.url.startsWith("https://"));
+    assert.equal(await submit(envoy, client, LIGHT_SQL), "small");
+    assert.equal(await submit(envoy, client, HEAVY_SQL), "large");
+    assert.equal(router.requests, 2);
+    // Plain HTTP to the TLS listener is not served.
+    await assert.rejects(fetch(`http://127.0.0.1:${envoy.port}/v1/statement`, {
+      method: "POST",
+      body: LIGHT_SQL,
+    }));
+  });
+});
+
+Deno.test("Envoy over TLS: a router certificate that does not verify → Large, router unasked", {
+  ignore,
+}, async () => {
+  await withEnvoy((pki) => pki.otherCaFile, async (envoy, client, router) => {
+    assert.equal(await submit(envoy, client, LIGHT_SQL), "large");
+    assert.equal(router.requests, 0);
+  });
+});
