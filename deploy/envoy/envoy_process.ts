@@ -64,6 +64,30 @@ function listenerTlsYaml(tls: ListenerTls | undefined): string {
 /** The config template next to this file. */
 export const ENVOY_TEMPLATE_PATH = new URL("./envoy.yaml", import.meta.url).pathname;
 
+/** The retry variant (ext_authz + ext_proc transparent retry), next to this file. */
+export const RETRY_TEMPLATE_PATH = new URL("./envoy_retry.yaml", import.meta.url).pathname;
+
+/**
+ * Fills the retry template's own placeholders (the ext_proc server); the common ones are left to
+ * {@linkcode renderEnvoyConfig}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { renderRetryTemplate } from "./envoy_process.ts";
+ * const yaml = renderRetryTemplate("{{EXT_PROC_HOST}}:{{EXT_PROC_PORT}}", {
+ *   host: "127.0.0.1",
+ *   port: 9002,
+ * });
+ * assert.equal(yaml, "127.0.0.1:9002");
+ * ```
+ */
+export function renderRetryTemplate(template: string, extProc: HostPort): string {
+  return template
+    .replaceAll("{{EXT_PROC_HOST}}", extProc.host)
+    .replaceAll("{{EXT_PROC_PORT}}", String(extProc.port));
+}
+
 /** Version of Envoy the template is written for (`.ci/install_envoy.sh` pins it too). */
 export const ENVOY_VERSION = "1.40.0";
 

@@ -5,22 +5,16 @@
  */
 
 import { Registry } from "prom-client";
-import { EnvoyProcess, type HostPort } from "../../deploy/envoy/envoy_process.ts";
+import {
+  EnvoyProcess,
+  type HostPort,
+  renderRetryTemplate,
+  RETRY_TEMPLATE_PATH,
+} from "../../deploy/envoy/envoy_process.ts";
 import { createLogger } from "../../src/log.ts";
 import { type ExtProcServer, startExtProcServer } from "../../src/ext_proc/server.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
 import type { Store } from "../../src/store/store.ts";
-
-/** The retry variant of the Envoy config (ext_authz + ext_proc). */
-export const RETRY_TEMPLATE_PATH = new URL("../../deploy/envoy/envoy_retry.yaml", import.meta.url)
-  .pathname;
-
-/** Fills the retry template's own placeholders; the common ones are left to EnvoyProcess. */
-export function renderRetryTemplate(template: string, extProc: HostPort): string {
-  return template
-    .replaceAll("{{EXT_PROC_HOST}}", extProc.host)
-    .replaceAll("{{EXT_PROC_PORT}}", String(extProc.port));
-}
 
 /** An ext_authz service that routes everything to `group` (the model is not under test). */
 export function startStubAuthz(group: "small" | "large"): { port: number; close(): Promise<void> } {
