@@ -20,6 +20,12 @@ export interface Config {
   readonly smallCluster: string;
   /** Address returned as `targetCluster` for heavy queries and every fallback. */
   readonly largeCluster: string;
+  /**
+   * Names of the two clusters in completion events (`/v1/events/<name>`, Trino's
+   * `node.environment`): `SMALL_CLUSTER_NAME`, `LARGE_CLUSTER_NAME`. No other name is accepted.
+   */
+  readonly smallClusterName: string;
+  readonly largeClusterName: string;
   readonly modelsDir: string;
   /** Optional HTTP model registry (see `httpModelSource`); replaces `modelsDir` when set. */
   readonly modelRegistryUrl?: string;
@@ -33,6 +39,8 @@ export interface Config {
   /** Trino Gateway routing group for light queries (`GATEWAY_SMALL_GROUP`). */
   /** Operator-enabled log of completed queries joined with decisions (contains SQL). */
   readonly labeledLogPath?: string;
+  /** Largest labeled log file (`LABELED_LOG_MAX_BYTES`); past it lines are dropped and counted. */
+  readonly labeledLogMaxBytes: number;
   /** CPU seconds at or above which a completed query is labelled heavy (design: 300). */
   readonly labelCpuSeconds: number;
   /** Peak user memory above which a completed query is labelled heavy (design: 10 GiB). */
@@ -73,6 +81,8 @@ export const ENV_NAMES = [
   "PORT",
   "SMALL_CLUSTER",
   "LARGE_CLUSTER",
+  "SMALL_CLUSTER_NAME",
+  "LARGE_CLUSTER_NAME",
   "MODELS_DIR",
   "MODEL_REGISTRY_URL",
   "DEFAULT_MODEL_VERSION",
@@ -81,6 +91,7 @@ export const ENV_NAMES = [
   "REDIS_URL",
   "REDIS_CA_FILE",
   "LABELED_LOG_PATH",
+  "LABELED_LOG_MAX_BYTES",
   "LABEL_CPU_SECONDS",
   "LABEL_PEAK_MEMORY_BYTES",
   "EXT_PROC_PORT",
@@ -129,6 +140,9 @@ export const DEFAULT_CONFIG: Config = {
   port: 8080,
   smallCluster: "trino-small.internal:8080",
   largeCluster: "trino-large.internal:8080",
+  smallClusterName: "small",
+  largeClusterName: "large",
+  labeledLogMaxBytes: 1024 ** 3,
   modelsDir: new URL("../models", import.meta.url).pathname,
   maxBodyBytes: 1024 * 1024,
   decisionCacheSize: 10_000,
@@ -179,6 +193,8 @@ export function configFromEnv(env: ConfigEnv): Config {
     port: positiveInteger("PORT", env.PORT, d.port),
     smallCluster: env.SMALL_CLUSTER || d.smallCluster,
     largeCluster: env.LARGE_CLUSTER || d.largeCluster,
+    smallClusterName: env.SMALL_CLUSTER_NAME || d.smallClusterName,
+    largeClusterName: env.LARGE_CLUSTER_NAME || d.largeClusterName,
     modelsDir: env.MODELS_DIR || d.modelsDir,
     modelRegistryUrl: env.MODEL_REGISTRY_URL || undefined,
     defaultModelVersion: env.DEFAULT_MODEL_VERSION || undefined,
@@ -190,6 +206,11 @@ export function configFromEnv(env: ConfigEnv): Config {
     ),
     redisUrl: env.REDIS_URL || undefined,
     labeledLogPath: env.LABELED_LOG_PATH || undefined,
+    labeledLogMaxBytes: positiveInteger(
+      "LABELED_LOG_MAX_BYTES",
+      env.LABELED_LOG_MAX_BYTES,
+      d.labeledLogMaxBytes,
+    ),
     labelCpuSeconds: positiveInteger("LABEL_CPU_SECONDS", env.LABEL_CPU_SECONDS, d.labelCpuSeconds),
     labelPeakMemoryBytes: positiveInteger(
       "LABEL_PEAK_MEMORY_BYTES",

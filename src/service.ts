@@ -19,7 +19,7 @@ import { eventsApi } from "./server/events_api.ts";
 import { createStore, registerStoreMetrics, type Store } from "./store/mod.ts";
 import { createFeedbackLoop, type FeedbackLoop, registerFeedbackMetrics } from "./feedback/mod.ts";
 import { startExtProcServer } from "./ext_proc/mod.ts";
-import { decisionJoinKey } from "./routing/join_key.ts";
+import { decisionRecordKey } from "./routing/join_key.ts";
 import { readServeMaterial, type ServeMaterial } from "./serve_options.ts";
 import type { AppliedDecision } from "./rollout/mode.ts";
 import { RolloutControl } from "./rollout/rollout_control.ts";
@@ -126,6 +126,12 @@ export async function createService(
       peakMemoryBytes: config.labelPeakMemoryBytes,
     },
     labeledLogPath: config.labeledLogPath,
+    labeledLogMaxBytes: config.labeledLogMaxBytes,
+    // Events name a cluster by its name; decisions by the address the router answered.
+    clusters: {
+      small: [config.smallClusterName, config.smallCluster],
+      large: [config.largeClusterName, config.largeCluster],
+    },
     log: recordLog(logger, "feedback"),
   });
   registerStoreMetrics(metrics.registry, store);
@@ -136,10 +142,10 @@ export async function createService(
     input: RouteInput,
     extras?: DecisionExtras,
   ) => {
-    // Without Trino's query id (Envoy asks before Trino assigns one) the join key stands in.
-    const key = decision.queryId ?? decisionJoinKey(input);
+    // Keyed by the join key (plus the query id when known), never by a caller's id alone.
+    const key = decisionRecordKey(input);
     store.putDecision(key, {
-      queryId: key,
+      queryId: input.queryId ?? key,
       decision: decision.decision,
       reason: decision.reason,
       modelVersion: decision.modelVersion,

@@ -145,12 +145,30 @@ export function isRetryableSql(sqlText: string): boolean {
   return statementKind(lex(sqlText).tokens) === "read";
 }
 
-// Headers Envoy or the router set, or that describe the old hop; never replayed to Large.
-const NOT_REPLAYED = new Set([
-  "x-trino-routing-group",
-  "x-trino-router-model-version",
-  "x-trino-router-score",
-  "x-trino-router-reason",
+/**
+ * The client-protocol headers a submission keeps for its retry, by name: what Trino needs to
+ * run the same read the same way. An allowlist, not the `x-trino-` prefix: the store may be a
+ * shared Redis, so secrets (`X-Trino-Extra-Credential`, `Authorization`, cookies), prepared
+ * statements (SQL) and the router's own headers are never kept. A query that needs extra
+ * credentials is therefore not retried with them (Large answers as it would without).
+ */
+export const RETRY_HEADER_ALLOWLIST: ReadonlySet<string> = new Set([
+  "x-trino-user",
+  "x-trino-source",
+  "x-trino-catalog",
+  "x-trino-schema",
+  "x-trino-path",
+  "x-trino-time-zone",
+  "x-trino-language",
+  "x-trino-session",
+  "x-trino-role",
+  "x-trino-client-info",
+  "x-trino-client-tags",
+  "x-trino-client-capabilities",
+  "x-trino-resource-estimate",
+  "x-trino-trace-token",
+  "x-trino-encoding",
+  "user-agent",
 ]);
 
 // Where the client addressed Envoy; kept to build the forwarding headers of the retry, never
@@ -158,20 +176,20 @@ const NOT_REPLAYED = new Set([
 const ORIGIN_HEADERS = new Set(["host", "x-forwarded-host", "x-forwarded-proto"]);
 
 /**
- * The request headers a submission keeps for its retry: the Trino client headers (user,
- * source, catalog, schema, session, client tags, time zone, ...), the user agent, and where the
- * client addressed Envoy (`host` from `:authority`, `x-forwarded-host`, `x-forwarded-proto`).
- * Credentials (`Authorization`, cookies) are not kept: the store may be a shared Redis.
+ * The request headers a submission keeps for its retry: the {@linkcode RETRY_HEADER_ALLOWLIST}
+ * and where the client addressed Envoy (`host` from `:authority`, `x-forwarded-host`,
+ * `x-forwarded-proto`). Nothing else, credentials least of all: the store may be a shared Redis.
  *
  * @example
  * ```ts
  * import { submissionHeaders } from "./retry_policy.ts";
  * const kept = submissionHeaders({
  *   ":authority": "envoy:8080", "x-trino-user": "alice", authorization: "Basic c2VjcmV0",
- *   "x-trino-routing-group": "small",
+ *   "x-trino-routing-group": "small", "x-trino-extra-credential": "token=s3cret",
  * });
  * console.assert(kept["x-trino-user"] === "alice" && kept.host === "envoy:8080");
  * console.assert(!("authorization" in kept) && !("x-trino-routing-group" in kept));
+ * console.assert(!("x-trino-extra-credential" in kept));
  * ```
  */
 export function submissionHeaders(
@@ -180,10 +198,7 @@ export function submissionHeaders(
   const kept: Record<string, string> = {};
   for (const [name, value] of Object.entries(requestHeaders)) {
     const lower = name === ":authority" ? "host" : name.toLowerCase();
-    if (NOT_REPLAYED.has(lower)) continue;
-    if (lower.startsWith("x-trino-") || lower === "user-agent" || ORIGIN_HEADERS.has(lower)) {
-      kept[lower] = value;
-    }
+    if (RETRY_HEADER_ALLOWLIST.has(lower) || ORIGIN_HEADERS.has(lower)) kept[lower] = value;
   }
   return kept;
 }
@@ -228,7 +243,7 @@ export function largeRetryHeaders(
 ): Record<string, string> {
   const replayed: Record<string, string> = {};
   for (const [name, value] of Object.entries(submission.headers)) {
-    if (!ORIGIN_HEADERS.has(name) && !NOT_REPLAYED.has(name)) replayed[name] = value;
+    if (RETRY_HEADER_ALLOWLIST.has(name)) replayed[name] = value;
   }
   const original = submission.headers;
   const host = origin.host ?? original["x-forwarded-host"] ?? original.host;

@@ -13,7 +13,7 @@ import {
   type ProcessingRequest,
   type ProcessingResponse,
 } from "./messages.ts";
-import { RESOURCE_ERROR_TYPE } from "../labels/query_event.ts";
+import { marksTemplateHeavy, RESOURCE_ERROR_TYPE } from "../labels/query_event.ts";
 import { sqlTemplateFingerprint } from "../sql/normalize.ts";
 import type { RetryMetrics } from "./retry_metrics.ts";
 import {
@@ -136,8 +136,12 @@ export class RetryProcessor {
     const locallyRowsSent = this.#rowsSent.has(summary.queryId);
     const submission = known ??
       (locallyRowsSent ? undefined : await this.#options.store.takeSubmission(summary.queryId));
-    if (submission !== undefined) {
-      // Even when not retried, the template exhausted Small: its next runs go to Large.
+    if (
+      submission !== undefined &&
+      marksTemplateHeavy({ type: summary.errorType, name: summary.errorName })
+    ) {
+      // Even when not retried, the template exhausted Small: its next runs go to Large (the
+      // same rule as the feedback loop's: a full queue says nothing about the template).
       await this.#options.store.markTemplateHeavy(sqlTemplateFingerprint(submission.sqlText));
     }
     const verdict = decideRetry(summary, { rowsSent: locallyRowsSent, submission });

@@ -6,13 +6,15 @@
  * @module
  */
 
-import { decisionJoinKey } from "../routing/join_key.ts";
+import { decisionJoinKey, decisionRecordKey } from "../routing/join_key.ts";
+import { isModelDecision } from "../routing/router.ts";
 import {
   eventToQueryInput,
   isResourceFailure,
   type Label,
   labelEvent,
   type LabelThresholds,
+  marksTemplateHeavy,
   PRODUCTION_THRESHOLDS,
   type QueryCompletedEvent,
 } from "../labels/query_event.ts";
@@ -38,8 +40,9 @@ import { isShadowCopy } from "../rollout/shadow_route.ts";
  * ```ts
  * import { MemoryStore } from "../store/memory_store.ts";
  * import type { FeedbackOptions } from "./feedback_loop.ts";
+ * import assert from "node:assert/strict";
  * const options: FeedbackOptions = { store: new MemoryStore(), labeledLogPath: undefined };
- * console.assert(options.smallCluster === undefined);
+ * assert.equal(options.clusters, undefined);
  * ```
  */
 export interface FeedbackOptions {
@@ -49,14 +52,15 @@ export interface FeedbackOptions {
   readonly thresholds?: LabelThresholds;
   /** Operator-enabled labeled log (JSON Lines, contains SQL); absent = no file. */
   readonly labeledLogPath?: string;
-  /** The cluster name (as in the path `/v1/events/<name>` or `DecisionRecord.targetCluster`). */
-  readonly smallCluster?: string;
   /**
-   * Resource errors that say nothing about the query's own weight and therefore do not mark its
-   * template: a full queue or an administrator's preemption on Small would otherwise send every
-   * template seen during a load spike to Large for a day.
+   * The two clusters, each by the names that identify it: first the name events use (the path
+   * `/v1/events/<name>`, Trino's `node.environment`; also the `cluster` metric label), then any
+   * alias such as the router's target address (`DecisionRecord.targetCluster`). Nothing else
+   * is a cluster: an event naming another one is refused (see `accept`).
    */
-  readonly templateCacheIgnoredErrors?: readonly string[];
+  readonly clusters?: FeedbackClusters;
+  /** Largest labeled log file; lines past it are counted and dropped until a rotation. */
+  readonly labeledLogMaxBytes?: number;
   /** Events handled in the background at once (see {@linkcode FeedbackLoop.accept}). */
   readonly maxInFlight?: number;
   /** The rollout guards fed with labelled model decisions and Small's completions. */
@@ -65,12 +69,20 @@ export interface FeedbackOptions {
   readonly log?: (line: Record<string, unknown>) => void;
 }
 
+/** The names of the Small and Large clusters; the first of each is its canonical name. */
+export interface FeedbackClusters {
+  readonly small: readonly [string, ...string[]];
+  readonly large: readonly [string, ...string[]];
+}
+
 /** Defaults of {@linkcode FeedbackOptions}. */
 export const DEFAULT_FEEDBACK_OPTIONS = {
-  smallCluster: "small",
-  templateCacheIgnoredErrors: ["QUERY_QUEUE_FULL", "ADMINISTRATIVELY_PREEMPTED"],
+  clusters: { small: ["small"], large: ["large"] } as FeedbackClusters,
   maxInFlight: 1_000,
 } as const;
+
+/** What {@linkcode FeedbackLoop.accept} did with an event. */
+export type AcceptResult = "accepted" | "busy" | "unknown-cluster";
 
 /**
  * What the loop made of one event.
@@ -87,7 +99,10 @@ export const DEFAULT_FEEDBACK_OPTIONS = {
  */
 export interface FeedbackOutcome {
   readonly queryId: string;
-  /** Where the query ran: the event's path, else the decision's target, else `unknown`. */
+  /**
+   * Where the query ran, by its canonical name: the event's path, else its `node.environment`,
+   * else the decision's target; `unknown` when none names a configured cluster.
+   */
   readonly cluster: string;
   /** True when the router's decision for this query was found. */
   readonly joined: boolean;
@@ -108,8 +123,8 @@ export interface FeedbackOutcome {
  * ```ts
  * import type { FeedbackStats } from "./feedback_loop.ts";
  * const stats: FeedbackStats = {
- *   events: {}, templateMarks: 0, dropped: 0, failed: 0,
- *   labeledLog: { written: 0, failed: 0 },
+ *   events: {}, templateMarks: 0, dropped: 0, failed: 0, rejectedClusters: 0,
+ *   labeledLog: { written: 0, failed: 0, overLimit: 0 },
  * };
  * console.assert(stats.dropped === 0);
  * ```
@@ -122,7 +137,13 @@ export interface FeedbackStats {
   readonly dropped: number;
   /** Events whose handling failed unexpectedly (a bug: logged, never thrown). */
   readonly failed: number;
-  readonly labeledLog: { readonly written: number; readonly failed: number };
+  /** Events refused because their path named no configured cluster. */
+  readonly rejectedClusters: number;
+  readonly labeledLog: {
+    readonly written: number;
+    readonly failed: number;
+    readonly overLimit: number;
+  };
 }
 
 /**
@@ -133,7 +154,9 @@ export interface FeedbackStats {
  * import { MemoryStore } from "../store/memory_store.ts";
  * import { createFeedbackLoop, type FeedbackLoop } from "./feedback_loop.ts";
  * const feedback: FeedbackLoop = createFeedbackLoop({ store: new MemoryStore(), log: () => {} });
- * console.assert(feedback.accept({ metadata: { queryId: "q1" }, statistics: {}, context: {} }));
+ * const event = { metadata: { queryId: "q1" }, statistics: {}, context: {} };
+ * console.assert(feedback.accept(event) === "accepted");
+ * console.assert(feedback.accept(event, "elsewhere") === "unknown-cluster");
  * await feedback.idle();
  * ```
  */
@@ -142,10 +165,11 @@ export interface FeedbackLoop {
   handleEvent(event: QueryCompletedEvent, cluster?: string): Promise<FeedbackOutcome>;
   /**
    * Starts handling an event in the background, so that the HTTP answer to Trino does not wait
-   * for the store or the disk. `false` when too many events are in flight (the caller can ask
-   * Trino to retry).
+   * for the store or the disk. `busy` when too many events are in flight (the caller can ask
+   * Trino to retry); `unknown-cluster` when `cluster` names no configured cluster (counted in
+   * one series, whatever the name).
    */
-  accept(event: QueryCompletedEvent, cluster?: string): boolean;
+  accept(event: QueryCompletedEvent, cluster?: string): AcceptResult;
   /** Resolves when every accepted event has been handled. */
   idle(): Promise<void>;
   /** This replica's confusion counts per model version. */
@@ -164,9 +188,7 @@ export interface FeedbackLoop {
 }
 
 const STATEMENT_KINDS: ReadonlySet<string> = new Set(["read", "write", "ddl", "utility"]);
-// Names from the event path, or the router's target (which may be an address like `host:8080`);
-// anything else becomes `unknown` so that metric labels stay bounded and clean.
-const CLUSTER_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
+const UNKNOWN_CLUSTER = "unknown";
 
 /**
  * Creates the feedback loop. Everything configurable is resolved here; per event the loop does
@@ -178,7 +200,8 @@ const CLUSTER_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
  * import { createFeedbackLoop } from "./feedback_loop.ts";
  * const store = new MemoryStore();
  * const feedback = createFeedbackLoop({ store, log: () => {} });
- * await store.putDecision("q1", {
+ * import { decisionRecordKey } from "../routing/join_key.ts";
+ * await store.putDecision(decisionRecordKey({ queryId: "q1", sqlText: "SELECT 1" }), {
  *   queryId: "q1", decision: "light", reason: "model", modelVersion: "v1", modelScore: 0.1,
  *   statementKind: "read", templateFingerprint: "0123456789abcdef", targetCluster: "small",
  *   decidedAt: new Date().toISOString(),
@@ -195,13 +218,18 @@ const CLUSTER_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
   const { store } = options;
   const thresholds = options.thresholds ?? PRODUCTION_THRESHOLDS;
-  const smallCluster = options.smallCluster ?? DEFAULT_FEEDBACK_OPTIONS.smallCluster;
-  const ignoredErrors = new Set(
-    options.templateCacheIgnoredErrors ?? DEFAULT_FEEDBACK_OPTIONS.templateCacheIgnoredErrors,
-  );
+  const clusters = options.clusters ?? DEFAULT_FEEDBACK_OPTIONS.clusters;
+  // Every name of a cluster → its canonical name (the first).
+  const canonical = new Map<string, string>();
+  for (const names of [clusters.small, clusters.large]) {
+    for (const name of names) if (!canonical.has(name)) canonical.set(name, names[0]);
+  }
+  const smallCluster = clusters.small[0];
   const maxInFlight = options.maxInFlight ?? DEFAULT_FEEDBACK_OPTIONS.maxInFlight;
   const log = options.log ?? ((line) => console.log(JSON.stringify(line)));
-  const labeledLog = options.labeledLogPath ? new LabeledLog(options.labeledLogPath) : undefined;
+  const labeledLog = options.labeledLogPath
+    ? new LabeledLog(options.labeledLogPath, { maxBytes: options.labeledLogMaxBytes })
+    : undefined;
 
   const matrix = new ConfusionMatrix();
   const events: Record<string, number> = {};
@@ -209,6 +237,7 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
   let templateMarks = 0;
   let dropped = 0;
   let failed = 0;
+  let rejectedClusters = 0;
 
   function kindOf(decision: DecisionRecord | undefined, sql: string): StatementKind {
     if (decision && STATEMENT_KINDS.has(decision.statementKind)) {
@@ -217,16 +246,34 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
     return statementKind(lex(sql).tokens);
   }
 
-  function clusterOf(
-    explicit: string | undefined,
-    environment: string | undefined,
-    decision: DecisionRecord | undefined,
-  ): string {
-    // The URL path names the cluster; else Trino's own `node.environment`; else the decision.
-    for (const name of [explicit, environment, decision?.targetCluster]) {
-      if (name !== undefined && CLUSTER_NAME.test(name)) return name;
+  /** The canonical name of a configured cluster; undefined for anything else. */
+  const clusterNamed = (name: unknown): string | undefined =>
+    typeof name === "string" ? canonical.get(name) : undefined;
+
+  /**
+   * Where the event says the query ran: the URL path, else Trino's own `node.environment`.
+   * Only configured names count, so metric labels stay bounded whatever events carry.
+   */
+  const reportedCluster = (explicit: string | undefined, event: QueryCompletedEvent) =>
+    clusterNamed(explicit) ?? clusterNamed(event.context?.environment);
+
+  /**
+   * The decision this event completes, taken from the store so that it joins one event only.
+   * A decision for the other cluster is left alone: the event is of a retry (the query failed
+   * on Small and ran again on Large), and the Small event is the one that joins.
+   */
+  async function joinDecision(
+    event: QueryCompletedEvent,
+    ranOn: string | undefined,
+  ): Promise<DecisionRecord | undefined> {
+    const input = eventToQueryInput(event);
+    for (const key of new Set([decisionRecordKey(input), decisionJoinKey(input)])) {
+      const found = await store.getDecision(key);
+      if (found === undefined) continue;
+      if (ranOn !== undefined && clusterNamed(found.targetCluster) !== ranOn) return undefined;
+      return await store.takeDecision(key);
     }
-    return "unknown";
+    return undefined;
   }
 
   async function handleEvent(
@@ -236,24 +283,27 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
     const queryId = event.metadata.queryId;
     const sql = event.metadata.query ?? "";
     if (isShadowCopy(event.context)) return shadowCopyOutcome(event, explicitCluster);
-    // Decisions made before Trino assigned the id (Envoy ext_authz) are stored by join key.
-    const decision = await store.getDecision(queryId) ??
-      await store.getDecision(decisionJoinKey(eventToQueryInput(event)));
-    const cluster = clusterOf(explicitCluster, event.context?.environment, decision);
+    const reported = reportedCluster(explicitCluster, event);
+    const decision = await joinDecision(event, reported);
+    const cluster = reported ?? clusterNamed(decision?.targetCluster) ?? UNKNOWN_CLUSTER;
     if (cluster === smallCluster) options.guards?.smallCompletion(isResourceFailure(event));
     const label = labelEvent(event, thresholds, kindOf(decision, sql));
     const actual: RouteClass | null = label.heavy === null ? null : label.heavy ? "heavy" : "light";
     const predicted = decision?.decision;
 
+    // Only the model's own decisions say how good it is: writes, transactions and template-cache
+    // hits are Large by policy and would count as true positives.
     if (decision && actual !== null) {
-      matrix.record(decision.modelVersion, decision.decision, actual);
-      // Shared across replicas; a degraded store drops it and the local matrix still counts.
-      await store.incrementCounter(
-        confusionCounterName(decision.modelVersion, decision.decision, actual),
-      );
-      if (isModelReason(decision.reason)) options.guards?.labelled(decision.decision, actual);
+      if (isModelDecision(decision.reason)) {
+        matrix.record(decision.modelVersion, decision.decision, actual);
+        // Shared across replicas; a degraded store drops it and the local matrix still counts.
+        await store.incrementCounter(
+          confusionCounterName(decision.modelVersion, decision.decision, actual),
+        );
+        options.guards?.labelled(decision.decision, actual);
+      }
       const challenger = decision.challenger;
-      if (challenger && isModelReason(challenger.reason)) {
+      if (challenger && isModelDecision(challenger.reason)) {
         // Per version, beside the champion: the challenger's live confusion counts.
         matrix.record(challenger.modelVersion, challenger.decision, actual);
         await store.incrementCounter(
@@ -264,10 +314,15 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
 
     let markedTemplate = false;
     const errorName = event.failureInfo?.errorCode?.name ?? "";
-    if (isResourceFailure(event) && cluster === smallCluster && !ignoredErrors.has(errorName)) {
-      // The decision's fingerprint is the very key the router looked up; recompute only when
-      // the decision is unknown.
-      const fingerprint = decision?.templateFingerprint || (sql ? sqlTemplateFingerprint(sql) : "");
+    // Only a query the router sent to Small marks its template: an event for a query the router
+    // never decided (or decided for Large) must not change where other queries go.
+    if (
+      decision !== undefined && cluster === smallCluster &&
+      clusterNamed(decision.targetCluster) === smallCluster &&
+      marksTemplateHeavy(event.failureInfo?.errorCode)
+    ) {
+      // The decision's fingerprint is the very key the router looked up.
+      const fingerprint = decision.templateFingerprint || sqlTemplateFingerprint(sql);
       if (fingerprint) {
         await store.markTemplateHeavy(fingerprint);
         templateMarks++;
@@ -275,8 +330,10 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
       }
     }
 
-    const logged = labeledLog
-      ? await labeledLog.append({ ...event, routing: decision ?? null })
+    // Joined events only: the next training set learns from queries the router decided, never
+    // from whatever else reaches this endpoint.
+    const logged = labeledLog && decision
+      ? await labeledLog.append({ ...event, routing: decision })
       : false;
 
     const result = actual === null ? "unlabeled" : decision ? "joined" : "unjoined";
@@ -309,7 +366,7 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
    * is never joined (the original query's own event, from Large, is) nor counted in confusion.
    */
   function shadowCopyOutcome(event: QueryCompletedEvent, explicit?: string): FeedbackOutcome {
-    const cluster = clusterOf(explicit, event.context?.environment, undefined);
+    const cluster = reportedCluster(explicit, event) ?? UNKNOWN_CLUSTER;
     if (cluster === smallCluster) options.guards?.smallCompletion(isResourceFailure(event));
     const key = `${cluster}|shadow-copy`;
     events[key] = (events[key] ?? 0) + 1;
@@ -346,7 +403,7 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
       });
       return {
         queryId: String(event?.metadata?.queryId ?? ""),
-        cluster: clusterOf(cluster, event?.context?.environment, undefined),
+        cluster: clusterNamed(cluster) ?? UNKNOWN_CLUSTER,
         joined: false,
         predicted: undefined,
         actual: null,
@@ -364,15 +421,19 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
   return {
     handleEvent: safeHandleEvent,
     accept(event, cluster) {
+      if (cluster !== undefined && clusterNamed(cluster) === undefined) {
+        rejectedClusters++;
+        return "unknown-cluster";
+      }
       if (inFlight.size >= maxInFlight) {
         dropped++;
-        return false;
+        return "busy";
       }
       const done: Promise<unknown> = safeHandleEvent(event, cluster).finally(() =>
         inFlight.delete(done)
       );
       inFlight.add(done);
-      return true;
+      return "accepted";
     },
     idle,
     confusion: () => matrix.snapshot(),
@@ -385,7 +446,8 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
       templateMarks,
       dropped,
       failed,
-      labeledLog: labeledLog?.stats ?? { written: 0, failed: 0 },
+      rejectedClusters,
+      labeledLog: labeledLog?.stats ?? { written: 0, failed: 0, overLimit: 0 },
     }),
     reopenLabeledLog: () => labeledLog?.reopen() ?? Promise.resolve(),
     async close() {
@@ -394,6 +456,3 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
     },
   };
 }
-
-/** Decisions the model made itself (not writes, template-cache hits or fallbacks). */
-const isModelReason = (reason: string) => reason === "model" || reason === "parse-fallback";

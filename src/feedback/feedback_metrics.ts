@@ -26,6 +26,7 @@ export const FEEDBACK_METRIC_NAMES = [
   "trino_router_template_cache_marks_total",
   "trino_router_feedback_dropped_events_total",
   "trino_router_feedback_failed_events_total",
+  "trino_router_feedback_rejected_events_total",
   "trino_router_labeled_log_lines_total",
 ] as const;
 
@@ -45,7 +46,10 @@ const SHARED_SNAPSHOT_MAX_AGE_MS = 1_000;
  *   and FP/(FP+TN) over all replicas sharing the store (this replica's when it is degraded);
  *   absent until the denominator is non-zero;
  * - `trino_router_template_cache_marks_total`, `trino_router_feedback_dropped_events_total`,
- *   `trino_router_feedback_failed_events_total`, `trino_router_labeled_log_lines_total{result}`.
+ *   `trino_router_feedback_failed_events_total`, `trino_router_labeled_log_lines_total{result}`;
+ * - `trino_router_feedback_rejected_events_total{reason="unknown_cluster"}`: one series for every
+ *   event naming a cluster that is not configured (the `cluster` label of the events counter
+ *   only ever holds the configured names and `unknown`).
  *
  * @example
  * ```ts
@@ -157,15 +161,27 @@ export function registerFeedbackMetrics(registry: Registry, feedback: FeedbackLo
     },
   });
   new Counter({
+    name: "trino_router_feedback_rejected_events_total",
+    help: "Completion events refused because their path named no configured cluster.",
+    labelNames: ["reason"] as const,
+    registers,
+    collect() {
+      this.reset();
+      this.inc({ reason: "unknown_cluster" }, feedback.stats().rejectedClusters);
+    },
+  });
+  new Counter({
     name: "trino_router_labeled_log_lines_total",
-    help: "Lines appended to the labeled log (result=ok) or lost to write errors (result=error).",
+    help:
+      "Lines appended to the labeled log (ok), lost to write errors (error), or refused at its size limit (over_limit).",
     labelNames: ["result"] as const,
     registers,
     collect() {
       this.reset();
-      const { written, failed } = feedback.stats().labeledLog;
+      const { written, failed, overLimit } = feedback.stats().labeledLog;
       this.inc({ result: "ok" }, written);
       this.inc({ result: "error" }, failed);
+      this.inc({ result: "over_limit" }, overLimit);
     },
   });
 }

@@ -5,12 +5,17 @@
  * @module
  */
 
+/** Default {@linkcode LabeledLog.maxBytes}: 1 GiB, about a million logged queries. */
+export const DEFAULT_LABELED_LOG_MAX_BYTES = 1024 ** 3;
+
 /**
  * Appends lines to a file, one whole line per write, in call order, never throwing.
  *
  * Why a dedicated writer: events arrive concurrently and a line must never interleave with
- * another; the file holds SQL, so it is created readable by its owner and group only; and a
- * failing disk must cost the feedback loop a counter, not an exception.
+ * another; the file holds SQL, so it is created readable by its owner and group only; a
+ * failing disk must cost the feedback loop a counter, not an exception; and the file never
+ * grows past `maxBytes` (lines past it are counted as `overLimit` until `reopen()` after a
+ * rotation), so a burst of events cannot fill the disk.
  *
  * @example
  * ```ts
@@ -24,20 +29,25 @@
  */
 export class LabeledLog {
   readonly path: string;
+  readonly maxBytes: number;
   #file: Promise<Deno.FsFile> | undefined;
+  /** Size of the open file (read at open, then counted). */
+  #size = 0;
   #tail: Promise<unknown> = Promise.resolve();
   #written = 0;
   #failed = 0;
+  #overLimit = 0;
   #closed = false;
   readonly #encoder = new TextEncoder();
 
-  constructor(path: string) {
+  constructor(path: string, options: { readonly maxBytes?: number } = {}) {
     this.path = path;
+    this.maxBytes = options.maxBytes ?? DEFAULT_LABELED_LOG_MAX_BYTES;
   }
 
-  /** Lines written and lines lost to write errors, since start. */
-  get stats(): { readonly written: number; readonly failed: number } {
-    return { written: this.#written, failed: this.#failed };
+  /** Lines written, lost to write errors, and refused past `maxBytes`, since start. */
+  get stats(): { readonly written: number; readonly failed: number; readonly overLimit: number } {
+    return { written: this.#written, failed: this.#failed, overLimit: this.#overLimit };
   }
 
   /**
@@ -86,8 +96,16 @@ export class LabeledLog {
       return false;
     }
     try {
-      this.#file ??= Deno.open(this.path, { append: true, create: true, mode: 0o640 });
+      if (this.#file === undefined) {
+        this.#file = Deno.open(this.path, { append: true, create: true, mode: 0o640 });
+        this.#size = (await (await this.#file).stat()).size;
+      }
       const file = await this.#file;
+      if (this.#size + bytes.length > this.maxBytes) {
+        this.#overLimit++;
+        return false;
+      }
+      this.#size += bytes.length;
       let offset = 0;
       while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
       this.#written++;

@@ -101,6 +101,36 @@ export function isResourceFailure(event: QueryCompletedEvent): boolean {
   return event.failureInfo?.errorCode?.type === RESOURCE_ERROR_TYPE;
 }
 
+/**
+ * Resource errors that say nothing about the query's own weight: a full queue or an
+ * administrator's preemption on Small would otherwise send every template seen during a load
+ * spike to Large for a day.
+ */
+export const TEMPLATE_NEUTRAL_ERRORS: ReadonlySet<string> = new Set([
+  "QUERY_QUEUE_FULL",
+  "ADMINISTRATIVELY_PREEMPTED",
+]);
+
+/**
+ * The one template-marking rule, for the feedback loop and the ext_proc retry alike: a failure
+ * on Small of type `INSUFFICIENT_RESOURCES`, except the {@linkcode TEMPLATE_NEUTRAL_ERRORS},
+ * sends the query's template to Large.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { marksTemplateHeavy } from "./query_event.ts";
+ * assert.equal(marksTemplateHeavy({ type: "INSUFFICIENT_RESOURCES", name: "EXCEEDED_CPU_LIMIT" }), true);
+ * assert.equal(marksTemplateHeavy({ type: "INSUFFICIENT_RESOURCES", name: "QUERY_QUEUE_FULL" }), false);
+ * assert.equal(marksTemplateHeavy({ type: "USER_ERROR", name: "SYNTAX_ERROR" }), false);
+ * ```
+ */
+export function marksTemplateHeavy(
+  error: { readonly type?: string; readonly name?: string } | undefined,
+): boolean {
+  return error?.type === RESOURCE_ERROR_TYPE && !TEMPLATE_NEUTRAL_ERRORS.has(error.name ?? "");
+}
+
 /** The outcome of labelling one event. */
 export type Label =
   | {

@@ -4,6 +4,11 @@
  * built from what both the request and Trino's event carry: user, source, session catalog and
  * schema, and the exact SQL text.
  *
+ * Records are never keyed by a caller-chosen query id alone: `POST /v1/route` takes `queryId`
+ * from its caller, who could otherwise overwrite the decision of any query. A record key always
+ * includes the join key, so a caller can only write the router's own decision for the very SQL
+ * and context it sent ({@linkcode decisionRecordKey}).
+ *
  * @module
  */
 
@@ -36,4 +41,26 @@ export function decisionJoinKey(
     .update(input.sqlText)
     .digest("hex")
     .slice(0, 32);
+}
+
+/**
+ * The store key of a decision: the query id (when the caller gave one) bound to the join key,
+ * else the join key alone. The completion event of the query yields both keys.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decisionJoinKey, decisionRecordKey } from "./join_key.ts";
+ * const input = { sqlText: "SELECT 1", user: "alice" };
+ * assert.equal(decisionRecordKey(input), decisionJoinKey(input));
+ * const withId = decisionRecordKey({ ...input, queryId: "q1" });
+ * assert.ok(withId.startsWith("id:q1|") && withId.endsWith(decisionJoinKey(input)));
+ * assert.notEqual(withId, decisionRecordKey({ ...input, sqlText: "SELECT 2", queryId: "q1" }));
+ * ```
+ */
+export function decisionRecordKey(
+  input: Pick<RouteInput, "sqlText" | "user" | "source" | "catalog" | "schema" | "queryId">,
+): string {
+  const joinKey = decisionJoinKey(input);
+  return input.queryId ? `id:${input.queryId}|${joinKey}` : joinKey;
 }

@@ -222,6 +222,22 @@ export function isPolicyDecision(reason: DecisionReason): boolean {
   return reason === "write-statement" || reason === "transaction";
 }
 
+/**
+ * True when the model made the decision (`model`, `parse-fallback`): only these say how good
+ * the model is, so only these count in the live confusion matrix.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isModelDecision } from "./router.ts";
+ * assert.equal(isModelDecision("parse-fallback"), true);
+ * assert.equal(isModelDecision("template-cache"), false);
+ * ```
+ */
+export function isModelDecision(reason: string): boolean {
+  return reason === "model" || reason === "parse-fallback";
+}
+
 async function isKnownHeavy(
   cache: TemplateCache | undefined,
   fingerprint: string,

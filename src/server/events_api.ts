@@ -100,8 +100,8 @@ function classify(body: unknown): Classified {
  * - 401/403 `{"error":"…"}` without the admin token (see `requireAdmin`); the body is not read;
  * - 200 `{"status":"accepted"}` for a query-completed event, handled in the background;
  * - 200 `{"status":"ignored"}` for query-created and split-completed events;
- * - 400 `{"error":"…"}` for a body that is not JSON or not a Trino event (the listener does not
- *   retry 4xx: resending a malformed body cannot help);
+ * - 400 `{"error":"…"}` for a body that is not JSON or not a Trino event, or a path naming a
+ *   cluster that is not configured (the listener does not retry 4xx: resending cannot help);
  * - 413 for a body larger than `maxBodyBytes`;
  * - 503 `{"error":"…"}` with `Retry-After` while too many events are in flight (the listener
  *   retries 5xx when `http-event-listener.connect-retry-count` is set).
@@ -152,11 +152,15 @@ export function eventsApi(options: EventsApiOptions): Hono {
       case "ignored":
         return c.json({ status: "ignored" }, 200);
       case "completed":
-        if (!feedback.accept(classified.event, cluster)) {
-          c.header("Retry-After", "1");
-          return c.json({ error: "too many events in flight; retry later" }, 503);
+        switch (feedback.accept(classified.event, cluster)) {
+          case "accepted":
+            return c.json({ status: "accepted" }, 200);
+          case "unknown-cluster":
+            return c.json({ error: `unknown cluster "${cluster}": not a configured cluster` }, 400);
+          case "busy":
+            c.header("Retry-After", "1");
+            return c.json({ error: "too many events in flight; retry later" }, 503);
         }
-        return c.json({ status: "accepted" }, 200);
     }
   };
 

@@ -6,7 +6,12 @@
  */
 
 import client from "prom-client";
-import { isPolicyDecision, type RouteDecision, type RouteTimings } from "../routing/router.ts";
+import {
+  isModelDecision,
+  isPolicyDecision,
+  type RouteDecision,
+  type RouteTimings,
+} from "../routing/router.ts";
 
 /** Sub-millisecond resolution where the router lives, up to the 500 ms Envoy timeout. */
 const LATENCY_BUCKETS = [
@@ -141,7 +146,7 @@ export function createRouterMetrics(): RouterMetrics {
         if (!isPolicyDecision(decision.reason)) inferSeconds.observe(timings.inferMs / 1000);
       }
       totalSeconds.observe(total);
-      if (decision.reason === "model" || decision.reason === "parse-fallback") {
+      if (isModelDecision(decision.reason)) {
         scores.observe({ model_version: decision.modelVersion }, decision.modelScore);
       }
     },

@@ -82,6 +82,10 @@ export class MemoryStore implements Store {
     return Promise.resolve(this.#decisions.get(queryId));
   }
 
+  takeDecision(queryId: string): Promise<DecisionRecord | undefined> {
+    return Promise.resolve(this.#decisions.take(queryId));
+  }
+
   markTemplateHeavy(fingerprint: string): Promise<void> {
     this.#templates.set(fingerprint, true, this.#ttls.templateMs);
     return Promise.resolve();

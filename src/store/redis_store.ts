@@ -246,6 +246,19 @@ export class RedisStore implements Store {
     );
   }
 
+  async takeDecision(queryId: string): Promise<DecisionRecord | undefined> {
+    const local = await this.#local?.takeDecision(queryId);
+    const remote = await this.#attempt(
+      "takeDecision",
+      (redis) =>
+        redis.getdel(this.#key("decision", queryId)).then((text) =>
+          parseJson<DecisionRecord>(text, isDecision)
+        ),
+    );
+    // As for submissions: Redis's GETDEL decides which replica's event joins the decision.
+    return remote === UNREACHED ? local : remote;
+  }
+
   async markTemplateHeavy(fingerprint: string): Promise<void> {
     await this.#local?.markTemplateHeavy(fingerprint);
     await this.#call(

@@ -158,6 +158,11 @@ export interface Store {
   putDecision(queryId: string, record: DecisionRecord): Promise<void>;
   /** The decision made for a query; `undefined` when unknown, expired or the store is degraded. */
   getDecision(queryId: string): Promise<DecisionRecord | undefined>;
+  /**
+   * Returns and removes a decision, so that it joins one completion event only (a retried
+   * query's second event, or a replayed one, finds nothing).
+   */
+  takeDecision(queryId: string): Promise<DecisionRecord | undefined>;
   /** Sends the template's next queries straight to Large (TTL `templateMs`). */
   markTemplateHeavy(fingerprint: string): Promise<void>;
   /** True when the template recently exhausted Small; `false` when unknown or degraded. */

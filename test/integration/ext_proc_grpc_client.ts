@@ -81,6 +81,7 @@ export function submissionStream(sql: string, smallResponse: unknown): Processin
         "x-trino-routing-group": "small",
         "accept-encoding": "gzip",
         authorization: "Basic c2VjcmV0",
+        "x-trino-extra-credential": "s3.secret-key=s3cret",
       }),
     },
     { request: "request_body", request_body: { body: encoder.encode(sql), end_of_stream: true } },
@@ -104,10 +105,14 @@ export const queued = (id: string) => ({
   nextUri: `http://envoy.test:8080/small/v1/statement/queued/${id}/y/1`,
   stats: { state: "QUEUED" },
 });
-export const failed = (id: string, errorType = "INSUFFICIENT_RESOURCES") => ({
+export const failed = (
+  id: string,
+  errorType = "INSUFFICIENT_RESOURCES",
+  errorName = "EXCEEDED_LOCAL_MEMORY_LIMIT",
+) => ({
   id,
   stats: { state: "FAILED" },
-  error: { errorName: "EXCEEDED_LOCAL_MEMORY_LIMIT", errorType, errorCode: 131079 },
+  error: { errorName, errorType, errorCode: 131079 },
 });
 export const page = (id: string) => ({
   id,

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { startExtProcServer } from "../../src/ext_proc/server.ts";
 import { RedisStore } from "../../src/store/redis_store.ts";
+import { sqlTemplateFingerprint } from "../../src/sql/normalize.ts";
 import { RedisServer, skipRedisTests } from "./_redis_server.ts";
 import { startStubTrino } from "./ext_proc_stub_trino.ts";
 import {
@@ -71,4 +72,50 @@ Deno.test({
   name: "ext_proc over Redis with the store's local copy (default options)",
   ignore,
   fn: () => twoReplicas(undefined),
+});
+
+Deno.test({
+  name: "ext_proc over Redis: only allowlisted headers reach Redis; a full queue marks no template",
+  ignore,
+  async fn() {
+    const redis = await RedisServer.start();
+    const large = startStubTrino({ name: "large", behaviour: "rows" });
+    const store = new RedisStore({ url: redis.url, log: () => {}, localMaxEntries: 0 });
+    const reader = new RedisStore({ url: redis.url, log: () => {}, localMaxEntries: 0 });
+    const server = await startExtProcServer({
+      store,
+      largeClusterUrl: large.url,
+      port: 0,
+      logger: silent,
+    });
+    const client = extProcClient(server.port);
+    try {
+      await exchange(client, submissionStream(HEAVY_SQL, queued("q1")));
+      const kept = await reader.takeSubmission("q1");
+      assert.equal(kept?.headers["x-trino-user"], "alice");
+      assert.equal(kept?.headers["x-trino-session"], "query_max_memory=1GB");
+      for (const secret of ["x-trino-extra-credential", "authorization", "x-trino-routing-group"]) {
+        assert.equal(kept?.headers[secret], undefined, secret);
+      }
+      assert.ok(!JSON.stringify(kept).includes("s3cret"));
+
+      const template = sqlTemplateFingerprint(HEAVY_SQL);
+      await exchange(client, submissionStream(HEAVY_SQL, queued("q2")));
+      await exchange(
+        client,
+        followupStream(failed("q2", "INSUFFICIENT_RESOURCES", "QUERY_QUEUE_FULL")),
+      );
+      assert.equal(await reader.isTemplateHeavy(template), false, "a full queue is no verdict");
+      await exchange(client, submissionStream(HEAVY_SQL, queued("q3")));
+      await exchange(client, followupStream(failed("q3")));
+      assert.equal(await reader.isTemplateHeavy(template), true);
+    } finally {
+      client.close();
+      await server.close();
+      await store.close();
+      await reader.close();
+      await large.close();
+      await redis.stop();
+    }
+  },
 });

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { createFeedbackLoop } from "../../src/feedback/feedback_loop.ts";
 import { eventsApi } from "../../src/server/events_api.ts";
 import { RedisStore } from "../../src/store/redis_store.ts";
-import { completedEvent, routed } from "../unit/_feedback_events.ts";
+import { completedEvent, recordKey, routed } from "../unit/_feedback_events.ts";
 import { ADMIN_HEADERS, TEST_ADMIN_TOKEN } from "../unit/_fixtures.ts";
 import { RedisServer, skipRedisTests } from "./_redis_server.ts";
 
@@ -30,7 +30,10 @@ Deno.test({
     );
     try {
       // Replica A routed the query to Small...
-      await routerA.putDecision("q1", routed("q1", { templateFingerprint: "abcdefabcdefabcd" }));
+      await routerA.putDecision(
+        recordKey({ queryId: "q1" }),
+        routed("q1", { templateFingerprint: "abcdefabcdefabcd" }),
+      );
       // ...Small's event listener posts the resource failure to replica B.
       const event = completedEvent({
         queryId: "q1",

@@ -6,7 +6,8 @@
  * @module
  */
 
-import type { QueryCompletedEvent } from "../../src/labels/query_event.ts";
+import { eventToQueryInput, type QueryCompletedEvent } from "../../src/labels/query_event.ts";
+import { decisionRecordKey } from "../../src/routing/join_key.ts";
 import type { DecisionRecord } from "../../src/store/store.ts";
 
 /** Options of {@linkcode completedEvent}. */
@@ -79,4 +80,9 @@ export function routed(queryId: string, overrides: Partial<DecisionRecord> = {})
     decidedAt: "2025-08-11T12:34:56.000Z",
     ...overrides,
   };
+}
+
+/** The store key under which the router keeps its decision for the query of `spec`. */
+export function recordKey(spec: EventSpec): string {
+  return decisionRecordKey(eventToQueryInput(completedEvent(spec)));
 }

@@ -51,6 +51,12 @@ const CASES: ReadonlyArray<readonly [string, (fixture: StoreFixture) => Promise<
     await store.putDecision("q2", decision("q2", { reason: "template-cache" }));
     assert.equal((await store.getDecision("q2"))?.reason, "template-cache");
   }],
+  ["a decision taken once is gone for the next taker", async ({ store }) => {
+    await store.putDecision("q4", decision("q4"));
+    assert.equal((await store.takeDecision("q4"))?.queryId, "q4");
+    assert.equal(await store.takeDecision("q4"), undefined);
+    assert.equal(await store.getDecision("q4"), undefined);
+  }],
   ["a decision expires after its TTL", async ({ store, elapse }) => {
     await store.putDecision("q3", decision("q3"));
     await elapse(CONTRACT_TTLS.decisionMs + 100);

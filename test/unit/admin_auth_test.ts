@@ -80,7 +80,12 @@ Deno.test("a forged completion event without the token changes no router state",
     const route = async () =>
       await (await service.app.request("/v1/route", {
         method: "POST",
-        body: JSON.stringify({ user: "a", sqlText: sql }),
+        body: JSON.stringify({
+          user: "alice",
+          source: "trino-cli",
+          sqlText: sql,
+          sessionProperties: { catalog: "tpch", schema: "sf1" },
+        }),
       })).json();
     assert.equal((await route()).targetCluster, "small.test:8080");
     const forged = completedEvent({

@@ -131,6 +131,9 @@ Deno.test("submission headers keep Trino's client headers and the origin, not cr
     authorization: "Basic c2VjcmV0",
     cookie: "s=1",
     "x-request-id": "r",
+    "x-trino-extra-credential": "s3.secret-key=s3cret",
+    "x-trino-prepared-statement": "p1=SELECT+1",
+    "x-trino-something-new": "x",
   });
   assert.deepEqual(kept, {
     host: "envoy.example:8080",

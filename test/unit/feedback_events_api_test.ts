@@ -4,7 +4,7 @@ import { createFeedbackLoop, type FeedbackLoop } from "../../src/feedback/feedba
 import type { QueryCompletedEvent } from "../../src/labels/query_event.ts";
 import { eventsApi } from "../../src/server/events_api.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
-import { completedEvent, routed } from "./_feedback_events.ts";
+import { completedEvent, recordKey, routed } from "./_feedback_events.ts";
 import { ADMIN_HEADERS, TEST_ADMIN_TOKEN } from "./_fixtures.ts";
 
 function setup(options: { maxInFlight?: number; maxBodyBytes?: number } = {}) {
@@ -25,7 +25,7 @@ function setup(options: { maxInFlight?: number; maxBodyBytes?: number } = {}) {
 
 Deno.test("a query-completed event is accepted with 200 and reaches the feedback loop", async () => {
   const { store, feedback, post } = setup();
-  await store.putDecision("q1", routed("q1"));
+  await store.putDecision(recordKey({ queryId: "q1" }), routed("q1"));
   const response = await post("/v1/events", JSON.stringify(completedEvent({ queryId: "q1" })));
   assert.equal(response.status, 200);
   assert.deepEqual(await response.json(), { status: "accepted" });
@@ -35,13 +35,14 @@ Deno.test("a query-completed event is accepted with 200 and reaches the feedback
 
 Deno.test("the cluster in the path says where the query ran", async () => {
   const { store, feedback, post } = setup();
+  await store.putDecision(recordKey({ queryId: "q1" }), routed("q1"));
   const event = completedEvent({
     queryId: "q1",
     error: ["EXCEEDED_LOCAL_MEMORY_LIMIT", "INSUFFICIENT_RESOURCES"],
   });
   assert.equal((await post("/v1/events/small", JSON.stringify(event))).status, 200);
   await feedback.idle();
-  assert.deepEqual(feedback.stats().events, { "small|unjoined": 1 });
+  assert.deepEqual(feedback.stats().events, { "small|joined": 1 });
   assert.equal(feedback.stats().templateMarks, 1);
   assert.equal(store.health().state, "ok");
 });
@@ -111,7 +112,7 @@ Deno.test("while too many events are in flight the answer is 503 with Retry-Afte
   const full: Pick<FeedbackLoop, "accept"> = {
     accept: (event) => {
       accepted.push(event);
-      return false;
+      return "busy";
     },
   };
   const app = new Hono().route("/", eventsApi({ feedback: full, adminToken: TEST_ADMIN_TOKEN }));
@@ -169,4 +170,17 @@ Deno.test("the answer does not wait for the event to be handled", async () => {
   release();
   await feedback.idle();
   assert.deepEqual(feedback.stats().events, { "unknown|unjoined": 1 });
+});
+
+Deno.test("an event for a cluster that is not configured is answered 400", async () => {
+  const { post, feedback } = setup();
+  const response = await post(
+    "/v1/events/elsewhere",
+    JSON.stringify(completedEvent({ queryId: "q1" })),
+  );
+  assert.equal(response.status, 400);
+  assert.match((await response.json()).error, /unknown cluster "elsewhere"/);
+  await feedback.idle();
+  assert.deepEqual(feedback.stats().events, {});
+  assert.equal(feedback.stats().rejectedClusters, 1);
 });

@@ -68,3 +68,57 @@ Deno.test("a resource failure on Small sends the next query of its template to L
     await service.close();
   }
 });
+
+Deno.test("POST /v1/route cannot overwrite the decision recorded for another query", async () => {
+  const service = await createService(TEST_CONFIG, { logger: capturingLogger() });
+  try {
+    const queryId = "20250811_123456_00003_aaaaa";
+    const routed = await (await service.app.request(
+      "/v1/route",
+      post({ ...context, queryId, sqlText: SQL }),
+    )).json();
+    assert.equal(routed.decision, "light");
+    // An attacker reuses the query id with other SQL (heavy: a write) to plant a record.
+    const planted = await service.app.request(
+      "/v1/route",
+      post({ ...context, queryId, sqlText: "INSERT INTO t SELECT * FROM orders" }),
+    );
+    assert.equal((await planted.json()).decision, "heavy");
+    const event = completedEvent({ queryId, sql: SQL, cpuSeconds: 900 });
+    await service.app.request("/v1/events/small", post(event));
+    await service.feedback.idle();
+    // The event joined the router's decision for its own SQL: predicted light, was heavy.
+    assert.deepEqual(service.feedback.confusion()["tiny-xgb"], {
+      truePositive: 0,
+      falseNegative: 1,
+      trueNegative: 0,
+      falsePositive: 0,
+    });
+  } finally {
+    await service.close();
+  }
+});
+
+Deno.test("the Small cluster's event name comes from SMALL_CLUSTER_NAME", async () => {
+  const config = { ...TEST_CONFIG, smallClusterName: "adhoc", largeClusterName: "batch" };
+  const service = await createService(config, { logger: capturingLogger() });
+  try {
+    await service.app.request("/v1/route", post({ ...context, sqlText: SQL }));
+    const failed = completedEvent({
+      queryId: "20250811_123456_00004_aaaaa",
+      sql: SQL,
+      error: ["EXCEEDED_LOCAL_MEMORY_LIMIT", "INSUFFICIENT_RESOURCES"],
+    });
+    assert.equal((await service.app.request("/v1/events/small", post(failed))).status, 400);
+    assert.equal((await service.app.request("/v1/events/adhoc", post(failed))).status, 200);
+    await service.feedback.idle();
+    assert.equal(service.feedback.stats().templateMarks, 1);
+    const next = await (await service.app.request(
+      "/v1/route",
+      post({ ...context, sqlText: SQL.replace("2025-08-10", "2025-08-12") }),
+    )).json();
+    assert.equal(next.reason, "template-cache");
+  } finally {
+    await service.close();
+  }
+});
