@@ -7,7 +7,7 @@ transform values: any change would break train-serve parity.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +31,38 @@ class Dataset:
     cpu_seconds: npt.NDArray[np.float64]
     statement_kind: npt.NDArray[np.str_]
     query_ids: npt.NDArray[np.str_]
+    splits_by_scheme: dict[str, npt.NDArray[np.str_]]
+    families: npt.NDArray[np.str_]
+    users: npt.NDArray[np.str_]
+    schema_rule: npt.NDArray[np.float32]
 
     @property
     def feature_names(self) -> list[str]:
         return list(self.sidecar["featureNames"])
 
-    def mask(self, split: str, model_decided_only: bool = True) -> npt.NDArray[np.bool_]:
-        """Rows of a split; by default only those the model (not the write policy) decides."""
-        m = self.split == split
+    @property
+    def feature_groups(self) -> list[str]:
+        return list(self.sidecar["featureGroups"])
+
+    def mask(
+        self, split: str, model_decided_only: bool = True, scheme: str | None = None
+    ) -> npt.NDArray[np.bool_]:
+        """Rows of a split (of `scheme`, default the featurize run's `splitBy`); by default only
+        those the model (not the write policy) decides."""
+        m = (self.split if scheme is None else self.splits_by_scheme[scheme]) == split
         if model_decided_only:
             m &= np.isin(self.statement_kind, MODEL_DECIDED_KINDS)
         return m
+
+    def without_groups(self, groups: list[str]) -> Dataset:
+        """The same rows with every feature of `groups` set to 0: a constant column is never
+        split on, so the trained graph keeps the full input width but ignores those features."""
+        drop = [i for i, g in enumerate(self.feature_groups) if g in groups]
+        if not drop:
+            return self
+        x = self.x.copy()
+        x[:, drop] = 0.0
+        return replace(self, x=x)
 
 
 def load_dataset(directory: str | Path) -> Dataset:
@@ -68,4 +89,8 @@ def load_dataset(directory: str | Path) -> Dataset:
         cpu_seconds=np.asarray(sidecar["cpuSeconds"], dtype=np.float64),
         statement_kind=np.asarray(sidecar["statementKinds"]),
         query_ids=np.asarray(sidecar["queryIds"]),
+        splits_by_scheme={k: np.asarray(v) for k, v in sidecar["splitsByScheme"].items()},
+        families=np.asarray(sidecar["families"]),
+        users=np.asarray(sidecar["users"]),
+        schema_rule=np.asarray(sidecar["schemaRule"], dtype=np.float32),
     )

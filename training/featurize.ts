@@ -15,14 +15,14 @@ import { parseArgs } from "node:util";
 import {
   createFeaturizer,
   FEATURE_SCHEMA_VERSION,
+  featureGroup,
   featureNames,
   type FeatureSpec,
 } from "../src/features/featurizer.ts";
-import {
-  CATEGORY_NAMES,
-  type CategoryName,
-  referencedTables,
-} from "../src/features/context_features.ts";
+import { CATEGORY_NAMES, type CategoryName } from "../src/features/context_features.ts";
+import { TableCatalogBuilder } from "../src/features/table_catalog.ts";
+import { referencedTables } from "../src/features/table_references.ts";
+import { schemaRuleHeavy } from "./baselines.ts";
 import { fitTfidf, type TfidfFitOptions } from "../src/features/tfidf.ts";
 import { eventToQueryInput } from "../src/labels/query_event.ts";
 import { lex } from "../src/sql/lexer.ts";
@@ -32,6 +32,7 @@ import {
   loadQueryLog,
   type LoggedQuery,
   type QueryLog,
+  type SplitScheme,
   thresholdsFromJson,
 } from "./query_log.ts";
 
@@ -42,13 +43,23 @@ export interface SpecFitOptions {
   /** At most this many values per categorical field (the most frequent win). */
   readonly maxCategoryValues?: number;
   readonly tfidf?: TfidfFitOptions;
+  /**
+   * Fit identity one-hots (user, source, session catalog/schema, table names, client tags).
+   * Off by default: on the template-disjoint evaluation they taught the model the generator's
+   * users and sessions instead of query cost (see the model report's ablation).
+   */
+  readonly identity?: boolean;
+  /** Fit template-word TF-IDF. Off by default for the same reason. */
+  readonly useTfidf?: boolean;
 }
 
-/** Defaults sized for tree models on a dense matrix: a few hundred n-grams carry the signal. */
+/** Defaults: no identity one-hots, no TF-IDF (enable them only for ablations). */
 export const DEFAULT_SPEC_FIT: Required<SpecFitOptions> = {
   minCategoryCount: 3,
   maxCategoryValues: 200,
   tfidf: { minDocumentFrequency: 3, maxFeatures: 400 },
+  identity: false,
+  useTfidf: false,
 };
 
 /**
@@ -65,12 +76,17 @@ export function fitFeatureSpec(
   rows: readonly LoggedQuery[],
   options: SpecFitOptions = {},
 ): FeatureSpec {
-  const { minCategoryCount, maxCategoryValues, tfidf } = { ...DEFAULT_SPEC_FIT, ...options };
+  const { minCategoryCount, maxCategoryValues, tfidf, identity, useTfidf } = {
+    ...DEFAULT_SPEC_FIT,
+    ...options,
+  };
+  const catalog = new TableCatalogBuilder();
   const counts = Object.fromEntries(
     CATEGORY_NAMES.map((field) => [field, new Map<string, number>()]),
   ) as Record<CategoryName, Map<string, number>>;
   const documents: string[][] = [];
   for (const row of rows) {
+    catalog.addEvent(row.event);
     const input = eventToQueryInput(row.event);
     const { tokens } = lex(input.sqlText);
     documents.push(normalizedTokens(tokens));
@@ -95,14 +111,15 @@ export function fitFeatureSpec(
     [...counts[field]]
       .filter(([, n]) => n >= minCategoryCount)
       .sort(([a, na], [b, nb]) => nb - na || (a < b ? -1 : a > b ? 1 : 0))
-      .slice(0, maxCategoryValues)
+      .slice(0, identity ? maxCategoryValues : 0)
       .map(([value]) => value)
       .sort(),
   ])) as unknown as FeatureSpec["categories"];
   return {
     schemaVersion: FEATURE_SCHEMA_VERSION,
     categories,
-    tfidf: fitTfidf(documents, tfidf),
+    tfidf: useTfidf ? fitTfidf(documents, tfidf) : { vocabulary: [], idf: [] },
+    tableCatalog: catalog.build(),
   };
 }
 
@@ -121,10 +138,19 @@ export interface DatasetSidecar {
   readonly shape: readonly [number, number];
   readonly matrix: string;
   readonly featureNames: readonly string[];
+  /** Group of each feature (`featureGroup`), for ablations. */
+  readonly featureGroups: readonly string[];
   readonly queryIds: readonly string[];
   readonly labels: readonly (0 | 1)[];
   readonly because: readonly string[];
+  /** Split of each row under `splitBy`. */
   readonly splits: readonly string[];
+  readonly splitBy: SplitScheme;
+  /** Split of each row under every scheme. */
+  readonly splitsByScheme: Readonly<Record<SplitScheme, readonly string[]>>;
+  readonly families: readonly string[];
+  /** The trivial baseline's decision per row (1 = heavy), see `baselines.ts`. */
+  readonly schemaRule: readonly (0 | 1)[];
   readonly times: readonly string[];
   readonly cpuSeconds: readonly number[];
   readonly statementKinds: readonly string[];
@@ -207,7 +233,7 @@ export async function featurizeLog(options: FeaturizeOptions): Promise<Featurize
     matrix.close();
   }
   const splitCounts: Record<string, { rows: number; heavy: number }> = {};
-  for (const split of ["train", "valid", "test"]) {
+  for (const split of ["train", "valid", "test"] as const) {
     const rows = log.rows.filter((r) => r.split === split);
     splitCounts[split] = { rows: rows.length, heavy: rows.filter((r) => r.heavy).length };
   }
@@ -217,10 +243,19 @@ export async function featurizeLog(options: FeaturizeOptions): Promise<Featurize
     shape: [log.rows.length, width],
     matrix: DATASET_FILES.matrix,
     featureNames: names,
+    featureGroups: names.map(featureGroup),
     queryIds: log.rows.map((r) => r.queryId),
     labels: log.rows.map((r) => r.heavy ? 1 : 0),
     because: log.rows.map((r) => r.because),
     splits: log.rows.map((r) => r.split),
+    splitBy: log.splitBy,
+    splitsByScheme: {
+      template: log.rows.map((r) => r.splits.template),
+      user: log.rows.map((r) => r.splits.user),
+      time: log.rows.map((r) => r.splits.time),
+    },
+    families: log.rows.map((r) => r.family),
+    schemaRule: log.rows.map((r) => schemaRuleHeavy(r.event) ? 1 : 0),
     times: log.rows.map((r) => Number.isFinite(r.time) ? new Date(r.time).toISOString() : ""),
     cpuSeconds: log.rows.map((r) => r.cpuSeconds),
     statementKinds: log.rows.map((r) => r.statementKind),
@@ -258,7 +293,12 @@ export async function loadOptionsFromFlags(values: {
   labels?: string;
   "valid-start"?: string;
   "test-start"?: string;
+  "split-by"?: string;
 }): Promise<LoadOptions> {
+  const splitBy = values["split-by"];
+  if (splitBy !== undefined && !["time", "template", "user"].includes(splitBy)) {
+    throw new Error(`--split-by must be time, template or user, not ${splitBy}`);
+  }
   const labels = values.labels
     ? JSON.parse(await Deno.readTextFile(values.labels)) as {
       split?: { validStart?: number | string; testStart?: number | string };
@@ -275,6 +315,7 @@ export async function loadOptionsFromFlags(values: {
   const given = (v?: number | string) => typeof v === "number" ? v : time(v);
   return {
     thresholds,
+    splitBy: splitBy as SplitScheme | undefined,
     boundaries: {
       validStart: time(values["valid-start"]) ?? given(labels?.split?.validStart),
       testStart: time(values["test-start"]) ?? given(labels?.split?.testStart),
@@ -296,6 +337,8 @@ export const LOG_FLAGS = {
   labels: { type: "string" },
   "valid-start": { type: "string" },
   "test-start": { type: "string" },
+  /** time | template | user: which partition is the split (training uses template). */
+  "split-by": { type: "string" },
 } as const;
 
 if (import.meta.main) {

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { referencedTables } from "../src/features/table_references.ts";
+import { lex } from "../src/sql/lexer.ts";
 import type { QueryCompletedEvent } from "../src/labels/query_event.ts";
 
 /** Options of {@linkcode makeFixtureLog}. */
@@ -310,6 +312,14 @@ function toEvent(
   // Most lines carry durations as seconds (Jackson's default); some as ISO-8601 strings, which
   // older listeners wrote, so the reader is exercised on both.
   const duration = (s: number) => isoDurations ? `PT${round(s)}S` : round(s);
+  // What the scans read: the CPU time spread over the tables the SQL names, so the table
+  // catalog learned from these events has sizes that track cost, as real Trino's do.
+  const tables = referencedTables(lex(q.sql).tokens, q.shape);
+  const inputs = failure === "SYNTAX_ERROR" ? [] : tables.map((name) => {
+    const [catalogName, schema, table] = name.split(".");
+    const rows = Math.round((cpu * 2e6) / tables.length);
+    return { catalogName, schema, table, physicalInputRows: rows, physicalInputBytes: rows * 64 };
+  });
   return {
     metadata: {
       queryId: q.queryId,
@@ -331,6 +341,7 @@ function toEvent(
       queryType: q.shape.queryType,
       sessionProperties: {},
     },
+    ioMetadata: { inputs },
     ...(failure ? { failureInfo: { errorCode: { ...ERROR_CODES[failure], name: failure } } } : {}),
     createTime: new Date(q.created).toISOString(),
     endTime: new Date(end).toISOString(),

@@ -147,6 +147,7 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
     modelsDir,
     split,
     thresholds: options.thresholds ?? own.thresholds,
+    splitBy: options.splitBy ?? own.splitBy,
     boundaries: {
       ...own.boundaries,
       ...Object.fromEntries(

@@ -9,6 +9,7 @@ import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { createHash } from "node:crypto";
 import { lex } from "../src/sql/lexer.ts";
+import { sqlTemplateFingerprint } from "../src/sql/normalize.ts";
 import { type StatementKind, statementKind } from "../src/sql/statement_kind.ts";
 
 import {
@@ -20,8 +21,65 @@ import {
   type QueryCompletedEvent,
 } from "../src/labels/query_event.ts";
 
-/** The three time-ordered partitions. */
+/** The three partitions. */
 export type SplitName = "train" | "valid" | "test";
+
+/**
+ * How rows are partitioned: by submission time, or holding out whole template families or
+ * whole users (each family/user lands in exactly one split, by a hash of its name).
+ */
+export type SplitScheme = "time" | "template" | "user";
+
+/** Every scheme, the headline (template-disjoint) first. */
+export const SPLIT_SCHEMES: readonly SplitScheme[] = ["template", "user", "time"];
+
+/** Shares of the hash-based (template, user) splits: 20% of groups test, 15% validation. */
+const GROUP_TEST_SHARE = 0.2;
+const GROUP_VALID_SHARE = 0.15;
+
+/**
+ * The split of a family or user under a group scheme: a stable hash of its name, so the same
+ * group lands in the same split in every run, log and process.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { groupSplit } from "./query_log.ts";
+ * assert.equal(groupSplit("template", "window_rank"), groupSplit("template", "window_rank"));
+ * ```
+ */
+export function groupSplit(scheme: "template" | "user", group: string): SplitName {
+  const digest = createHash("sha256").update(`${scheme}\0${group}`).digest();
+  const u = digest.readUInt32BE(0) / 2 ** 32;
+  return u < GROUP_TEST_SHARE
+    ? "test"
+    : u < GROUP_TEST_SHARE + GROUP_VALID_SHARE
+    ? "valid"
+    : "train";
+}
+
+/** `family=<id>` (or JSON `{"family": "<id>"}`) in the client info names a structural family. */
+const FAMILY_IN_CLIENT_INFO = /"?family"?\s*[=:]\s*"?([\w.:-]{1,128})/;
+
+/**
+ * The template family of a query: what the workload generator declared (`family=<id>` in
+ * `X-Trino-Client-Info`), else the fingerprint of its literal-free template. Held-out families
+ * are the "queries never seen" of the template-disjoint evaluation.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { queryFamily } from "./query_log.ts";
+ * const event = { metadata: { queryId: "q", query: "SELECT 1" }, statistics: {},
+ *   context: { clientInfo: "family=f42" } };
+ * assert.equal(queryFamily(event), "f42");
+ * ```
+ */
+export function queryFamily(event: QueryCompletedEvent): string {
+  const info = (event.context as { clientInfo?: unknown }).clientInfo;
+  const declared = typeof info === "string" ? FAMILY_IN_CLIENT_INFO.exec(info)?.[1] : undefined;
+  return declared ?? `fp:${sqlTemplateFingerprint(event.metadata.query ?? "")}`;
+}
 
 /** One labeled query of the log, ready to featurize. */
 export interface LoggedQuery {
@@ -33,7 +91,12 @@ export interface LoggedQuery {
   readonly because: Exclude<Label["because"], "unrelated-failure">;
   readonly statementKind: StatementKind;
   readonly cpuSeconds: number;
+  /** The split under the log's chosen scheme (`LoadOptions.splitBy`). */
   readonly split: SplitName;
+  /** The split under every scheme (reports show all three). */
+  readonly splits: Readonly<Record<SplitScheme, SplitName>>;
+  /** Template family (see {@linkcode queryFamily}). */
+  readonly family: string;
 }
 
 /** Where the validation and test splits start, in epoch milliseconds. */
@@ -47,6 +110,8 @@ export interface LoadOptions {
   readonly thresholds?: LabelThresholds;
   /** Fixed boundaries (e.g. from the data README); else 70/15/15 of the time order. */
   readonly boundaries?: Partial<SplitBoundaries>;
+  /** Which scheme `LoggedQuery.split` follows (default `time`, the pipeline's historic cut). */
+  readonly splitBy?: SplitScheme;
 }
 
 /** A labeled log and how it was cut. */
@@ -54,7 +119,8 @@ export interface QueryLog {
   readonly rows: readonly LoggedQuery[];
   readonly boundaries: SplitBoundaries;
   readonly thresholds: LabelThresholds;
-  /** sha256 of the log file's bytes, as stored (compressed or not). */
+  readonly splitBy: SplitScheme;
+  /** sha256 of the log file's bytes, as stored (compressed or not); of several files, of all in order. */
   readonly sha256: string;
   /** What was dropped and why. */
   readonly dropped: {
@@ -143,7 +209,8 @@ export function eventStatementKind(event: QueryCompletedEvent): StatementKind {
 }
 
 /**
- * Reads, labels, de-duplicates and splits a query log. Unrelated failures (`heavy: null`) are
+ * Reads, labels, de-duplicates and splits a query log (several files: their paths joined by
+ * commas, read in order as one log). Unrelated failures (`heavy: null`) are
  * dropped; of several lines with one query id (retries), the last attempt is kept; rows are
  * returned in time order, each tagged with its split.
  *
@@ -161,7 +228,10 @@ export async function loadQueryLog(path: string, options: LoadOptions = {}): Pro
   let lines = 0;
   const latest = new Map<string, { event: QueryCompletedEvent; order: number; end: number }>();
   let duplicate = 0;
-  for await (const event of readEvents(path, hash, () => unreadable++)) {
+  const events = async function* () {
+    for (const file of path.split(",")) yield* readEvents(file, hash, () => unreadable++);
+  };
+  for await (const event of events()) {
     const order = lines++;
     const end = instantMillis(event.endTime);
     const seen = latest.get(event.metadata.queryId);
@@ -173,7 +243,7 @@ export async function loadQueryLog(path: string, options: LoadOptions = {}): Pro
     latest.set(event.metadata.queryId, { event, order, end });
   }
   let unrelatedFailure = 0;
-  const labeled: Array<Omit<LoggedQuery, "split"> & { order: number }> = [];
+  const labeled: Array<Omit<LoggedQuery, "split" | "splits" | "family"> & { order: number }> = [];
   for (const { event, order } of latest.values()) {
     const kind = eventStatementKind(event);
     const label = labelEvent(event, thresholds, kind);
@@ -195,18 +265,25 @@ export async function loadQueryLog(path: string, options: LoadOptions = {}): Pro
   }
   labeled.sort((a, b) => a.time - b.time || a.order - b.order);
   const boundaries = resolveBoundaries(labeled.map((r) => r.time), options.boundaries);
-  const rows = labeled.map(({ order: _order, ...row }): LoggedQuery => ({
-    ...row,
-    split: row.time < boundaries.validStart
-      ? "train"
-      : row.time < boundaries.testStart
-      ? "valid"
-      : "test",
-  }));
+  const splitBy = options.splitBy ?? "time";
+  const rows = labeled.map(({ order: _order, ...row }): LoggedQuery => {
+    const family = queryFamily(row.event);
+    const splits = {
+      time: row.time < boundaries.validStart
+        ? "train"
+        : row.time < boundaries.testStart
+        ? "valid"
+        : "test",
+      template: groupSplit("template", family),
+      user: groupSplit("user", row.event.context.user ?? ""),
+    } as const;
+    return { ...row, family, splits, split: splits[splitBy] };
+  });
   return {
     rows,
     boundaries,
     thresholds,
+    splitBy,
     sha256: hash.digest("hex"),
     dropped: { unrelatedFailure, duplicate, unreadable },
     lines,

@@ -233,10 +233,12 @@ export function loadOptionsOfManifest(manifest: ModelManifest): LoadOptions {
   const data = (manifest.trainingData ?? {}) as {
     labelThresholds?: LoadOptions["thresholds"];
     splitBoundaries?: { validStart?: string; testStart?: string };
+    splitBy?: LoadOptions["splitBy"];
   };
   const time = (s?: string) => s === undefined ? undefined : Date.parse(s);
   return {
     thresholds: data.labelThresholds,
+    splitBy: data.splitBy,
     boundaries: data.splitBoundaries
       ? {
         validStart: time(data.splitBoundaries.validStart),
@@ -346,6 +348,7 @@ export async function withReplayedLog<T>(
     const own = loadOptionsOfManifest(models.get(version).manifest);
     const log = await loadQueryLog(options.log, {
       thresholds: options.thresholds ?? own.thresholds,
+      splitBy: options.splitBy ?? own.splitBy,
       boundaries: { ...own.boundaries, ...definedOnly(options.boundaries ?? {}) },
     });
     const split = options.split ?? "test";

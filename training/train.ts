@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { validateManifest } from "../src/model/manifest.ts";
 import { cliArgs, featurizeLog, loadOptionsFromFlags, LOG_FLAGS } from "./featurize.ts";
+import type { SplitScheme } from "./query_log.ts";
 import { formatReport, PARITY_TOLERANCE, replay } from "./replay.ts";
 
 const here = new URL(".", import.meta.url).pathname;
@@ -37,6 +38,13 @@ export interface TrainOptions {
   readonly validStart?: string;
   readonly testStart?: string;
   readonly targetRecall?: number;
+  /** Partition of the headline evaluation (default `template`: whole families held out). */
+  readonly splitBy?: SplitScheme;
+  /** Feature groups the model may not use (ablation), e.g. `["cst"]`. */
+  readonly dropGroups?: readonly string[];
+  /** Fit identity one-hots / TF-IDF too (off by default; see `SpecFitOptions`). */
+  readonly identity?: boolean;
+  readonly tfidf?: boolean;
   /** Print progress lines (the CLI does; tests do not). */
   readonly verbose?: boolean;
 }
@@ -65,9 +73,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     labels: options.labels,
     "valid-start": options.validStart,
     "test-start": options.testStart,
+    "split-by": options.splitBy ?? "template",
   });
   const workDir = options.workDir ?? join(".cache", "training", "last-run");
-  const { sidecar } = await featurizeLog({ log: options.log, out: workDir, ...loadOptions });
+  const { sidecar } = await featurizeLog({
+    log: options.log,
+    out: workDir,
+    ...loadOptions,
+    identity: options.identity,
+    useTfidf: options.tfidf,
+  });
   lap("featurize");
   say(
     `featurized ${sidecar.shape.join(" x ")} → ${workDir}; splits ${
@@ -81,6 +96,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const args = [join(here, "train.py"), "--data", workDir];
   if (options.out) args.push("--out", options.out);
   else args.push("--models-dir", options.modelsDir ?? "models");
+  if (options.dropGroups?.length) args.push("--drop-groups", options.dropGroups.join(","));
   if (options.targetRecall !== undefined) {
     args.push("--target-recall", String(options.targetRecall));
   }
@@ -156,12 +172,16 @@ if (import.meta.main) {
       "models-dir": { type: "string", default: "models" },
       "work-dir": { type: "string" },
       "target-recall": { type: "string" },
+      "drop-groups": { type: "string" },
+      identity: { type: "boolean", default: false },
+      tfidf: { type: "boolean", default: false },
     },
   });
   if (!values.log) {
     console.error(
       "usage: train.ts --log <log.jsonl[.gz]> [--labels labels.json] [--out models/<version>] " +
-        "[--valid-start ISO --test-start ISO] [--target-recall 0.99]",
+        "[--valid-start ISO --test-start ISO] [--split-by template|user|time] " +
+        "[--target-recall 0.995] [--drop-groups cst,time] [--identity] [--tfidf]",
     );
     Deno.exit(2);
   }
@@ -174,6 +194,10 @@ if (import.meta.main) {
     validStart: values["valid-start"],
     testStart: values["test-start"],
     targetRecall: values["target-recall"] ? Number(values["target-recall"]) : undefined,
+    splitBy: values["split-by"] as SplitScheme | undefined,
+    dropGroups: values["drop-groups"]?.split(",").filter(Boolean),
+    identity: values.identity,
+    tfidf: values.tfidf,
     verbose: true,
   });
   console.log(

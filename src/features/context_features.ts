@@ -6,8 +6,6 @@
  * @module
  */
 
-import type { Token } from "../sql/lexer.ts";
-
 /** Context of a query as the router receives it. */
 export interface QueryContext {
   /** Trino query id; its prefix `YYYYMMDD_HHMMSS` is the UTC creation time. */
@@ -68,60 +66,3 @@ export function queryTime(
   const date = new Date(millis);
   return { hour_of_day: date.getUTCHours(), day_of_week: date.getUTCDay() };
 }
-
-const TABLE_INTRODUCERS = new Set(["FROM", "JOIN", "INTO", "TABLE", "UPDATE", "USING"]);
-
-/**
- * Tables a query names after FROM / JOIN / INTO / TABLE / UPDATE / USING, qualified with the
- * session catalog and schema where the query leaves them out. Lower-case, de-duplicated,
- * sorted. Reads tokens only, so it works on SQL the CST parser refuses.
- *
- * @example
- * ```ts
- * import { lex } from "../sql/lexer.ts";
- * import { referencedTables } from "./context_features.ts";
- * const { tokens } = lex("SELECT * FROM orders o JOIN tpch.sf1.lineitem l ON true");
- * const tables = referencedTables(tokens, { catalog: "tpch", schema: "tiny" });
- * console.assert(tables.join() === "tpch.sf1.lineitem,tpch.tiny.orders");
- * ```
- */
-export function referencedTables(
-  tokens: readonly Token[],
-  context: Pick<QueryContext, "catalog" | "schema">,
-): string[] {
-  const found = new Set<string>();
-  for (let i = 0; i < tokens.length; i++) {
-    if (tokens[i].kind !== "word" || !TABLE_INTRODUCERS.has(tokens[i].text)) continue;
-    const parts: string[] = [];
-    let j = i + 1;
-    while (j < tokens.length && parts.length < 3) {
-      const t = tokens[j];
-      if (t.kind === "word") parts.push(t.text.toLowerCase());
-      else if (t.kind === "quoted_ident") parts.push(t.text.slice(1, -1).toLowerCase());
-      else break;
-      if (tokens[j + 1]?.text !== ".") break;
-      j += 2;
-    }
-    if (parts.length === 0 || (parts.length === 1 && RESERVED_AFTER_INTRODUCER.has(parts[0]))) {
-      continue;
-    }
-    const catalog = context.catalog?.toLowerCase() ?? "";
-    const schema = context.schema?.toLowerCase() ?? "";
-    const qualified = parts.length === 3
-      ? parts
-      : parts.length === 2
-      ? [catalog, ...parts]
-      : [catalog, schema, ...parts];
-    found.add(qualified.join("."));
-  }
-  return [...found].sort();
-}
-
-/** Words that follow a table introducer without being a table (`FROM UNNEST`, `JOIN LATERAL`). */
-const RESERVED_AFTER_INTRODUCER = new Set([
-  "unnest",
-  "lateral",
-  "select",
-  "values",
-  "table",
-]);

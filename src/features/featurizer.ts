@@ -21,9 +21,11 @@ import {
   type CategoryName,
   type QueryContext,
   queryTime,
-  referencedTables,
   TIME_FEATURE_NAMES,
 } from "./context_features.ts";
+import { SIZE_FEATURE_NAMES, sizeFeatures } from "./size_features.ts";
+import { EMPTY_TABLE_CATALOG, type TableCatalog, tableSizeLookup } from "./table_catalog.ts";
+import { tableReferences } from "./table_references.ts";
 import { createTfidfVectorizer, type TfidfSpec } from "./tfidf.ts";
 import { TOKEN_FEATURE_NAMES, tokenFeatures } from "./token_features.ts";
 
@@ -31,7 +33,7 @@ import { TOKEN_FEATURE_NAMES, tokenFeatures } from "./token_features.ts";
  * Version of the vector layout rules. Bump it whenever a feature is added, removed, reordered
  * or computed differently: models trained on another version are refused at load.
  */
-export const FEATURE_SCHEMA_VERSION = 1;
+export const FEATURE_SCHEMA_VERSION = 2;
 
 const STATEMENT_KINDS: readonly StatementKind[] = ["read", "write", "ddl", "utility"];
 
@@ -42,7 +44,35 @@ export const FIXED_FEATURE_NAMES: readonly string[] = [
   ...TIME_FEATURE_NAMES,
   ...STATEMENT_KINDS.map((kind) => `statement_${kind}`),
   "lex_truncated",
+  ...SIZE_FEATURE_NAMES,
 ];
+
+/**
+ * Feature groups, for ablations (`training/train.py --drop-groups`) and reports: `token`,
+ * `cst`, `time`, `statement`, `size` (fixed), `identity` (category one-hots), `tfidf`.
+ */
+export type FeatureGroup = "token" | "cst" | "time" | "statement" | "size" | "identity" | "tfidf";
+
+/**
+ * The group of a feature name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { featureGroup } from "./featurizer.ts";
+ * assert.equal(featureGroup("cst_join_count"), "cst");
+ * assert.equal(featureGroup("user=alice"), "identity");
+ * ```
+ */
+export function featureGroup(name: string): FeatureGroup {
+  if (name.startsWith("tfidf:")) return "tfidf";
+  if (name.includes("=")) return "identity";
+  if ((CST_FEATURE_NAMES as readonly string[]).includes(name)) return "cst";
+  if ((TIME_FEATURE_NAMES as readonly string[]).includes(name)) return "time";
+  if ((SIZE_FEATURE_NAMES as readonly string[]).includes(name)) return "size";
+  if ((TOKEN_FEATURE_NAMES as readonly string[]).includes(name)) return "token";
+  return "statement";
+}
 
 /** The learned part of the layout: category vocabularies and TF-IDF, fitted on training data. */
 export interface FeatureSpec {
@@ -50,6 +80,8 @@ export interface FeatureSpec {
   /** Known values per categorical field; each becomes a one-hot feature `field=value`. */
   readonly categories: Readonly<Record<CategoryName, readonly string[]>>;
   readonly tfidf: TfidfSpec;
+  /** Table sizes the size features read: the snapshot fitted on the training rows. */
+  readonly tableCatalog: TableCatalog;
 }
 
 /** A spec with no learned vocabulary: the fixed features only (what the heuristic needs). */
@@ -57,6 +89,7 @@ export const FIXED_ONLY_SPEC: FeatureSpec = {
   schemaVersion: FEATURE_SCHEMA_VERSION,
   categories: { user: [], source: [], catalog: [], schema: [], table: [], client_tag: [] },
   tfidf: { vocabulary: [], idf: [] },
+  tableCatalog: EMPTY_TABLE_CATALOG,
 };
 
 /** The input of the featurizer: SQL text plus context. */
@@ -71,6 +104,7 @@ export interface Featurized {
   readonly parseOutcome: ParseOutcome;
   /** Fingerprint of the literal-free template (the template cache's key). */
   readonly templateFingerprint: string;
+  /** Distinct tables the SQL names, resolved (session catalog/schema fill unqualified parts). */
   readonly tables: readonly string[];
 }
 
@@ -125,6 +159,7 @@ export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions =
   const tfidfOffset = offset;
   const width = tfidfOffset + spec.tfidf.vocabulary.length;
   const vectorizeTfidf = createTfidfVectorizer(spec.tfidf);
+  const sizeOf = tableSizeLookup(spec.tableCatalog);
 
   const setCategory = (vector: Float32Array, field: CategoryName, value: string | undefined) => {
     const index = value === undefined ? undefined : categoryOffsets.get(field)!.get(value);
@@ -140,7 +175,8 @@ export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions =
       : cstFeatures(sql, { tokenCount: lexed.tokens.length, ...lexed }, parseGuard);
     const tokenStats = tokenFeatures(sql, lexed);
     const time = queryTime(input);
-    const tables = referencedTables(lexed.tokens, input);
+    const refs = tableReferences(lexed.tokens, input);
+    const size = sizeFeatures(refs, tokenStats, sizeOf);
 
     const vector = new Float32Array(width);
     let i = 0;
@@ -149,12 +185,13 @@ export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions =
     for (const name of TIME_FEATURE_NAMES) vector[i++] = time[name];
     for (const k of STATEMENT_KINDS) vector[i++] = k === kind ? 1 : 0;
     vector[i++] = lexed.truncated ? 1 : 0;
+    for (const name of SIZE_FEATURE_NAMES) vector[i++] = size[name];
 
     setCategory(vector, "user", input.user);
     setCategory(vector, "source", input.source);
     setCategory(vector, "catalog", input.catalog);
     setCategory(vector, "schema", input.schema);
-    for (const table of tables) setCategory(vector, "table", table);
+    for (const table of refs.tables) setCategory(vector, "table", table);
     for (const tag of input.clientTags ?? []) setCategory(vector, "client_tag", tag);
 
     const words = normalizedTokens(lexed.tokens);
@@ -164,7 +201,7 @@ export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions =
       statementKind: kind,
       parseOutcome: cst.outcome,
       templateFingerprint: templateFingerprint(queryTemplate(lexed.tokens)),
-      tables,
+      tables: refs.tables,
     };
   };
 }

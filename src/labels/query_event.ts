@@ -36,6 +36,16 @@ export interface QueryCompletedEvent {
     readonly environment?: string;
     readonly sessionProperties?: Readonly<Record<string, string>>;
   };
+  /** What the query read: one entry per table, with the rows and bytes its scans returned. */
+  readonly ioMetadata?: {
+    readonly inputs?: ReadonlyArray<{
+      readonly catalogName?: string;
+      readonly schema?: string;
+      readonly table?: string;
+      readonly physicalInputRows?: number;
+      readonly physicalInputBytes?: number;
+    }>;
+  };
   readonly failureInfo?: {
     readonly errorCode?: { readonly code?: number; readonly name?: string; readonly type?: string };
   };

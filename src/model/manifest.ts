@@ -7,6 +7,7 @@
 
 import { FEATURE_SCHEMA_VERSION, featureNames, type FeatureSpec } from "../features/featurizer.ts";
 import { CATEGORY_NAMES } from "../features/context_features.ts";
+import { tableCatalogProblem } from "../features/table_catalog.ts";
 
 /** Where the ONNX graph's input and score live. */
 export interface OnnxSignature {
@@ -92,6 +93,8 @@ export function validateManifest(json: unknown, where: string): ModelManifest {
   ) {
     fail(where, "featureSpec.tfidf needs `vocabulary` and `idf` of equal length");
   }
+  const catalogProblem = tableCatalogProblem(spec.tableCatalog);
+  if (catalogProblem) fail(where, `featureSpec.${catalogProblem}`);
   const expected = featureNames(spec);
   const declared = m.features;
   if (!Array.isArray(declared) || declared.length !== expected.length) {

@@ -29,7 +29,8 @@ Deno.test("the fixture trains into a bundle whose ONNX decisions in Deno equal n
       "Deno (onnxruntime-web via the router) matches native XGBoost on the test split",
       async () => {
         const { parity } = await replay({ log: FIXTURE_LOG, model: bundleDir, split: "test" });
-        assert.ok(parity && parity.rows > 50, JSON.stringify(parity));
+        // The test split holds out whole template families: few of the fixture's rows.
+        assert.ok(parity && parity.rows >= 10, JSON.stringify(parity));
         assert.equal(parity.missing, 0);
         assert.equal(parity.decisionMismatches, 0);
         assert.ok(parity.maxAbsDiffRaw <= PARITY_TOLERANCE, JSON.stringify(parity));
@@ -37,13 +38,20 @@ Deno.test("the fixture trains into a bundle whose ONNX decisions in Deno equal n
     );
 
     await t.step(
-      "the manifest records metrics for the model, LightGBM and the heuristic floor",
+      "the manifest records template-disjoint metrics for the model and both baselines",
       () => {
         const m = manifest.metrics as Record<string, { recall: number; aucPr: number }>;
-        for (const name of ["xgboost", "lightgbm", "heuristic"]) {
+        assert.equal(manifest.metrics?.splitBy, "template");
+        for (const name of ["xgboost", "schema-rule", "heuristic"]) {
           assert.equal(typeof m[name].recall, "number", name);
         }
-        assert.ok(m.xgboost.aucPr > m.heuristic.aucPr, "the model beats the floor on the fixture");
+        // Out-of-fold rows (train + validation, families unseen by each fold's model): the
+        // fixture's template-disjoint test split is too small to compare on.
+        const oof = manifest.metrics?.validation as Record<string, Record<string, number>>;
+        assert.ok(
+          oof.xgboost.heavyCpuSecondsOnSmall < oof.heuristic.heavyCpuSecondsOnSmall,
+          JSON.stringify(oof),
+        );
         assert.equal(manifest.onnx?.output, "probabilities");
         const data = manifest.trainingData as { fingerprint: string };
         assert.match(data.fingerprint, /^sha256:[0-9a-f]{64}$/);

@@ -47,13 +47,15 @@ Deno.test("every vector the training pipeline wrote equals, bit for bit, the rou
   }
 });
 
-Deno.test("the vocabulary and IDF are fitted on the train split only", async () => {
+Deno.test("the vocabulary, IDF and table catalog are fitted on the train split only", async () => {
   const dir = await mkdtemp(join(tmpdir(), "training-spec-"));
   try {
-    const { spec, log } = await featurizeLog({ log: FIXTURE_LOG, out: dir });
+    const fit = { identity: true, useTfidf: true };
+    const { spec, log } = await featurizeLog({ log: FIXTURE_LOG, out: dir, ...fit });
     const train = log.rows.filter((r) => r.split === "train");
-    assert.deepEqual(spec, fitFeatureSpec(train));
-    assert.notDeepEqual(spec, fitFeatureSpec(log.rows), "fitting on all rows would differ");
+    assert.deepEqual(spec, fitFeatureSpec(train, fit));
+    assert.notDeepEqual(spec, fitFeatureSpec(log.rows, fit), "fitting on all rows would differ");
+    assert.ok(spec.tableCatalog.tables.length > 0, "the catalog learned tables");
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

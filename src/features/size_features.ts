@@ -1,0 +1,103 @@
+/**
+ * Structure weighted by size: what the query's shape costs given how big the tables it reads
+ * are (from the bundle's table catalog). These carry cost from one query to another: a window
+ * over `lineitem` at sf1 is expensive whatever template wrote it. Sizes are `log10(1 + rows)`,
+ * so products of sizes (joins) are sums.
+ *
+ * @module
+ */
+
+import type { TableSize } from "./table_catalog.ts";
+import type { TableReferences } from "./table_references.ts";
+import type { TokenFeatureName } from "./token_features.ts";
+
+/** Names of the size features, in vector order. */
+export const SIZE_FEATURE_NAMES = [
+  "tables_unknown",
+  "table_refs",
+  "rows_max_log",
+  "rows_second_log",
+  "rows_sum_log",
+  "bytes_sum_log",
+  "large_join_log",
+  "est_intermediate_log",
+  "cte_reuse",
+  "cte_reuse_rows_log",
+  "window_rows_log",
+  "group_by_rows_log",
+  "distinct_rows_log",
+  "sort_no_limit_rows_log",
+] as const;
+
+/** One size feature name. */
+export type SizeFeatureName = typeof SIZE_FEATURE_NAMES[number];
+
+const log1p10 = (x: number) => Math.log10(1 + x);
+
+/**
+ * Computes the size features from the query's resolved table references, its token counts and
+ * a table-size look-up. Tables the catalog does not know count as size 0 and in
+ * `tables_unknown` (the novelty rule reads it).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { lex } from "../sql/lexer.ts";
+ * import { sizeFeatures } from "./size_features.ts";
+ * import { tableReferences } from "./table_references.ts";
+ * import { tokenFeatures } from "./token_features.ts";
+ * const sql = "SELECT * FROM lineitem l JOIN orders o ON l.orderkey = o.orderkey ORDER BY 1";
+ * const lexed = lex(sql);
+ * const sizes = new Map([["tpch.sf1.lineitem", 6e6], ["tpch.sf1.orders", 1.5e6]]);
+ * const f = sizeFeatures(
+ *   tableReferences(lexed.tokens, { catalog: "tpch", schema: "sf1" }),
+ *   tokenFeatures(sql, lexed),
+ *   (t) => sizes.has(t) ? { rows: sizes.get(t)!, bytes: 0 } : undefined,
+ * );
+ * assert.equal(f.tables_unknown, 0);
+ * assert.ok(f.large_join_log > 12 && f.sort_no_limit_rows_log > 6);
+ * ```
+ */
+export function sizeFeatures(
+  refs: TableReferences,
+  tokens: Readonly<Record<TokenFeatureName, number>>,
+  sizeOf: (table: string) => TableSize | undefined,
+): Record<SizeFeatureName, number> {
+  let unknown = 0;
+  for (const table of refs.tables) if (sizeOf(table) === undefined) unknown++;
+  const logs: number[] = [];
+  let rowsSum = 0;
+  let bytesSum = 0;
+  for (const table of refs.references) {
+    const size = sizeOf(table);
+    const rows = size?.rows ?? 0;
+    logs.push(log1p10(rows));
+    rowsSum += rows;
+    bytesSum += size?.bytes ?? 0;
+  }
+  logs.sort((a, b) => b - a);
+  const max = logs[0] ?? 0;
+  const second = logs[1] ?? 0;
+  const joined = logs.length > 1 ? max + second : 0;
+  // Crude cardinality: key joins keep the largest input's size; every cross join multiplies
+  // by the next largest table.
+  let intermediate = max;
+  for (let k = 1; k <= tokens.kw_cross_join && k < logs.length; k++) intermediate += logs[k];
+  const unlimitedSorts = Math.max(0, tokens.kw_order_by - tokens.kw_limit);
+  return {
+    tables_unknown: unknown,
+    table_refs: refs.references.length,
+    rows_max_log: max,
+    rows_second_log: second,
+    rows_sum_log: log1p10(rowsSum),
+    bytes_sum_log: log1p10(bytesSum),
+    large_join_log: joined,
+    est_intermediate_log: intermediate,
+    cte_reuse: refs.cteExtraReads,
+    cte_reuse_rows_log: refs.cteExtraReads * max,
+    window_rows_log: tokens.kw_over * max,
+    group_by_rows_log: tokens.kw_group_by * max,
+    distinct_rows_log: tokens.kw_distinct * max,
+    sort_no_limit_rows_log: unlimitedSorts * max,
+  };
+}

@@ -1,0 +1,177 @@
+/**
+ * Which tables a query reads, resolved the way Trino resolves them: a fully qualified
+ * `catalog.schema.table` names itself, and the session catalog/schema only fill in the parts
+ * the SQL leaves out. The session can therefore never make `tpch.sf1.lineitem` look small.
+ * Names of the query's own CTEs are not tables and are counted apart (CTE reuse).
+ *
+ * @module
+ */
+
+import type { Token } from "../sql/lexer.ts";
+import type { QueryContext } from "./context_features.ts";
+
+/** The tables of one query, as read from its tokens. */
+export interface TableReferences {
+  /** Resolved `catalog.schema.table` of every reference, in order, repeats kept. */
+  readonly references: readonly string[];
+  /** Distinct resolved tables, sorted. */
+  readonly tables: readonly string[];
+  /** How many times the query reads one of its own CTEs beyond the first read of each. */
+  readonly cteExtraReads: number;
+}
+
+const TABLE_INTRODUCERS = new Set(["FROM", "JOIN", "INTO", "TABLE", "UPDATE", "USING"]);
+
+/** Words that follow a table introducer without being a table (`FROM UNNEST`, `JOIN LATERAL`). */
+const RESERVED_AFTER_INTRODUCER = new Set([
+  "unnest",
+  "lateral",
+  "select",
+  "values",
+  "table",
+]);
+
+/** Functions whose argument syntax contains FROM (`EXTRACT(YEAR FROM d)`). */
+const FROM_TAKING_FUNCTIONS = new Set(["EXTRACT", "SUBSTRING", "TRIM", "OVERLAY"]);
+
+function identifier(t: Token | undefined): string | undefined {
+  if (t?.kind === "word") return t.text.toLowerCase();
+  if (t?.kind === "quoted_ident") return t.text.slice(1, -1).replaceAll('""', '"').toLowerCase();
+  return undefined;
+}
+
+/**
+ * Names defined by `WITH name [(columns)] AS (` or `, name [(columns)] AS (`: the query's CTEs.
+ * A select-list alias is never followed by `AS (`, so the pattern does not catch columns.
+ */
+function cteNames(tokens: readonly Token[]): Set<string> {
+  const names = new Set<string>();
+  for (let i = 1; i < tokens.length; i++) {
+    const prev = tokens[i - 1].text;
+    if (prev !== "WITH" && prev !== "," && prev !== "RECURSIVE") continue;
+    const name = identifier(tokens[i]);
+    if (name === undefined) continue;
+    let j = i + 1;
+    if (tokens[j]?.text === "(") {
+      // Column list: skip to its closing parenthesis.
+      let depth = 0;
+      for (; j < tokens.length; j++) {
+        if (tokens[j].text === "(") depth++;
+        else if (tokens[j].text === ")" && --depth === 0) break;
+      }
+      j++;
+    }
+    if (tokens[j]?.text === "AS" && tokens[j + 1]?.text === "(") names.add(name);
+  }
+  return names;
+}
+
+/**
+ * Reads the table references after FROM / JOIN / INTO / TABLE / UPDATE / USING (and each
+ * comma-separated item of a FROM list). Reads tokens only, so it works on SQL the CST parser
+ * refuses. Lower-case names; never throws.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { lex } from "../sql/lexer.ts";
+ * import { tableReferences } from "./table_references.ts";
+ * const { tokens } = lex(
+ *   "WITH o AS (SELECT * FROM orders) SELECT * FROM o JOIN o p ON true, tpch.sf1.lineitem",
+ * );
+ * const refs = tableReferences(tokens, { catalog: "tpch", schema: "tiny" });
+ * assert.deepEqual(refs.tables, ["tpch.sf1.lineitem", "tpch.tiny.orders"]);
+ * assert.equal(refs.cteExtraReads, 1);
+ * ```
+ */
+export function tableReferences(
+  tokens: readonly Token[],
+  context: Pick<QueryContext, "catalog" | "schema">,
+): TableReferences {
+  const ctes = cteNames(tokens);
+  const cteReads = new Map<string, number>();
+  const references: string[] = [];
+  const catalog = context.catalog?.toLowerCase() ?? "";
+  const schema = context.schema?.toLowerCase() ?? "";
+  // Parenthesis depth at which a FROM list is open, so `FROM a, b` reads `b` too.
+  const fromListDepth: number[] = [];
+  // Depths of open `EXTRACT(`/`SUBSTRING(`/`TRIM(`/`OVERLAY(`: their FROM is not a table's.
+  const syntaxCallDepth: number[] = [];
+  let depth = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const text = tokens[i].text;
+    if (text === "(") {
+      depth++;
+      if (FROM_TAKING_FUNCTIONS.has(tokens[i - 1]?.text ?? "")) syntaxCallDepth.push(depth);
+    } else if (text === ")") {
+      if (syntaxCallDepth.at(-1) === depth) syntaxCallDepth.pop();
+      depth--;
+      while (fromListDepth.length > 0 && fromListDepth.at(-1)! > depth) fromListDepth.pop();
+    }
+    const kind = tokens[i].kind;
+    const prev = tokens[i - 1]?.text;
+    if (
+      kind === "word" && text === "FROM" &&
+      (syntaxCallDepth.at(-1) === depth || prev === "DISTINCT" || prev === "TABLES" ||
+        prev === "SCHEMAS" || prev === "FUNCTIONS")
+    ) {
+      continue;
+    }
+    let introduces = kind === "word" && TABLE_INTRODUCERS.has(text);
+    if (kind === "word" && text === "FROM") fromListDepth.push(depth);
+    else if (
+      kind === "word" && fromListDepth.at(-1) === depth &&
+      (text === "WHERE" || text === "GROUP" || text === "ORDER" || text === "HAVING" ||
+        text === "LIMIT" || text === "UNION" || text === "EXCEPT" || text === "INTERSECT" ||
+        text === "WINDOW" || text === "SELECT")
+    ) {
+      fromListDepth.pop();
+    } else if (text === "," && fromListDepth.at(-1) === depth) introduces = true;
+    if (!introduces) continue;
+    const parts: string[] = [];
+    let j = i + 1;
+    while (j < tokens.length && parts.length < 3) {
+      const part = identifier(tokens[j]);
+      if (part === undefined) break;
+      parts.push(part);
+      if (tokens[j + 1]?.text !== ".") break;
+      j += 2;
+    }
+    if (parts.length === 0 || (parts.length === 1 && RESERVED_AFTER_INTRODUCER.has(parts[0]))) {
+      continue;
+    }
+    if (parts.length === 1 && ctes.has(parts[0])) {
+      cteReads.set(parts[0], (cteReads.get(parts[0]) ?? 0) + 1);
+      continue;
+    }
+    const qualified = parts.length === 3
+      ? parts
+      : parts.length === 2
+      ? [catalog, ...parts]
+      : [catalog, schema, ...parts];
+    references.push(qualified.join("."));
+  }
+  let cteExtraReads = 0;
+  for (const reads of cteReads.values()) cteExtraReads += reads - 1;
+  return { references, tables: [...new Set(references)].sort(), cteExtraReads };
+}
+
+/**
+ * Distinct resolved tables a query names, sorted (see {@linkcode tableReferences}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { lex } from "../sql/lexer.ts";
+ * import { referencedTables } from "./table_references.ts";
+ * const { tokens } = lex("SELECT * FROM orders o JOIN tpch.sf1.lineitem l ON true");
+ * const tables = referencedTables(tokens, { catalog: "tpch", schema: "tiny" });
+ * assert.deepEqual(tables, ["tpch.sf1.lineitem", "tpch.tiny.orders"]);
+ * ```
+ */
+export function referencedTables(
+  tokens: readonly Token[],
+  context: Pick<QueryContext, "catalog" | "schema">,
+): string[] {
+  return [...tableReferences(tokens, context).tables];
+}

@@ -1,0 +1,49 @@
+/**
+ * The trivial baseline every model must beat beside the design's heuristic: "the query names a
+ * table of the large scale → heavy" (`sf1` or larger; `tiny` is the small scale), with tables
+ * resolved exactly as the featurizer resolves them.
+ *
+ * @module
+ */
+
+import { tableReferences } from "../src/features/table_references.ts";
+import { eventToQueryInput, type QueryCompletedEvent } from "../src/labels/query_event.ts";
+import { lex } from "../src/sql/lexer.ts";
+
+/** Name of the trivial baseline in reports and manifests. */
+export const SCHEMA_RULE_NAME = "schema-rule";
+
+const SCALE_SCHEMA = /^sf(\d+(?:\.\d+)?)$/;
+
+/**
+ * True when a resolved `catalog.schema.table` lives in a scale-factor schema of scale ≥ 1.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isLargeScaleTable } from "./baselines.ts";
+ * assert.ok(isLargeScaleTable("tpch.sf1.lineitem"));
+ * assert.ok(!isLargeScaleTable("tpch.tiny.lineitem"));
+ * ```
+ */
+export function isLargeScaleTable(table: string): boolean {
+  const scale = SCALE_SCHEMA.exec(table.split(".")[1] ?? "");
+  return scale !== null && Number(scale[1]) >= 1;
+}
+
+/**
+ * The trivial rule on one logged query: heavy when any table it names is of the large scale.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { schemaRuleHeavy } from "./baselines.ts";
+ * const event = { metadata: { queryId: "q", query: "SELECT * FROM tpch.sf1.orders" },
+ *   statistics: {}, context: { catalog: "tpch", schema: "tiny" } };
+ * assert.ok(schemaRuleHeavy(event));
+ * ```
+ */
+export function schemaRuleHeavy(event: QueryCompletedEvent): boolean {
+  const input = eventToQueryInput(event);
+  return tableReferences(lex(input.sqlText).tokens, input).tables.some(isLargeScaleTable);
+}
