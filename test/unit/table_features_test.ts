@@ -151,6 +151,7 @@ Deno.test("the bundled default model decides a query naming tpch.sf1.lineitem th
       metrics: createRouterMetrics(),
       logger: createLogger(() => {}),
       recordDecision: () => {},
+      storeHealth: () => ({ backend: "memory", state: "ok", circuit: "closed" }),
     }, [extAuthzApi]);
     const answer = async (sql: string, schema: string) => {
       const response = await app.fetch(
