@@ -13,12 +13,12 @@
  * Each planned query carries its structural `family` (the recipe, e.g. `j5x-win-cte2-ordlim`) in
  * `X-Trino-Client-Info`, which Trino copies into the completion event's `context.clientInfo`.
  *
- * Usage: `deno run -A tools/workload/random_queries.ts --shapes 600 --seed 1 --out plan.jsonl`
+ * Run with `tools/workload/run.ts --generator random --shapes N --seed S` (or in chunks with
+ * `tools/workload/random_chunks.sh`).
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { type PlannedQuery, Rng } from "./generate.ts";
 import schemaJson from "./random_schema.json" with { type: "json" };
 
@@ -640,26 +640,4 @@ export function generateRandomPlan(options: RandomPlanOptions): RandomQuery[] {
     [plan[i], plan[j]] = [plan[j], plan[i]];
   }
   return plan.map((q, seq) => ({ seq, ...q }));
-}
-
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      shapes: { type: "string", default: "600" },
-      seed: { type: "string", default: "1" },
-      "small-share": { type: "string", default: "0.2" },
-      "cpu-cap": { type: "string", default: "3s" },
-      out: { type: "string", default: "-" },
-    },
-  });
-  const plan = generateRandomPlan({
-    shapes: Number(values.shapes),
-    seed: Number(values.seed),
-    smallShare: Number(values["small-share"]),
-    cpuCap: values["cpu-cap"],
-  });
-  const text = plan.map((q) => JSON.stringify(q)).join("\n") + "\n";
-  if (values.out === "-") await Deno.stdout.write(new TextEncoder().encode(text));
-  else await Deno.writeTextFile(values.out!, text);
 }
