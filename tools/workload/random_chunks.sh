@@ -19,7 +19,9 @@ DENO="${DENO:-node_modules/.bin/deno}"
 # Client-side outcomes (state, error name per query id) are diagnostics, kept outside the repo.
 OUTCOMES="${OUTCOMES_DIR:-/tmp/random_log_outcomes}"
 mkdir -p "$DIR" "$OUTCOMES"
-for n in $(seq "$FIRST" "$LAST"); do
+n=$((FIRST - 1))
+while ((n < LAST)); do
+  n=$((n + 1))
   out="$(printf '%s/chunk-%03d.jsonl.gz' "$DIR" "$n")"
   [ -e "$out" ] && continue
   partial="$DIR/.partial-$(basename "$out")"
@@ -29,10 +31,16 @@ for n in $(seq "$FIRST" "$LAST"); do
     ((budget < 120)) && break
   fi
   echo "[random_chunks] $(date -u +%T) chunk $n (seed $((1000 + n)), budget ${budget}s)" >&2
-  $DENO run -A tools/workload/run.ts --generator random --shapes "$SHAPES" --seed $((1000 + n)) \
-    --small-share "${SMALL_SHARE:-0.2}" --cpu-cap "${CPU_CAP:-3s}" \
+  # A failed start (e.g. another process briefly holding the collector port) is retried.
+  if ! $DENO run -A tools/workload/run.ts --generator random --shapes "$SHAPES" \
+    --seed $((1000 + n)) --small-share "${SMALL_SHARE:-0.2}" --cpu-cap "${CPU_CAP:-3s}" \
     --large-concurrency "${LARGE_CONCURRENCY:-4}" --small-concurrency "${SMALL_CONCURRENCY:-2}" \
     --timeout-seconds 100 --max-seconds "$budget" --out "$partial" \
-    --outcomes-out "$OUTCOMES/$(basename "${out%.jsonl.gz}").outcomes.jsonl"
+    --outcomes-out "$OUTCOMES/$(basename "${out%.jsonl.gz}").outcomes.jsonl"; then
+    echo "[random_chunks] chunk $n failed; retrying in 15 s" >&2
+    sleep 15
+    n=$((n - 1))
+    continue
+  fi
   mv "$partial" "$out"
 done
