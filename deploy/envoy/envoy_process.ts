@@ -24,6 +24,8 @@ export interface EnvoyConfigValues {
   readonly routerTls?: RouterTls;
   /** Clients → Envoy over TLS: the listener's certificate chain and key. */
   readonly listenerTls?: ListenerTls;
+  /** The router's ext_proc server (`envoy_retry.yaml` only). */
+  readonly extProc?: HostPort;
 }
 
 /** How Envoy verifies the router's certificate. */
@@ -43,11 +45,15 @@ const TLS_SOCKET = "envoy.transport_sockets.tls";
 const TLS_TYPES = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3";
 
 // One-line flow mappings: they fill a placeholder at any indentation.
-function routerTlsYaml(tls: RouterTls | undefined): string {
+// `alpn`: the ext_proc gRPC server speaks HTTP/2 only and insists on ALPN h2; the ext_authz
+// cluster speaks HTTP/1.1 and must not be offered h2.
+function routerTlsYaml(tls: RouterTls | undefined, alpn: string[] = []): string {
   if (!tls) return "";
   return `transport_socket: { name: ${TLS_SOCKET}, typed_config: { "@type": ${TLS_TYPES}.UpstreamTlsContext, sni: ${
     JSON.stringify(tls.serverName)
-  }, common_tls_context: { validation_context: { trusted_ca: { filename: ${
+  }, common_tls_context: { alpn_protocols: ${
+    JSON.stringify(alpn)
+  }, validation_context: { trusted_ca: { filename: ${
     JSON.stringify(tls.caFile)
   } }, match_typed_subject_alt_names: [{ san_type: DNS, matcher: { exact: ${
     JSON.stringify(tls.serverName)
@@ -122,7 +128,12 @@ export function renderEnvoyConfig(template: string, values: EnvoyConfigValues): 
     SMALL_PORT: values.small.port,
     LARGE_HOST: values.large.host,
     LARGE_PORT: values.large.port,
+    ...(values.extProc
+      ? { EXT_PROC_HOST: values.extProc.host, EXT_PROC_PORT: values.extProc.port }
+      : {}),
     ROUTER_TLS: routerTlsYaml(values.routerTls),
+    // The ext_proc server is the router process too: same certificate (envoy_retry.yaml only).
+    EXT_PROC_TLS: routerTlsYaml(values.routerTls, ["h2"]),
     LISTENER_TLS: listenerTlsYaml(values.listenerTls),
   };
   const rendered = template.replace(/\{\{([A-Z_]+)\}\}/g, (whole, name: string) => {

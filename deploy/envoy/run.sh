@@ -40,6 +40,7 @@ sed \
   -e "s/{{EXT_PROC_PORT}}/${EXT_PROC_PORT:-9002}/g" \
   -e "s/{{ROUTER_TLS}}//g" \
   -e "s/{{LISTENER_TLS}}//g" \
+  -e "s/{{EXT_PROC_TLS}}//g" \
   "$here/${ENVOY_CONFIG:-envoy.yaml}" >"$config"
 
 if grep -q '{{[A-Z_]*}}' "$config"; then

@@ -42,6 +42,6 @@ Deno.test("the retry config's clusters and placeholders: envoy.yaml's plus ext_p
   assert.deepEqual(clusters(retry), ["ext_proc", ...clusters(base)]);
   assert.deepEqual(
     placeholders(retry),
-    new Set([...placeholders(base), "EXT_PROC_HOST", "EXT_PROC_PORT"]),
+    new Set([...placeholders(base), "EXT_PROC_HOST", "EXT_PROC_PORT", "EXT_PROC_TLS"]),
   );
 });
