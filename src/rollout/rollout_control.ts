@@ -113,12 +113,7 @@ export class RolloutControl {
 
   /** Adopts the store's state, or seeds the store with the configured one; starts polling. */
   async start(): Promise<void> {
-    const stored = parseRolloutState(await this.#store.getSetting(ROLLOUT_SETTING));
-    if (stored) this.#adopt(stored);
-    else {
-      this.#state = { ...this.#state, revision: 1 };
-      await this.#store.putSetting(ROLLOUT_SETTING, JSON.stringify(this.#state));
-    }
+    await this.#sync();
     const timer = setInterval(() => void this.tick(), this.#pollMs);
     // The poll must not keep a process alive that has nothing else to do.
     Deno.unrefTimer(timer);
@@ -133,14 +128,31 @@ export class RolloutControl {
 
   async #tick(): Promise<void> {
     try {
-      const stored = parseRolloutState(await this.#store.getSetting(ROLLOUT_SETTING));
-      if (stored && isNewer(stored, this.#state)) this.#adopt(stored);
+      await this.#sync();
       await this.#evaluateGuards();
     } catch (error) {
       this.#logger.error("rollout tick failed", {
         component: "rollout",
         error: error instanceof Error ? error.name : typeof error,
       });
+    }
+  }
+
+  /**
+   * Follows the store's state: a newer revision, or any stored state while this replica only
+   * has its configured one (so that replicas seeded concurrently converge on the last writer).
+   * An empty, reachable store is seeded with this replica's state; an unreachable one (Redis
+   * still connecting at start) is retried on the next tick.
+   */
+  async #sync(): Promise<void> {
+    const stored = parseRolloutState(await this.#store.getSetting(ROLLOUT_SETTING));
+    if (stored) {
+      const configured = this.#state.changedBy === "config" &&
+        (stored.revision !== this.#state.revision || stored.changedAt !== this.#state.changedAt);
+      if (configured || isNewer(stored, this.#state)) this.#adopt(stored);
+    } else if (this.#store.health().state === "ok") {
+      this.#state = { ...this.#state, revision: Math.max(1, this.#state.revision) };
+      await this.#store.putSetting(ROLLOUT_SETTING, JSON.stringify(this.#state));
     }
   }
 

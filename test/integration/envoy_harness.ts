@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DEFAULT_CONFIG } from "../../src/config.ts";
+import { type Config, DEFAULT_CONFIG } from "../../src/config.ts";
 import { createService, type Service } from "../../src/service.ts";
 import { EnvoyProcess } from "../../deploy/envoy/envoy_process.ts";
 import { TrinoStub, type TrinoStubOptions } from "./envoy_trino_stub.ts";
@@ -37,10 +37,13 @@ export class RouterServer {
     this.#dir = dir;
   }
 
-  static async start(): Promise<RouterServer> {
+  /** Starts the service; `config` overrides the defaults (rollout mode, Redis, admin token). */
+  static async start(config: Partial<Config> = {}): Promise<RouterServer> {
     const dir = await Deno.makeTempDir({ prefix: "router-models-" });
     const silent = { info() {}, warn() {}, error() {} };
-    const service = await createService({ ...DEFAULT_CONFIG, modelsDir: dir }, { logger: silent });
+    const service = await createService({ ...DEFAULT_CONFIG, modelsDir: dir, ...config }, {
+      logger: silent,
+    });
     const router = new RouterServer(service, dir);
     router.listen();
     return router;
@@ -127,10 +130,20 @@ export class EnvoyFixture {
     readonly envoy: EnvoyProcess,
   ) {}
 
-  static async start(stubOptions: TrinoStubOptions = {}): Promise<EnvoyFixture> {
-    const router = await RouterServer.start();
+  /**
+   * Starts the stubs, then the router (`routerConfig` sees the stubs, e.g. to point
+   * shadow-route copies at Small), then Envoy.
+   */
+  static async start(
+    stubOptions: TrinoStubOptions = {},
+    routerConfig: (stubs: { small: TrinoStub; large: TrinoStub }) => Partial<Config> = () => ({}),
+  ): Promise<EnvoyFixture> {
     const small = await TrinoStub.start("small", stubOptions);
     const large = await TrinoStub.start("large", stubOptions);
+    const router = await RouterServer.start(routerConfig({ small, large })).catch(async (error) => {
+      await Promise.all([small.stop(), large.stop()]);
+      throw error;
+    });
     const host = "127.0.0.1";
     try {
       const envoy = await EnvoyProcess.start({

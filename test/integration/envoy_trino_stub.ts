@@ -13,7 +13,10 @@ export interface StubRequest {
   /** Must always be null: Envoy keeps routing headers away from Trino. */
   readonly routingGroupHeader: string | null;
   readonly trinoUser: string | null;
+  readonly clientTags: string | null;
   readonly bodyBytes: number;
+  /** The SQL of a submission (tests only; the product never logs it). */
+  readonly body: string;
 }
 
 /** Options of {@linkcode TrinoStub.start}. */
@@ -80,7 +83,9 @@ export class TrinoStub {
       forwardedPrefix: request.headers.get("x-forwarded-prefix"),
       routingGroupHeader: request.headers.get("x-trino-routing-group"),
       trinoUser: request.headers.get("x-trino-user"),
+      clientTags: request.headers.get("x-trino-client-tags"),
       bodyBytes: body.length,
+      body: new TextDecoder().decode(body),
     });
     const base = `${request.headers.get("x-forwarded-proto") ?? "http"}://${
       request.headers.get("host")
