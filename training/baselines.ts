@@ -9,6 +9,9 @@
 import { tableReferences } from "../src/features/table_references.ts";
 import { eventToQueryInput, type QueryCompletedEvent } from "../src/labels/query_event.ts";
 import { lex } from "../src/sql/lexer.ts";
+import { mustRunOnLarge } from "../src/sql/statement_kind.ts";
+import type { LoggedQuery } from "./query_log.ts";
+import type { ReplayedQuery } from "./replay.ts";
 
 /** Name of the trivial baseline in reports and manifests. */
 export const SCHEMA_RULE_NAME = "schema-rule";
@@ -46,4 +49,32 @@ export function isLargeScaleTable(table: string): boolean {
 export function schemaRuleHeavy(event: QueryCompletedEvent): boolean {
   const input = eventToQueryInput(event);
   return tableReferences(lex(input.sqlText).tokens, input).tables.some(isLargeScaleTable);
+}
+
+/**
+ * The trivial rule replayed like a model: writes and DDL go to Large by the same policy the
+ * router applies, every other row by the rule.
+ *
+ * @example
+ * ```ts ignore
+ * import { replayReport } from "./replay.ts";
+ * import { replaySchemaRule, SCHEMA_RULE_NAME } from "./baselines.ts";
+ * const report = replayReport(SCHEMA_RULE_NAME, "test", replaySchemaRule(rows));
+ * ```
+ */
+export function replaySchemaRule(rows: readonly LoggedQuery[]): ReplayedQuery[] {
+  return rows.map((row) => {
+    const write = mustRunOnLarge(row.statementKind);
+    const heavy = write || schemaRuleHeavy(row.event);
+    return {
+      queryId: row.queryId,
+      heavy: row.heavy,
+      predictedHeavy: heavy,
+      score: heavy ? 1 : 0,
+      reason: write ? "write-statement" : "model",
+      statementKind: row.statementKind,
+      user: row.event.context.user ?? "",
+      cpuSeconds: row.cpuSeconds,
+    };
+  });
 }

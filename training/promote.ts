@@ -1,7 +1,8 @@
 /**
- * Champion vs challenger: replays both on the same held-out split and makes the challenger the
- * service's default (`models/DEFAULT`) only if it meets the recall gate and is not worse on the
- * danger cost (CPU-seconds of heavy queries sent to Small).
+ * Champion vs challenger: replays both (and both baselines) on the same held-out split — the
+ * challenger's own split, template-disjoint for bundles trained by `train.ts` — and makes the
+ * challenger the service's default (`models/DEFAULT`) only if it meets the recall gate, is not
+ * worse on the danger cost (CPU-seconds of heavy queries sent to Small) and beats both baselines.
  *
  * ```sh
  * deno run -A training/promote.ts --log data/query_log.jsonl.gz --challenger <version> [--champion <version>]
@@ -17,7 +18,22 @@ import { loadModelSet } from "../src/model/model_set.ts";
 import { DEFAULT_POINTER_FILE, directoryModelSource } from "../src/model/model_source.ts";
 import { cliArgs, loadOptionsFromFlags, LOG_FLAGS } from "./featurize.ts";
 import type { LoadOptions, SplitName } from "./query_log.ts";
-import { loadModel, loadOptionsOfManifest, replay, type ReplayReport } from "./replay.ts";
+import { loadQueryLog } from "./query_log.ts";
+import {
+  loadModel,
+  loadOptionsOfManifest,
+  replay,
+  type ReplayReport,
+  replayReport,
+} from "./replay.ts";
+import { replaySchemaRule, SCHEMA_RULE_NAME } from "./baselines.ts";
+import { HEURISTIC_VERSION } from "../src/model/heuristic.ts";
+
+/** The rows of one split, loaded exactly as `replay` loads them. */
+async function splitRows(options: LoadOptions & { log: string; split: SplitName }) {
+  const log = await loadQueryLog(options.log, options);
+  return log.rows.filter((r) => r.split === options.split);
+}
 
 /** Thresholds of the promotion gate. */
 export interface GateOptions {
@@ -38,8 +54,10 @@ export interface GateVerdict {
 }
 
 /**
- * Decides whether a challenger may replace the champion. Both reports must come from the same
- * log and split.
+ * Decides whether a challenger may replace the champion. All reports must come from the same
+ * log and split. Every baseline (the design heuristic, the trivial schema rule) must be beaten:
+ * no more heavy CPU-seconds on Small than the baseline and strictly better on either those or the
+ * FPR (a model that only matches a one-line rule has no reason to exist).
  *
  * @example
  * ```ts
@@ -55,6 +73,7 @@ export function promotionGate(
   champion: ReplayReport,
   challenger: ReplayReport,
   options: GateOptions = {},
+  baselines: readonly ReplayReport[] = [],
 ): GateVerdict {
   // `??` rather than a spread: CLI flags arrive as explicit `undefined`s.
   const minRecall = options.minRecall ?? DEFAULT_GATE.minRecall;
@@ -94,6 +113,20 @@ export function promotionGate(
         `${champion.heavyCpuSecondsOnSmall.toFixed(1)}`,
     );
   }
+  for (const baseline of baselines) {
+    const mine = { danger: challenger.heavyCpuSecondsOnSmall, fpr: challenger.fpr ?? 1 };
+    const theirs = { danger: baseline.heavyCpuSecondsOnSmall, fpr: baseline.fpr ?? 1 };
+    const beats = mine.danger <= theirs.danger + 1e-9 &&
+      (mine.danger < theirs.danger - 1e-9 || mine.fpr < theirs.fpr);
+    if (!beats) ok = false;
+    reasons.push(
+      `${beats ? "pass" : "FAIL"} baseline ${baseline.version}: challenger ${
+        mine.danger.toFixed(1)
+      } heavy CPU-s on Small, FPR ${fmt(mine.fpr)}; baseline ${theirs.danger.toFixed(1)}, FPR ${
+        fmt(theirs.fpr)
+      }`,
+    );
+  }
   reasons.push(
     `info waste: light CPU-s on Large ${challenger.lightCpuSecondsOnLarge.toFixed(1)} ` +
       `(champion ${champion.lightCpuSecondsOnLarge.toFixed(1)}); FPR ${fmt(challenger.fpr)} ` +
@@ -112,6 +145,11 @@ export interface PromoteOptions extends GateOptions, LoadOptions {
   readonly champion?: string;
   readonly modelsDir?: string;
   readonly split?: SplitName;
+  /**
+   * Require beating the heuristic and the schema rule (default true). Turning it off is for
+   * tests and for promoting a baseline-class model on purpose, never for a trained model.
+   */
+  readonly baselines?: boolean;
   /** Evaluate only; never write `DEFAULT`. */
   readonly dryRun?: boolean;
 }
@@ -157,7 +195,11 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
   };
   const champion = (await replay({ ...shared, model: championVersion })).report;
   const challenger = (await replay({ ...shared, model: options.challenger })).report;
-  const verdict = promotionGate(champion, challenger, options);
+  const baselines = options.baselines === false ? [] : [
+    (await replay({ ...shared, model: HEURISTIC_VERSION })).report,
+    replayReport(SCHEMA_RULE_NAME, split, replaySchemaRule(await splitRows(shared))),
+  ];
+  const verdict = promotionGate(champion, challenger, options, baselines);
   let promoted = false;
   if (verdict.promote && !options.dryRun) {
     const installed = await loadModelSet(directoryModelSource(modelsDir));

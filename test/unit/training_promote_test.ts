@@ -12,6 +12,7 @@ import { HEURISTIC_MANIFEST, HEURISTIC_VERSION } from "../../src/model/heuristic
 import { type ModelSet, modelSetFromBundles } from "../../src/model/model_set.ts";
 import type { Scorer } from "../../src/model/scorer.ts";
 import { createRouter } from "../../src/routing/router.ts";
+import { replaySchemaRule, SCHEMA_RULE_NAME } from "../../training/baselines.ts";
 import { promote, promotionGate } from "../../training/promote.ts";
 import { loadQueryLog } from "../../training/query_log.ts";
 import { replayReport, replayRows } from "../../training/replay.ts";
@@ -59,6 +60,33 @@ Deno.test("the promotion gate rejects a challenger that sends heavy queries to S
   await models.close();
 });
 
+Deno.test("the promotion gate refuses a challenger that does not beat the schema-rule baseline", async () => {
+  const models = await withConstantModel("always-heavy", 1);
+  const champion = await replayTest(models, HEURISTIC_VERSION);
+  const challenger = await replayTest(models, "always-heavy");
+  const log = await loadQueryLog(FIXTURE_LOG);
+  const rule = replayReport(
+    SCHEMA_RULE_NAME,
+    "test",
+    replaySchemaRule(log.rows.filter((r) => r.split === "test")),
+  );
+  assert.equal(rule.rows, challenger.rows, "the rule is replayed on the same rows");
+  // Matching a baseline is not beating it.
+  const verdict = promotionGate(champion, challenger, {}, [rule, {
+    ...challenger,
+    version: "twin",
+  }]);
+  assert.equal(verdict.promote, false, verdict.reasons.join("\n"));
+  assert.ok(verdict.reasons.some((r) => r.startsWith("FAIL baseline twin")));
+  // Against a baseline it is strictly better than (the always-light model), it passes.
+  const light = await withConstantModel("always-light", 0);
+  const weak = await replayTest(light, "always-light");
+  const versus = promotionGate(champion, challenger, {}, [weak]);
+  assert.equal(versus.promote, true, versus.reasons.join("\n"));
+  await models.close();
+  await light.close();
+});
+
 Deno.test("the promotion gate accepts a challenger with full recall and no more danger", async () => {
   const models = await withConstantModel("always-heavy", 1);
   const champion = await replayTest(models, HEURISTIC_VERSION);
@@ -89,7 +117,11 @@ Deno.test("promote leaves DEFAULT alone when refused and writes it when the gate
     const refused = await promote(options);
     assert.equal(refused.promoted, false, "the heuristic misses most heavy fixture queries");
     assert.equal(await readFile(join(dir, "DEFAULT"), "utf8"), `${HEURISTIC_VERSION}\n`);
-    const passed = await promote({ ...options, minRecall: 0.3 });
+    assert.ok(
+      refused.verdict.reasons.some((r) => r.startsWith(`FAIL baseline ${HEURISTIC_VERSION}`)),
+    );
+    // A copy of the heuristic cannot beat the heuristic baseline: only without baselines.
+    const passed = await promote({ ...options, minRecall: 0.3, baselines: false });
     assert.equal(passed.promoted, true, passed.verdict.reasons.join("\n"));
     assert.equal(await readFile(join(dir, "DEFAULT"), "utf8"), "heuristic-copy\n");
   } finally {
