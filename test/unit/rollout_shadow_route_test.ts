@@ -9,7 +9,7 @@ import {
 import { createFeedbackLoop } from "../../src/feedback/feedback_loop.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
 import { Guards } from "../../src/rollout/guards.ts";
-import { completedEvent, routed } from "./_feedback_events.ts";
+import { completedEvent, recordKey, routed } from "./_feedback_events.ts";
 
 const LIGHT = { decision: "light", statementKind: "read", reason: "model" } as const;
 const input = { sqlText: "SELECT 1", user: "alice" };
@@ -165,7 +165,7 @@ Deno.test("a copy's completion event feeds Small's guard, never the confusion co
   const store = new MemoryStore();
   const guards = new Guards();
   const feedback = createFeedbackLoop({ store, guards, log: () => {} });
-  await store.putDecision("q1", routed("q1"));
+  await store.putDecision(recordKey({ queryId: "q1" }), routed("q1"));
   const copy = completedEvent({
     queryId: "q1",
     error: ["EXCEEDED_LOCAL_MEMORY_LIMIT", "INSUFFICIENT_RESOURCES"],
