@@ -24,8 +24,6 @@ export interface EnvoyConfigValues {
   readonly routerTls?: RouterTls;
   /** Clients → Envoy over TLS: the listener's certificate chain and key. */
   readonly listenerTls?: ListenerTls;
-  /** The router's ext_proc server (`envoy_retry.yaml` only). */
-  readonly extProc?: HostPort;
 }
 
 /** How Envoy verifies the router's certificate. */
@@ -128,9 +126,6 @@ export function renderEnvoyConfig(template: string, values: EnvoyConfigValues): 
     SMALL_PORT: values.small.port,
     LARGE_HOST: values.large.host,
     LARGE_PORT: values.large.port,
-    ...(values.extProc
-      ? { EXT_PROC_HOST: values.extProc.host, EXT_PROC_PORT: values.extProc.port }
-      : {}),
     ROUTER_TLS: routerTlsYaml(values.routerTls),
     // The ext_proc server is the router process too: same certificate (envoy_retry.yaml only).
     EXT_PROC_TLS: routerTlsYaml(values.routerTls, ["h2"]),

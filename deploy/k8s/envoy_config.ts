@@ -10,10 +10,11 @@
  * @module
  */
 
-import { renderEnvoyConfig } from "../envoy/envoy_process.ts";
-
-/** The template the Kubernetes Envoy runs. */
-export const K8S_ENVOY_TEMPLATE = new URL("../envoy/envoy_retry.yaml", import.meta.url);
+import {
+  renderEnvoyConfig,
+  renderRetryTemplate,
+  RETRY_TEMPLATE_PATH,
+} from "../envoy/envoy_process.ts";
 
 /** The rendered file kustomize puts into the `trino-envoy-config` ConfigMap. */
 export const K8S_ENVOY_CONFIG = new URL("./base/envoy/envoy-config.yaml", import.meta.url);
@@ -30,13 +31,15 @@ export const K8S_ENVOY_CONFIG = new URL("./base/envoy/envoy-config.yaml", import
  * ```
  */
 export async function k8sEnvoyConfig(): Promise<string> {
-  const template = await Deno.readTextFile(K8S_ENVOY_TEMPLATE);
+  // Short names resolve in Envoy's own namespace (the search path of the pod's resolv.conf).
+  const template = renderRetryTemplate(
+    await Deno.readTextFile(RETRY_TEMPLATE_PATH),
+    { host: "trino-router", port: 9002 },
+  );
   const rendered = renderEnvoyConfig(template, {
     listen: { host: "0.0.0.0", port: 8443 },
     adminPort: 9901,
-    // Short names resolve in Envoy's own namespace (the search path of the pod's resolv.conf).
     router: { host: "trino-router", port: 8443 },
-    extProc: { host: "trino-router", port: 9002 },
     small: { host: "trino-small.trino.svc", port: 8080 },
     large: { host: "trino-large.trino.svc", port: 8080 },
     routerTls: { caFile: "/etc/envoy/ca/ca.crt", serverName: "trino-router" },

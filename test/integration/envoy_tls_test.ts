@@ -9,6 +9,8 @@ import { envoyInstalled, EnvoyProcess } from "../../deploy/envoy/envoy_process.t
 import { TrinoStub } from "./envoy_trino_stub.ts";
 import { HEAVY_SQL, LIGHT_SQL } from "./envoy_harness.ts";
 import { createTestPki, type TestPki } from "./_test_pki.ts";
+import { startRetryStack } from "./ext_proc_envoy.ts";
+import { expectedRows, runTrinoQuery, startStubTrino } from "./ext_proc_stub_trino.ts";
 
 const ignore = !(await envoyInstalled()) && !Deno.env.get("CI");
 const silent = { info() {}, warn() {}, error() {} };
@@ -109,4 +111,35 @@ Deno.test("Envoy over TLS: a router certificate that does not verify → Large, 
     assert.equal(await submit(envoy, client, LIGHT_SQL), "large");
     assert.equal(router.requests, 0);
   });
+});
+
+Deno.test("Envoy → ext_proc over TLS (ALPN h2): Small's resource failure is retried on Large", {
+  ignore,
+}, async () => {
+  const pki = await createTestPki();
+  const small = startStubTrino({ name: "small", behaviour: "fail-resources" });
+  const large = startStubTrino({ name: "large", behaviour: "rows", rowCount: 3 });
+  const stack = await startRetryStack({
+    small: { host: "127.0.0.1", port: small.port },
+    large: { host: "127.0.0.1", port: large.port },
+    tls: {
+      cert: await Deno.readTextFile(pki.certFile),
+      key: await Deno.readTextFile(pki.keyFile),
+      caFile: pki.caFile,
+    },
+  });
+  try {
+    const result = await runTrinoQuery(
+      stack.envoy.url,
+      "SELECT n FROM big CROSS JOIN other",
+      { "x-trino-user": "alice" },
+    );
+    assert.equal(result.error, undefined, JSON.stringify(result.error));
+    assert.deepEqual(result.rows, expectedRows(3));
+    assert.equal(await stack.retries("retried"), 1);
+  } finally {
+    await stack.stop();
+    await Promise.all([small.close(), large.close()]);
+    await pki.remove();
+  }
 });

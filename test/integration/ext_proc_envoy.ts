@@ -17,9 +17,12 @@ import { MemoryStore } from "../../src/store/memory_store.ts";
 import type { Store } from "../../src/store/store.ts";
 
 /** An ext_authz service that routes everything to `group` (the model is not under test). */
-export function startStubAuthz(group: "small" | "large"): { port: number; close(): Promise<void> } {
+export function startStubAuthz(
+  group: "small" | "large",
+  tls?: { cert: string; key: string },
+): { port: number; close(): Promise<void> } {
   const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    { hostname: "127.0.0.1", port: 0, onListen: () => {}, ...tls },
     () => new Response(null, { status: 200, headers: { "x-trino-routing-group": group } }),
   );
   return { port: server.addr.port, close: () => server.shutdown() };
@@ -50,6 +53,8 @@ export async function startRetryStack(options: {
   routeTo?: "small" | "large";
   /** A real router's ext_authz endpoint; default a stub routing everything to `routeTo`. */
   router?: HostPort;
+  /** Envoy → router (stub ext_authz and ext_proc) over TLS, verified against `caFile`. */
+  tls?: { cert: string; key: string; caFile: string };
 }): Promise<RetryStack> {
   const store = options.store ?? new MemoryStore();
   const registry = new Registry();
@@ -61,11 +66,12 @@ export async function startRetryStack(options: {
     host: "127.0.0.1",
     metricsRegistry: registry,
     logger: createLogger((line) => logLines.push(line)),
+    tls: options.tls,
   });
   if (options.extProcUp === false) await extProc.close();
   const authz = options.router
     ? { port: options.router.port, close: () => Promise.resolve() }
-    : startStubAuthz(options.routeTo ?? "small");
+    : startStubAuthz(options.routeTo ?? "small", options.tls);
   const template = renderRetryTemplate(
     await Deno.readTextFile(RETRY_TEMPLATE_PATH),
     { host: "127.0.0.1", port: extProc.port },
@@ -77,6 +83,7 @@ export async function startRetryStack(options: {
       small: options.small,
       large: options.large,
       template,
+      routerTls: options.tls && { caFile: options.tls.caFile, serverName: "localhost" },
     });
   } catch (error) {
     await authz.close();
