@@ -14,9 +14,9 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { eventToQueryInput } from "../src/labels/query_event.ts";
-import { type ModelManifest, validateManifest } from "../src/model/manifest.ts";
+import type { ModelManifest } from "../src/model/manifest.ts";
 import { loadModelSet, type ModelSet, modelSetFromBundles } from "../src/model/model_set.ts";
-import { directoryModelSource } from "../src/model/model_source.ts";
+import { directoryModelSource, readBundleFolder } from "../src/model/model_source.ts";
 import { createRouter, type DecisionReason, type Router } from "../src/routing/router.ts";
 import { cliArgs, loadOptionsFromFlags, LOG_FLAGS } from "./featurize.ts";
 import {
@@ -209,17 +209,15 @@ export async function loadModel(
   model: string,
   modelsDir = "models",
 ): Promise<{ models: ModelSet; version: string; bundleDir?: string }> {
-  const manifestText = await readFile(join(model, "manifest.json"), "utf8").catch(() => undefined);
-  if (manifestText !== undefined) {
-    const manifest = validateManifest(JSON.parse(manifestText), model);
-    const onnxBytes = manifest.onnx
-      ? new Uint8Array(await readFile(join(model, manifest.onnx.file)))
-      : undefined;
-    const models = await modelSetFromBundles([{ manifest, onnxBytes }], manifest.version);
-    return { models, version: manifest.version, bundleDir: model };
+  const bundle = await readBundleFolder(model);
+  if (bundle !== undefined) {
+    const { version } = bundle.manifest;
+    const models = await modelSetFromBundles([bundle], version);
+    return { models, version, bundleDir: model };
   }
-  const models = await loadModelSet(directoryModelSource(modelsDir));
-  models.get(model); // Throws UnknownModelVersionError listing what is loaded.
+  // Throws UnknownModelVersionError listing what is loaded; the built-in heuristic needs no
+  // models folder at all.
+  const models = await loadModelSet(directoryModelSource(modelsDir), model);
   const dir = join(modelsDir, model);
   const hasManifest = await readFile(join(dir, "manifest.json")).then(() => true, () => false);
   return { models, version: model, bundleDir: hasManifest ? dir : undefined };

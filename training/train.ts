@@ -13,6 +13,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { validateManifest } from "../src/model/manifest.ts";
+import { sealBundle } from "./bundle_integrity.ts";
 import { cliArgs, featurizeLog, loadOptionsFromFlags, LOG_FLAGS } from "./featurize.ts";
 import type { SplitScheme } from "./query_log.ts";
 import { formatReport, PARITY_TOLERANCE, replay } from "./replay.ts";
@@ -108,6 +109,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   say(`python: ${JSON.stringify(summary)}`);
 
   const bundleDir = summary.bundle;
+  // The router refuses unsealed bundles, the replay below included; sealed again at the end,
+  // once every file of the bundle is final.
+  await sealBundle(bundleDir);
   const manifestPath = join(bundleDir, "manifest.json");
   const manifest = validateManifest(JSON.parse(await readFile(manifestPath, "utf8")), bundleDir);
   const { report, parity } = await replay({ log: options.log, model: bundleDir, split: "test" });
@@ -150,6 +154,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       "\n## Offline replay through the router\n\n" + formatReport(report, parity) + "\n\n" +
       formatReport(heuristic.report) + "\n",
   );
+  await sealBundle(bundleDir);
   return { bundleDir, version: manifest.version, seconds };
 }
 

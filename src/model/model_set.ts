@@ -9,6 +9,7 @@ import { createFeaturizer, type Featurizer } from "../features/featurizer.ts";
 import { createHeuristicScorer, HEURISTIC_MANIFEST, HEURISTIC_VERSION } from "./heuristic.ts";
 import type { ModelManifest } from "./manifest.ts";
 import type { ModelBundle, ModelSource } from "./model_source.ts";
+import { integrityOf, verifyFileDigests, verifyParity } from "./bundle_integrity.ts";
 import { createOnnxScorer } from "./onnx_scorer.ts";
 import type { Scorer } from "./scorer.ts";
 
@@ -38,7 +39,9 @@ export interface ModelSet {
 
 /**
  * Builds a model set from bundles. The built-in heuristic is always loaded, so the service
- * answers even with an empty models folder; it is the default only when nothing else is.
+ * answers even with an empty models folder; it is the default only when nothing else is. Every
+ * bundle must pass its integrity checks (`bundle_integrity.ts`: file checksums and parity
+ * samples); one that fails refuses the whole set, like an invalid manifest.
  *
  * @example
  * ```ts
@@ -57,13 +60,27 @@ export async function modelSetFromBundles(
     featurize: createFeaturizer(HEURISTIC_MANIFEST.featureSpec),
     scorer: createHeuristicScorer(),
   });
-  for (const { manifest, onnxBytes } of bundles) {
+  for (const { manifest, onnxBytes, files } of bundles) {
     if (loaded.has(manifest.version)) {
       throw new Error(`model version "${manifest.version}" is defined twice`);
+    }
+    const where = `model bundle ${manifest.version}`;
+    // Checksums before the model file is even parsed; parity once it can score.
+    const integrity = integrityOf(manifest, where);
+    if (integrity) {
+      const bytes = files ??
+        new Map(manifest.onnx && onnxBytes ? [[manifest.onnx.file, onnxBytes]] : []);
+      verifyFileDigests(integrity, bytes, where);
     }
     const scorer = manifest.kind === "heuristic"
       ? createHeuristicScorer()
       : await createOnnxScorer(onnxBytes ?? new Uint8Array(), manifest.onnx!);
+    if (integrity) {
+      await verifyParity(integrity, scorer, where).catch(async (error) => {
+        await scorer.close();
+        throw error;
+      });
+    }
     loaded.set(manifest.version, {
       manifest,
       featurize: createFeaturizer(manifest.featureSpec),
@@ -90,7 +107,8 @@ export async function modelSetFromBundles(
 
 /**
  * Loads every bundle a source offers into a model set; `defaultVersion` overrides the source's
- * own default pointer.
+ * own default pointer. A source that cannot be read fails the load unless `defaultVersion` is
+ * the built-in heuristic, which then serves alone.
  *
  * @example
  * ```ts
@@ -105,6 +123,14 @@ export async function loadModelSet(
   source: ModelSource,
   defaultVersion?: string,
 ): Promise<ModelSet> {
-  const catalog = await source.load();
+  let catalog;
+  try {
+    catalog = await source.load();
+  } catch (error) {
+    // The operator asked for the heuristic by name: a broken models source is no reason to
+    // refuse that. Otherwise the error stands (never a silent fallback).
+    if (defaultVersion === HEURISTIC_VERSION) return modelSetFromBundles([], HEURISTIC_VERSION);
+    throw error;
+  }
   return modelSetFromBundles(catalog.bundles, defaultVersion ?? catalog.defaultVersion);
 }

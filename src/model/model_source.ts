@@ -9,10 +9,67 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type ModelManifest, validateManifest } from "./manifest.ts";
 
-/** A model bundle: a validated manifest and, for ONNX models, the graph's bytes. */
+/**
+ * A model bundle: a validated manifest and, for ONNX models, the graph's bytes; `files` holds
+ * the bytes of every file the manifest's `integrity` section lists, for its checksums.
+ */
 export interface ModelBundle {
   readonly manifest: ModelManifest;
   readonly onnxBytes?: Uint8Array;
+  readonly files?: ReadonlyMap<string, Uint8Array>;
+}
+
+/** A models folder or registry that cannot be read; the service refuses to start on it. */
+export class ModelSourceError extends Error {
+  override name = "ModelSourceError";
+}
+
+/** Names of the files a bundle's manifest asks the loader to read. */
+function bundleFileNames(manifest: ModelManifest): string[] {
+  const listed = (manifest as { integrity?: { files?: Record<string, string> } }).integrity?.files;
+  const names = new Set(Object.keys(listed ?? {}));
+  if (manifest.onnx) names.add(manifest.onnx.file);
+  return [...names];
+}
+
+/** Reads the files a manifest names with `read`, into a bundle. */
+async function readBundle(
+  manifest: ModelManifest,
+  read: (name: string) => Promise<Uint8Array>,
+): Promise<ModelBundle> {
+  const files = new Map<string, Uint8Array>();
+  for (const name of bundleFileNames(manifest)) files.set(name, await read(name));
+  return { manifest, onnxBytes: manifest.onnx ? files.get(manifest.onnx.file) : undefined, files };
+}
+
+/**
+ * Reads one bundle folder (`manifest.json` plus the files it names); `undefined` when the folder
+ * has no manifest. Any other read error throws: a bundle that is there but unreadable is a
+ * broken deployment, not an absent model.
+ *
+ * @example
+ * ```ts ignore
+ * const bundle = await readBundleFolder("models/2026-11-24-xgb-f57e1e");
+ * ```
+ */
+export async function readBundleFolder(folder: string): Promise<ModelBundle | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(folder, "manifest.json"), "utf8");
+  } catch (error) {
+    if (errorCode(error) === "ENOENT") return undefined;
+    throw new ModelSourceError(`cannot read ${join(folder, "manifest.json")}: ${errorCode(error)}`);
+  }
+  const manifest = validateManifest(JSON.parse(text), folder);
+  return await readBundle(
+    manifest,
+    async (name) => new Uint8Array(await readFile(join(folder, name))),
+  );
+}
+
+function errorCode(error: unknown): string {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === "string" ? code : error instanceof Error ? error.name : "error";
 }
 
 /** What a source offers: its bundles, and which version it names as the default, if any. */
@@ -34,7 +91,10 @@ export const DEFAULT_POINTER_FILE = "DEFAULT";
 /**
  * Reads bundles from `<dir>/<version>/{manifest.json,model.onnx}` and the default version from
  * `<dir>/DEFAULT`. A folder without a manifest is skipped; a bad manifest fails the load, since
- * serving half a fleet's models is worse than refusing to start.
+ * serving half a fleet's models is worse than refusing to start. So does a models folder, a
+ * manifest or a `DEFAULT` pointer that exists but cannot be read ({@linkcode ModelSourceError}):
+ * starting silently on the built-in heuristic would hide the broken deployment (ask for the
+ * heuristic explicitly with `DEFAULT_MODEL_VERSION=heuristic-v1` instead).
  *
  * @example
  * ```ts
@@ -47,19 +107,19 @@ export function directoryModelSource(dir: string): ModelSource {
   return {
     origin: dir,
     async load() {
-      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      const entries = await readdir(dir, { withFileTypes: true }).catch((error) => {
+        throw new ModelSourceError(`cannot read models folder ${dir}: ${errorCode(error)}`);
+      });
       const bundles: ModelBundle[] = [];
       for (const entry of entries.filter((e) => e.isDirectory()).sort(byName)) {
-        const folder = join(dir, entry.name);
-        const text = await readFile(join(folder, "manifest.json"), "utf8").catch(() => undefined);
-        if (text === undefined) continue;
-        const manifest = validateManifest(JSON.parse(text), folder);
-        const onnxBytes = manifest.onnx
-          ? new Uint8Array(await readFile(join(folder, manifest.onnx.file)))
-          : undefined;
-        bundles.push({ manifest, onnxBytes });
+        const bundle = await readBundleFolder(join(dir, entry.name));
+        if (bundle) bundles.push(bundle);
       }
-      const pointer = await readFile(join(dir, DEFAULT_POINTER_FILE), "utf8").catch(() => "");
+      const pointerPath = join(dir, DEFAULT_POINTER_FILE);
+      const pointer = await readFile(pointerPath, "utf8").catch((error) => {
+        if (errorCode(error) === "ENOENT") return "";
+        throw new ModelSourceError(`cannot read ${pointerPath}: ${errorCode(error)}`);
+      });
       return { bundles, defaultVersion: pointer.trim() || undefined };
     },
   };
@@ -97,10 +157,12 @@ export function httpModelSource(baseUrl: string, fetchImpl: typeof fetch = fetch
           await (await get(`${version}/manifest.json`)).json(),
           `${base}/${version}`,
         );
-        const onnxBytes = manifest.onnx
-          ? new Uint8Array(await (await get(`${version}/${manifest.onnx.file}`)).arrayBuffer())
-          : undefined;
-        bundles.push({ manifest, onnxBytes });
+        bundles.push(
+          await readBundle(
+            manifest,
+            async (name) => new Uint8Array(await (await get(`${version}/${name}`)).arrayBuffer()),
+          ),
+        );
       }
       return { bundles, defaultVersion: index.default };
     },

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { createFeaturizer } from "../../src/features/featurizer.ts";
 import { HEURISTIC_VERSION } from "../../src/model/heuristic.ts";
 import { ManifestError } from "../../src/model/manifest.ts";
+import { sha256Hex, verifyBundle } from "../../src/model/bundle_integrity.ts";
 import { directoryModelSource, httpModelSource } from "../../src/model/model_source.ts";
 import { loadModelSet, UnknownModelVersionError } from "../../src/model/model_set.ts";
 import { FIXTURE_MODELS_DIR } from "./_fixtures.ts";
@@ -110,4 +111,79 @@ Deno.test("the HTTP registry source loads the same bundles as the folder", async
   } finally {
     await server.shutdown();
   }
+});
+
+/** A copy of the fixture models folder to tamper with. */
+async function fixtureCopy(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "models-"));
+  await cp(FIXTURE_MODELS_DIR, dir, { recursive: true });
+  return dir;
+}
+
+const FLIPPED = new URL("../fixtures/corrupt/tiny-xgb-leaves-flipped.onnx", import.meta.url);
+
+Deno.test("a model file with every leaf sign flipped is refused by its checksum", async () => {
+  const dir = await fixtureCopy();
+  await cp(FLIPPED, join(dir, "tiny-xgb", "model.onnx"));
+  await assert.rejects(
+    () => loadModelSet(directoryModelSource(dir)),
+    (e: Error) => e.name === "BundleIntegrityError" && /model\.onnx" has SHA-256/.test(e.message),
+  );
+});
+
+Deno.test("...and by its parity samples when the attacker fixed the checksum too", async () => {
+  const dir = await fixtureCopy();
+  const flipped = new Uint8Array(await readFile(FLIPPED));
+  await writeFile(join(dir, "tiny-xgb", "model.onnx"), flipped);
+  const path = join(dir, "tiny-xgb", "manifest.json");
+  const manifest = JSON.parse(await readFile(path, "utf8"));
+  manifest.integrity.files["model.onnx"] = sha256Hex(flipped);
+  await writeFile(path, JSON.stringify(manifest));
+  await assert.rejects(
+    () => loadModelSet(directoryModelSource(dir)),
+    (e: Error) => e.name === "BundleIntegrityError" && /parity sample \d+ scores/.test(e.message),
+  );
+  // The flipped model does parse and score: only the checks stand between it and traffic.
+  delete manifest.integrity;
+  await writeFile(path, JSON.stringify(manifest));
+  await assert.rejects(() => loadModelSet(directoryModelSource(dir)), /no `integrity` section/);
+});
+
+Deno.test("a sealed bundle loads, and verifyBundle accepts it", async () => {
+  const source = directoryModelSource(FIXTURE_MODELS_DIR);
+  const { bundles } = await source.load();
+  const models = await loadModelSet(source);
+  try {
+    const tiny = bundles.find((b) => b.manifest.version === "tiny-xgb")!;
+    await verifyBundle(
+      { manifest: tiny.manifest, files: tiny.files! },
+      models.get("tiny-xgb").scorer,
+      "tiny",
+    );
+  } finally {
+    await models.close();
+  }
+});
+
+Deno.test("an unreadable models folder or DEFAULT pointer fails loudly, unless the heuristic was asked for", async () => {
+  const missing = join(tmpdir(), `no-such-models-${crypto.randomUUID()}`);
+  await assert.rejects(
+    () => loadModelSet(directoryModelSource(missing)),
+    (e: Error) => e.name === "ModelSourceError" && /cannot read models folder/.test(e.message),
+  );
+  const explicit = await loadModelSet(directoryModelSource(missing), HEURISTIC_VERSION);
+  assert.equal(explicit.defaultVersion, HEURISTIC_VERSION);
+  await explicit.close();
+  // A DEFAULT that exists but cannot be read (here: a folder) is no silent "no default".
+  const dir = await fixtureCopy();
+  await Deno.mkdir(join(dir, "DEFAULT"));
+  await assert.rejects(
+    () => loadModelSet(directoryModelSource(dir)),
+    (e: Error) => e.name === "ModelSourceError" && /DEFAULT/.test(e.message),
+  );
+  // So is a manifest that exists but cannot be read.
+  const other = await fixtureCopy();
+  await Deno.remove(join(other, "tiny-xgb", "manifest.json"));
+  await Deno.mkdir(join(other, "tiny-xgb", "manifest.json"));
+  await assert.rejects(() => loadModelSet(directoryModelSource(other)), /cannot read/);
 });
