@@ -102,13 +102,23 @@ export class SlidingSums {
 
   /** Adds `values` (one per column) to the current slot. */
   add(values: readonly number[]): void {
+    const sums = this.#current();
+    for (let i = 0; i < this.#width; i++) sums[i] += values[i] ?? 0;
+  }
+
+  /** Adds `by` to one column of the current slot (no allocation: the request path uses it). */
+  increment(column: number, by = 1): void {
+    this.#current()[column] += by;
+  }
+
+  #current(): number[] {
     const index = Math.floor(this.#now() / this.#slotMs);
     const slot = this.#slots[((index % SLOTS) + SLOTS) % SLOTS];
     if (slot.index !== index) {
       slot.index = index;
       slot.sums.fill(0);
     }
-    for (let i = 0; i < this.#width; i++) slot.sums[i] += values[i] ?? 0;
+    return slot.sums;
   }
 
   /** Column sums over the slots still inside the window. */
@@ -226,16 +236,16 @@ export class Guards implements GuardInputs {
   }
 
   routing(outcome: { seconds: number; decision: "light" | "heavy" } | "failed"): void {
+    this.#routing.increment(0);
     if (outcome === "failed") {
-      this.#routing.add([1, 1, 0]);
+      this.#routing.increment(1);
       this.#lastFailureMs = this.#now();
       return;
     }
-    this.#routing.add([1, 0, outcome.decision === "heavy" ? 1 : 0]);
-    const bucket = LATENCY_BOUNDS.findIndex((bound) => outcome.seconds <= bound);
-    const row = new Array<number>(LATENCY_BOUNDS.length).fill(0);
-    row[bucket === -1 ? LATENCY_BOUNDS.length - 1 : bucket] = 1;
-    this.#latency.add(row);
+    if (outcome.decision === "heavy") this.#routing.increment(2);
+    let bucket = 0;
+    while (outcome.seconds > LATENCY_BOUNDS[bucket]) bucket++;
+    this.#latency.increment(bucket);
   }
 
   labelled(predicted: "light" | "heavy", actual: "light" | "heavy"): void {

@@ -9,10 +9,9 @@
 import type { RouteDecision, RouteInput, Router } from "../routing/router.ts";
 import type { QueryClass } from "../routing/router.ts";
 import { type SparseFeatures, sparseFeatures } from "./feature_sample.ts";
-import { appliedClass, type AppliedDecision, type RolloutMode } from "./mode.ts";
+import { appliedClass, type AppliedDecision } from "./mode.ts";
 import type { RolloutControl } from "./rollout_control.ts";
 import type { RolloutMetrics } from "./rollout_metrics.ts";
-import { inSample } from "./sampling.ts";
 import { shadowEligibility, type ShadowRouter } from "./shadow_route.ts";
 
 /** What the challenger decided for a query; recorded beside the champion's, never applied. */
@@ -37,14 +36,16 @@ export interface RolloutPolicy {
   /** One routing attempt for the guards: class and seconds, or `failed` (fell back to Large). */
   observeRouting(outcome: { seconds: number; decision: QueryClass } | "failed"): void;
   /**
-   * After the answer: challenger, feature sample, shadow-route copy. `trinoHeaders` are the
-   * client's headers when the adapter saw them (Envoy, Trino Gateway). Never rejects.
+   * The work to do after the answer (challenger, feature sample, shadow-route copy), as a
+   * function to run later, or `undefined` when there is none (the common case costs one check).
+   * `trinoHeaders` are the client's headers when the adapter saw them (Envoy, Trino Gateway).
+   * The returned promise never rejects.
    */
   followUp(
     decision: AppliedDecision,
     input: RouteInput,
     trinoHeaders?: Headers,
-  ): Promise<DecisionExtras>;
+  ): (() => Promise<DecisionExtras>) | undefined;
 }
 
 /**
@@ -62,7 +63,7 @@ export interface RolloutPolicy {
 export const FULL_ROLLOUT: RolloutPolicy = {
   apply: (decision) => ({ ...decision, applied: decision.decision, rolloutMode: "full" }),
   observeRouting() {},
-  followUp: () => Promise.resolve({}),
+  followUp: () => undefined,
 };
 
 /** Options of {@linkcode createRolloutPolicy}. */
@@ -136,8 +137,6 @@ export function createRolloutPolicy(options: RolloutPolicyOptions): RolloutPolic
     decision: RouteDecision,
     input: RouteInput,
   ): SparseFeatures | undefined {
-    const key = `${input.queryId ?? ""}\0${input.sqlText}`;
-    if (!inSample(key, featureSampleRate)) return undefined;
     try {
       return sparseFeatures(router.models.get(decision.modelVersion).featurize(input).vector);
     } catch {
@@ -160,18 +159,20 @@ export function createRolloutPolicy(options: RolloutPolicyOptions): RolloutPolic
     observeRouting(outcome) {
       control.guards.routing(outcome);
     },
-    async followUp(decision, input, trinoHeaders) {
-      const state = control.state;
-      if (shadow && shadowMode(state.mode)) {
-        if (shadowEligibility(decision, input, trinoHeaders, shadow.sample) === "copy") {
+    followUp(decision, input, trinoHeaders) {
+      const { mode, challenger: version } = control.state;
+      const copy = shadow !== undefined && mode === "shadow-route";
+      // A monitoring sample, not a decision: a random draw is enough and costs no hashing.
+      const sampleFeatures = featureSampleRate > 0 && Math.random() < featureSampleRate;
+      if (!copy && !version && !sampleFeatures) return undefined;
+      return async () => {
+        if (copy && shadowEligibility(decision, input, trinoHeaders, shadow.sample) === "copy") {
           shadow.submit(input, trinoHeaders!);
         }
-      }
-      const challenger = await challengerDecision(decision, input, state.challenger);
-      const features = featureSample(decision, input);
-      return { ...(challenger ? { challenger } : {}), ...(features ? { features } : {}) };
+        const challenger = await challengerDecision(decision, input, version);
+        const features = sampleFeatures ? featureSample(decision, input) : undefined;
+        return { ...(challenger ? { challenger } : {}), ...(features ? { features } : {}) };
+      };
     },
   };
 }
-
-const shadowMode = (mode: RolloutMode) => mode === "shadow-route";

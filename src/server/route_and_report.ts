@@ -39,11 +39,14 @@ export async function routeAndReport(
   // After the answer is on its way: the challenger's scoring and the feature sample would
   // otherwise run (synchronously, in part) before this request's response is written. What
   // they add is written over the record just made.
-  setTimeout(() => {
-    rollout.followUp(decision, input, trinoHeaders).then((extras) => {
-      if (extras.challenger || extras.features) deps.recordDecision(decision, input, extras);
-    });
-  }, 0);
+  const followUp = rollout.followUp(decision, input, trinoHeaders);
+  if (followUp) {
+    setTimeout(() => {
+      followUp().then((extras) => {
+        if (extras.challenger || extras.features) deps.recordDecision(decision, input, extras);
+      });
+    }, 0);
+  }
   deps.logger.info("routed", {
     route,
     queryId: decision.queryId,
