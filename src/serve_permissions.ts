@@ -24,6 +24,13 @@ function urlHostPort(raw: string): string {
   return port ? `${url.hostname}:${port}` : url.hostname;
 }
 
+/** The URL-valued settings of a configuration, at any depth. */
+function configuredUrls(value: unknown): string[] {
+  if (typeof value === "string") return /^(https?|rediss?):\/\//.test(value) ? [value] : [];
+  if (value === null || typeof value !== "object") return [];
+  return Object.values(value).flatMap(configuredUrls);
+}
+
 /** A listen address as `--allow-net` names it; port 0 (any) can only be allowed by host. */
 function listenAddress(host: string, port: number): string {
   return port === 0 ? host : `${host}:${port}`;
@@ -64,12 +71,12 @@ const PROCESS_METRIC_FILES = ["/proc/self/status", "/proc/self/limits", "/proc/s
  * ```
  */
 export function servePermissions(config: Config, runtime: RuntimeFiles): string[] {
-  const net = [listenAddress(config.host, config.port)];
+  // Every upstream the configuration names as a URL (Redis, the model registry, Large, and any
+  // URL a later setting adds), so that a new upstream cannot be forgotten here.
+  const net = [listenAddress(config.host, config.port), ...configuredUrls(config).map(urlHostPort)];
   const read: string[] = [];
-  if (config.modelRegistryUrl) net.push(urlHostPort(config.modelRegistryUrl));
-  else read.push(config.modelsDir);
+  if (!config.modelRegistryUrl) read.push(config.modelsDir);
   read.push(runtime.ortWasm, ...PROCESS_METRIC_FILES);
-  if (config.redisUrl) net.push(urlHostPort(config.redisUrl));
   // The mode can become `shadow-route` at run time (admin endpoint), so the copies' target is
   // always allowed.
   net.push(urlHostPort(shadowRouteSmallUrl(config.rollout, config.smallCluster)));

@@ -126,13 +126,13 @@ Deno.test("servePermissions: net, read and write follow the configuration", () =
   });
   const flags = servePermissions(config, RUNTIME_FILES);
   const get = (name: string) => flags.find((flag) => flag.startsWith(`--${name}=`))?.split("=")[1];
-  assert.deepEqual(get("allow-net")!.split(","), [
+  assert.deepEqual(get("allow-net")!.split(",").sort(), [
     "0.0.0.0:8443",
-    "registry.internal:443",
-    "redis:6380",
-    "trino-small:8080",
     "0.0.0.0:9002",
+    "redis:6380",
+    "registry.internal:443",
     "trino-large:8080",
+    "trino-small:8080",
   ]);
   const read = get("allow-read")!.split(",");
   // A registry replaces the models folder; the TLS files and protos are readable, nothing broad.
