@@ -63,13 +63,13 @@ export const DEFAULT_SPEC_FIT: Required<SpecFitOptions> = {
 };
 
 /**
- * Fits category vocabularies and TF-IDF on the given rows (pass the TRAIN split only: fitting
- * on validation or test rows would leak them into the features).
+ * Fits category vocabularies, TF-IDF and the table catalog on the given rows (pass train +
+ * validation only: fitting on test rows would leak them into the features).
  *
  * @example
  * ```ts ignore
  * import { fitFeatureSpec } from "./featurize.ts";
- * const spec = fitFeatureSpec(log.rows.filter((r) => r.split === "train"));
+ * const spec = fitFeatureSpec(log.rows.filter((r) => r.split !== "test"));
  * ```
  */
 export function fitFeatureSpec(
@@ -185,7 +185,7 @@ export interface FeaturizeResult {
 const WRITE_BATCH_ROWS = 512;
 
 /**
- * Loads, labels and splits a log, fits the spec on TRAIN, featurizes every row with
+ * Loads, labels and splits a log, fits the spec on train + validation, featurizes every row with
  * `createFeaturizer(spec)` and writes the matrix, sidecar and spec into `out`.
  *
  * @example
@@ -197,8 +197,10 @@ const WRITE_BATCH_ROWS = 512;
  */
 export async function featurizeLog(options: FeaturizeOptions): Promise<FeaturizeResult> {
   const log = await loadQueryLog(options.log, options);
-  const train = log.rows.filter((r) => r.split === "train");
-  if (train.length === 0) throw new Error(`${options.log}: no labeled rows in the train split`);
+  // The spec is fitted on every row the final model is fitted on (train + validation), never
+  // on the test split.
+  const train = log.rows.filter((r) => r.split !== "test");
+  if (train.length === 0) throw new Error(`${options.log}: no labeled rows outside the test split`);
   const spec = fitFeatureSpec(train, options);
   const names = featureNames(spec);
   const featurize = createFeaturizer(spec);

@@ -252,6 +252,8 @@ interface PythonScores {
   readonly threshold: number;
   readonly queryIds: readonly string[];
   readonly native: readonly number[];
+  /** The novelty rule's verdict per row, as Python computed it. */
+  readonly unfamiliar?: readonly boolean[];
   readonly onnxruntime: readonly number[];
 }
 
@@ -293,7 +295,7 @@ export async function checkParity(
     const native = python.native[i];
     maxRaw = Math.max(maxRaw, Math.abs(raw - native));
     maxRouter = Math.max(maxRouter, Math.abs(decision.modelScore - native));
-    const nativeHeavy = native >= model.manifest.threshold;
+    const nativeHeavy = python.unfamiliar?.[i] === true || native >= model.manifest.threshold;
     if (nativeHeavy !== (decision.decision === "heavy")) mismatches++;
     compared++;
   }

@@ -39,6 +39,24 @@ SEED = 20261124
 # Small on purpose: validation splits are small, and a large grid would overfit to them.
 XGB_GRID = {"max_depth": [3, 5, 7], "min_child_weight": [1, 5], "learning_rate": [0.1]}
 CV_FOLDS = 5
+# What the novelty rule watches: how many tables and how deep the query goes, and how much data
+# it touches. Literal counts, IN-list sizes and the like vary freely between families and say
+# little about cost, so they are left to the model. Ranges get a margin (NOVELTY_MARGIN of the
+# trained span, at least 1) so the rule flags queries well outside training, not its edges.
+NOVELTY_FEATURES = (
+    "tables_unknown",
+    "table_refs",
+    "kw_join",
+    "kw_select",
+    "cst_depth",
+    "max_paren_depth",
+    "cst_cte_count",
+    "kw_over",
+    "token_count",
+    "rows_sum_log",
+    "est_intermediate_log",
+)
+NOVELTY_MARGIN = 0.25
 # Cost never falls when a query reads more rows or adds an expensive construct: monotone
 # constraints hold the trees to that, so a family never seen in training is not scored light
 # because of a quirk of the families that were (`tables_unknown` goes to the novelty rule).
@@ -88,17 +106,53 @@ def schema_rule_scores(data: Dataset, mask: npt.NDArray[np.bool_]) -> npt.NDArra
     return data.schema_rule[mask]
 
 
+def novelty_rule(data: Dataset, fit: npt.NDArray[np.bool_], dropped: list[str]) -> dict[str, Any]:
+    """The unfamiliar-query rule (src/model/novelty.ts): the range of NOVELTY_FEATURES over the
+    rows the model was fitted on, widened by the margin; any table the catalog does not know is
+    unfamiliar whatever the training rows held (`tables_unknown` pinned to 0)."""
+    names = [
+        n
+        for n in NOVELTY_FEATURES
+        if n in data.feature_names and data.feature_groups[data.feature_names.index(n)] not in dropped
+    ]
+    idx = [data.feature_names.index(n) for n in names]
+    x = data.x[fit][:, idx].astype(np.float64)
+    span_low, span_high = x.min(axis=0), x.max(axis=0)
+    margin = np.maximum(1.0, NOVELTY_MARGIN * (span_high - span_low))
+    low = (span_low - margin).astype(np.float32)
+    high = (span_high + margin).astype(np.float32)
+    if "tables_unknown" in names:
+        k = names.index("tables_unknown")
+        low[k] = high[k] = 0.0
+    return {"features": names, "min": [float(v) for v in low], "max": [float(v) for v in high]}
+
+
+def unfamiliar(data: Dataset, mask: npt.NDArray[np.bool_], rule: dict[str, Any]) -> npt.NDArray[np.bool_]:
+    """Rows the rule sends to Large, exactly as the router checks it (float32 comparisons)."""
+    idx = [data.feature_names.index(n) for n in rule["features"]]
+    x = data.x[mask][:, idx]
+    low = np.asarray(rule["min"], dtype=np.float32)
+    high = np.asarray(rule["max"], dtype=np.float32)
+    return ((x > high) | (x < low)).any(axis=1)
+
+
+def served(scores: npt.NDArray[Any], flagged: npt.NDArray[np.bool_]) -> npt.NDArray[np.float32]:
+    """The router's decision as a score: unfamiliar rows count as heavy (1.0 ≥ any threshold)."""
+    return np.where(flagged, np.float32(1.0), scores.astype(np.float32))
+
+
 def evaluate_scheme(
-    data: Dataset, scheme: str, threads: int, target_recall: float
+    data: Dataset, scheme: str, threads: int, target_recall: float, dropped: list[str]
 ) -> tuple[xgb.XGBClassifier, dict[str, Any]]:
-    """Trains on one scheme's train split, picks the threshold on its validation split and scores
-    its test split: the model beside both baselines."""
+    """Trains on one scheme's train + validation rows (threshold out-of-fold) and scores its test
+    split: the served decision (model + unfamiliar rule), the bare model and both baselines."""
     te = data.mask("test", scheme=scheme)
-    model, _, threshold, _, _ = train_xgboost(data, threads, scheme, target_recall)
+    model, _, threshold, fit, _ = train_xgboost(data, threads, scheme, target_recall)
+    raw = model.predict_proba(data.x[te])[:, 1]
+    flagged = unfamiliar(data, te, novelty_rule(data, fit, dropped))
     rows = {
-        "xgboost": metrics(
-            data.y[te], model.predict_proba(data.x[te])[:, 1], threshold, data.cpu_seconds[te]
-        ),
+        "xgboost": metrics(data.y[te], served(raw, flagged), threshold, data.cpu_seconds[te]),
+        "xgboost (score only)": metrics(data.y[te], raw, threshold, data.cpu_seconds[te]),
         "heuristic": metrics(data.y[te], heuristic_scores(data, te), 0.5, data.cpu_seconds[te]),
         "schema-rule": metrics(data.y[te], schema_rule_scores(data, te), 0.5, data.cpu_seconds[te]),
     }
@@ -273,25 +327,30 @@ def main(argv: list[str]) -> int:
     # Every scheme's own model and test rows (the primary one is trained again below, with the
     # LightGBM comparison; its numbers are the same).
     by_scheme = {
-        scheme: evaluate_scheme(data, scheme, args.threads, args.target_recall)[1]
+        scheme: evaluate_scheme(data, scheme, args.threads, args.target_recall, dropped)[1]
         for scheme in ("template", "user", "time")
         if scheme != primary and has_heavy_everywhere(data, scheme)
     }
     if args.eval_only:
-        model, rows = evaluate_scheme(data, primary, args.threads, args.target_recall)
+        model, rows = evaluate_scheme(data, primary, args.threads, args.target_recall, dropped)
         print(json.dumps({"droppedGroups": dropped, "schemes": {primary: rows, **by_scheme}}, default=float))
         return 0
 
     xgb_model, xgb_grid, xgb_threshold, cv, oof = train_xgboost(data, args.threads, None, args.target_recall)
     # "valid" below is the out-of-fold scoring of train + validation that set the threshold.
     masks = {"valid": cv, "test": te}
+    novelty = novelty_rule(data, cv, dropped)
+    raw_test = xgb_model.predict_proba(data.x[te])[:, 1].astype(np.float32)
+    flagged = {s: unfamiliar(data, m, novelty) for s, m in masks.items()}
     scores = {
-        "xgboost": {"valid": oof, "test": xgb_model.predict_proba(data.x[te])[:, 1].astype(np.float32)},
+        "xgboost": {"valid": served(oof, flagged["valid"]), "test": served(raw_test, flagged["test"])},
+        "xgboost (score only)": {"valid": oof, "test": raw_test},
         "heuristic": {s: heuristic_scores(data, m) for s, m in masks.items()},
         "schema-rule": {s: schema_rule_scores(data, m) for s, m in masks.items()},
     }
     thresholds = {
         "xgboost": xgb_threshold,
+        "xgboost (score only)": xgb_threshold,
         "heuristic": 0.5,  # The baselines are rules: 1 = heavy, 0 = light.
         "schema-rule": 0.5,
     }
@@ -313,7 +372,7 @@ def main(argv: list[str]) -> int:
     out = Path(args.out) if args.out else Path(args.models_dir) / f"{created:%Y-%m-%d}-xgb-{short}"
     version = out.name
     onnx_test = onnx_scores(proto_bytes, data.x[te])
-    parity_python = parity(scores["xgboost"]["test"], onnx_test, thresholds["xgboost"])
+    parity_python = parity(raw_test, onnx_test, thresholds["xgboost"])
     if parity_python["maxAbsDiff"] > PARITY_TOLERANCE or parity_python["decisionMismatches"]:
         raise SystemExit(f"ONNX parity failed (native XGBoost vs onnxruntime): {parity_python}")
 
@@ -326,14 +385,16 @@ def main(argv: list[str]) -> int:
                 "threshold": thresholds["xgboost"],
                 "queryIds": data.query_ids[te].tolist(),
                 "labels": data.y[te].tolist(),
-                "native": [float(v) for v in scores["xgboost"]["test"]],
+                "native": [float(v) for v in raw_test],
+                # The novelty rule's verdict per row: the router must agree on every one.
+                "unfamiliar": flagged["test"].tolist(),
                 "onnxruntime": [float(v) for v in onnx_test],
             }
         )
     )
     plot_score_distribution(
         data.y[te],
-        scores["xgboost"]["test"],
+        raw_test,
         thresholds["xgboost"],
         f"{version}: test-split scores by class",
         out / "score_distribution.png",
@@ -341,7 +402,7 @@ def main(argv: list[str]) -> int:
     plot_threshold_curves(
         {
             "out-of-fold": (data.y[cv], scores["xgboost"]["valid"]),
-            "test": (data.y[te], scores["xgboost"]["test"]),
+            "test": (data.y[te], raw_test),
         },
         thresholds["xgboost"],
         args.target_recall,
@@ -357,6 +418,7 @@ def main(argv: list[str]) -> int:
         "features": data.feature_names,
         "threshold": thresholds["xgboost"],
         "onnx": {"file": "model.onnx", "input": INPUT_NAME, "output": OUTPUT_NAME},
+        "novelty": novelty,
         "createdAt": created.isoformat(timespec="seconds").replace("+00:00", "Z"),
         "description": (
             f"XGBoost heavy-query classifier; threshold chosen on validation for heavy recall >= "
@@ -368,6 +430,23 @@ def main(argv: list[str]) -> int:
             "splitBy": primary,
             "droppedGroups": dropped,
             "otherSplits": by_scheme,
+            "unfamiliar": {
+                split: {
+                    "rows": int(flagged[split].sum()),
+                    "light": int((flagged[split] & (data.y[masks[split]] == 0)).sum()),
+                    "heavy": int((flagged[split] & (data.y[masks[split]] == 1)).sum()),
+                    # Light rows the model alone would have sent to Small: the rule's FPR cost.
+                    "fprCost": float(
+                        (
+                            flagged[split]
+                            & (data.y[masks[split]] == 0)
+                            & (scores["xgboost (score only)"][split] < thresholds["xgboost"])
+                        ).sum()
+                        / max(1, int((data.y[masks[split]] == 0).sum()))
+                    ),
+                }
+                for split in masks
+            },
             "scope": "model-decided rows (statement kind read or utility)",
             "targetRecall": args.target_recall,
             **evaluation["test"],
@@ -393,6 +472,7 @@ def main(argv: list[str]) -> int:
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, default=float) + "\n")
 
     t = evaluation["test"]
+    unf = manifest["metrics"]["unfamiliar"]["test"]
     unused = "; groups not used: " + ", ".join(dropped) if dropped else ""
     other_tables = "".join(
         f"### {scheme}-disjoint test\n\n{metrics_table(rows)}\n" for scheme, rows in by_scheme.items()
@@ -426,7 +506,15 @@ split, over the rows the model decides
 
 ## Test split ({primary}-disjoint, headline)
 
+`xgboost` is the served decision: the model's score against the threshold, and Large for any
+query the bundle's novelty rule calls unfamiliar (a table the catalog does not know, or a token /
+CST / size feature outside the range of every training row). `xgboost (score only)` is the model
+without that rule.
+
 {metrics_table(t)}
+Unfamiliar on the test split: {unf["rows"]} rows ({unf["light"]} light, {unf["heavy"]} heavy); its FPR
+cost (light rows the score alone would have sent to Small) is {unf["fprCost"]:.4f}.
+
 ## Other splits (a model trained on each scheme's train split, same grid and threshold rule)
 
 {other_tables}

@@ -8,6 +8,7 @@
 import { FEATURE_SCHEMA_VERSION, featureNames, type FeatureSpec } from "../features/featurizer.ts";
 import { CATEGORY_NAMES } from "../features/context_features.ts";
 import { tableCatalogProblem } from "../features/table_catalog.ts";
+import { type NoveltyRule, noveltyRuleProblem } from "./novelty.ts";
 
 /** Where the ONNX graph's input and score live. */
 export interface OnnxSignature {
@@ -31,6 +32,8 @@ export interface ModelManifest {
   /** Scores at or above it are heavy. */
   readonly threshold: number;
   readonly onnx?: OnnxSignature;
+  /** The unfamiliar-query rule learned at training (absent: every query is familiar). */
+  readonly novelty?: NoveltyRule;
   readonly createdAt?: string;
   readonly description?: string;
   readonly metrics?: Readonly<Record<string, unknown>>;
@@ -110,6 +113,10 @@ export function validateManifest(json: unknown, where: string): ModelManifest {
       where,
       `feature ${mismatch} is "${declared[mismatch]}", featurizer has "${expected[mismatch]}"`,
     );
+  }
+  if (m.novelty !== undefined) {
+    const problem = noveltyRuleProblem(m.novelty, expected);
+    if (problem) fail(where, problem);
   }
   if (m.kind === "onnx") {
     const onnx = m.onnx as OnnxSignature | undefined;

@@ -8,6 +8,7 @@
 import { createFeaturizer, type Featurizer } from "../features/featurizer.ts";
 import { createHeuristicScorer, HEURISTIC_MANIFEST, HEURISTIC_VERSION } from "./heuristic.ts";
 import type { ModelManifest } from "./manifest.ts";
+import { createNoveltyCheck, type NoveltyCheck } from "./novelty.ts";
 import type { ModelBundle, ModelSource } from "./model_source.ts";
 import { integrityOf, verifyFileDigests, verifyParity } from "./bundle_integrity.ts";
 import { createOnnxScorer } from "./onnx_scorer.ts";
@@ -18,6 +19,8 @@ export interface LoadedModel {
   readonly manifest: ModelManifest;
   readonly featurize: Featurizer;
   readonly scorer: Scorer;
+  /** The bundle's unfamiliar-query rule, compiled (absent when the bundle has none). */
+  readonly novelty?: NoveltyCheck;
 }
 
 /** A request named a model version that is not loaded. */
@@ -85,6 +88,7 @@ export async function modelSetFromBundles(
       manifest,
       featurize: createFeaturizer(manifest.featureSpec),
       scorer,
+      novelty: manifest.novelty && createNoveltyCheck(manifest.novelty, manifest.features),
     });
   }
   const versions = [...loaded.keys()];

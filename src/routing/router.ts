@@ -35,6 +35,8 @@ export type QueryClass = "light" | "heavy";
  * - `write-statement`: writes and DDL always run on Large;
  * - `transaction`: statements inside an explicit transaction run where it started: Large;
  * - `template-cache`: the query's template failed on Small for lack of resources recently;
+ * - `unfamiliar`: the query is outside what the model was trained on (an unknown table, a
+ *   feature beyond every training row's range: the bundle's novelty rule), so Large;
  * - `fallback`: set by adapters when the router itself failed.
  */
 export type DecisionReason =
@@ -43,6 +45,7 @@ export type DecisionReason =
   | "write-statement"
   | "transaction"
   | "template-cache"
+  | "unfamiliar"
   | "fallback";
 
 /** The addresses the decision maps onto. */
@@ -149,14 +152,21 @@ export function createRouter(options: RouterOptions): Router {
       };
     }
     const [score] = await model.scorer.score([features.vector]);
-    const predicted: QueryClass = !(score < model.manifest.threshold) ? "heavy" : "light";
+    const unfamiliar = model.novelty?.(features.vector) !== undefined;
+    const predicted: QueryClass = unfamiliar || !(score < model.manifest.threshold)
+      ? "heavy"
+      : "light";
     return {
       decision: {
         ...base,
         decision: predicted,
         targetCluster: targetOf(predicted),
         modelScore: roundScore(score),
-        reason: features.parseOutcome === "parsed" ? "model" : "parse-fallback",
+        reason: unfamiliar
+          ? "unfamiliar"
+          : features.parseOutcome === "parsed"
+          ? "model"
+          : "parse-fallback",
       },
       timings: { featurizeMs, inferMs: performance.now() - featurized, cached: false },
     };

@@ -1,0 +1,69 @@
+/**
+ * The unfamiliar-query rule: a bundle's learned ranges and table catalog send what the model
+ * never saw to Large with reason `unfamiliar`; familiar queries keep the model's decision.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { featureNames, FIXED_ONLY_SPEC } from "../../src/features/featurizer.ts";
+import { HEURISTIC_MANIFEST } from "../../src/model/heuristic.ts";
+import { type ModelManifest, validateManifest } from "../../src/model/manifest.ts";
+import { modelSetFromBundles } from "../../src/model/model_set.ts";
+import { createRouter } from "../../src/routing/router.ts";
+
+const spec = {
+  ...FIXED_ONLY_SPEC,
+  tableCatalog: {
+    tables: ["tpch.tiny.nation", "tpch.tiny.orders"],
+    rows: [25, 15_000],
+    bytes: [0, 0],
+  },
+};
+const manifest: ModelManifest = {
+  ...HEURISTIC_MANIFEST,
+  version: "with-novelty",
+  featureSpec: spec,
+  features: featureNames(spec),
+  novelty: { features: ["tables_unknown", "kw_join"], min: [0, 0], max: [0, 2] },
+};
+
+async function router() {
+  const models = await modelSetFromBundles([{ manifest }], manifest.version);
+  return { models, router: createRouter({ models, clusters: { small: "s", large: "l" } }) };
+}
+
+Deno.test("a query on a table the catalog never saw goes to Large as unfamiliar", async () => {
+  const { models, router: r } = await router();
+  const context = { catalog: "tpch", schema: "tiny" };
+  const known = await r.route({ sqlText: "SELECT count(*) FROM orders", ...context });
+  assert.equal(known.decision.reason, "model");
+  assert.equal(known.decision.targetCluster, "s");
+  const unknown = await r.route({ sqlText: "SELECT count(*) FROM tpch.sf100.orders", ...context });
+  assert.equal(unknown.decision.reason, "unfamiliar");
+  assert.equal(unknown.decision.decision, "heavy");
+  assert.equal(unknown.decision.targetCluster, "l");
+  // The heuristic's own score (light) is still reported; only the decision changed.
+  assert.equal(unknown.decision.modelScore, 0);
+  await models.close();
+});
+
+Deno.test("a feature beyond every training row's range is unfamiliar; writes stay write-statement", async () => {
+  const { models, router: r } = await router();
+  const joins = (n: number) =>
+    "SELECT * FROM nation n0" +
+    Array.from({ length: n }, (_, i) => ` JOIN nation n${i + 1} ON true`).join("");
+  const context = { catalog: "tpch", schema: "tiny" };
+  assert.equal((await r.route({ sqlText: joins(2), ...context })).decision.reason, "model");
+  assert.equal((await r.route({ sqlText: joins(3), ...context })).decision.reason, "unfamiliar");
+  const write = await r.route({ sqlText: "INSERT INTO t SELECT * FROM x.y.z", ...context });
+  assert.equal(write.decision.reason, "write-statement");
+  await models.close();
+});
+
+Deno.test("a manifest whose novelty rule names a feature the layout lacks is refused", () => {
+  const bad = { ...manifest, novelty: { features: ["no_such"], min: [0], max: [1] } };
+  assert.throws(() => validateManifest(bad, "bad"), /unknown feature "no_such"/);
+  const ragged = { ...manifest, novelty: { features: ["kw_join"], min: [0], max: [] } };
+  assert.throws(() => validateManifest(ragged, "ragged"), /differ in length/);
+});
