@@ -181,6 +181,28 @@ export class EnvoyFixture {
   }
 }
 
+/**
+ * Runs `body` on a fresh {@linkcode EnvoyFixture} and stops it afterwards, printing Envoy's log
+ * when the body failed.
+ */
+export async function withEnvoyFixture(
+  body: (fixture: EnvoyFixture) => Promise<void>,
+  stubOptions?: TrinoStubOptions,
+  routerConfig?: Parameters<typeof EnvoyFixture.start>[1],
+): Promise<void> {
+  const fixture = await EnvoyFixture.start(stubOptions, routerConfig);
+  let failed = false;
+  try {
+    await body(fixture);
+  } catch (error) {
+    failed = true;
+    throw error;
+  } finally {
+    const log = await fixture.stop();
+    if (failed) console.error(log);
+  }
+}
+
 /** A read query the heuristic calls light. */
 export const LIGHT_SQL = "SELECT 1";
 

@@ -7,28 +7,23 @@
 
 import assert from "node:assert/strict";
 import { envoyInstalled } from "../../deploy/envoy/envoy_process.ts";
-import { CTAS_SQL, EnvoyFixture, HEAVY_SQL, LIGHT_SQL, runQuery } from "./envoy_harness.ts";
+import {
+  CTAS_SQL,
+  EnvoyFixture,
+  HEAVY_SQL,
+  LIGHT_SQL,
+  runQuery,
+  withEnvoyFixture,
+} from "./envoy_harness.ts";
 
 // A missing Envoy fails loudly in CI (broken setup) and skips on a developer machine.
 const ignore = !(await envoyInstalled()) && !Deno.env.get("CI");
 if (ignore) console.warn("envoy not installed: skipping (run .ci/install_envoy.sh)");
 
-async function withFixture(
+const withFixture = (
   body: (fixture: EnvoyFixture) => Promise<void>,
   options?: { pages?: number },
-): Promise<void> {
-  const fixture = await EnvoyFixture.start(options);
-  let failed = false;
-  try {
-    await body(fixture);
-  } catch (error) {
-    failed = true;
-    throw error;
-  } finally {
-    const log = await fixture.stop();
-    if (failed) console.error(log);
-  }
-}
+) => withEnvoyFixture(body, options);
 
 Deno.test({
   name: "a light query runs on Small and a heavy one on Large",

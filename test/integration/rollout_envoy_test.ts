@@ -13,18 +13,25 @@ import { DEFAULT_ROLLOUT_CONFIG } from "../../src/rollout/rollout_config.ts";
 import { inCanary, type RolloutMode } from "../../src/rollout/mode.ts";
 import { SHADOW_COPY_TAG } from "../../src/rollout/shadow_route.ts";
 import { decisionJoinKey } from "../../src/routing/join_key.ts";
-import { CTAS_SQL, EnvoyFixture, HEAVY_SQL, LIGHT_SQL, runQuery } from "./envoy_harness.ts";
+import {
+  CTAS_SQL,
+  type EnvoyFixture,
+  HEAVY_SQL,
+  LIGHT_SQL,
+  runQuery,
+  withEnvoyFixture,
+} from "./envoy_harness.ts";
 import { ADMIN_HEADERS, TEST_ADMIN_TOKEN } from "../unit/_fixtures.ts";
 
 const ignore = !(await envoyInstalled()) && !Deno.env.get("CI");
 if (ignore) console.warn("envoy not installed: skipping (run .ci/install_envoy.sh)");
 
-async function withRollout(
+function withRollout(
   mode: RolloutMode,
   body: (fixture: EnvoyFixture) => Promise<void>,
   canaryPercent = 2,
 ): Promise<void> {
-  const fixture = await EnvoyFixture.start({ pages: 2 }, ({ small }) => ({
+  return withEnvoyFixture(body, { pages: 2 }, ({ small }) => ({
     adminToken: TEST_ADMIN_TOKEN,
     rollout: {
       ...DEFAULT_ROLLOUT_CONFIG,
@@ -40,16 +47,6 @@ async function withRollout(
       },
     },
   }));
-  let failed = false;
-  try {
-    await body(fixture);
-  } catch (error) {
-    failed = true;
-    throw error;
-  } finally {
-    const log = await fixture.stop();
-    if (failed) console.error(log);
-  }
 }
 
 Deno.test({
