@@ -4,7 +4,7 @@
  * then the deployment's promises). The validator binary is built once per source version and
  * cached outside the repository.
  *
- *     deno run -A deploy/k8s/validate.ts            # every overlay; exit 1 on any problem
+ *     deno task k8s:validate            # every overlay; exit 1 on any problem
  *
  * @module
  */
