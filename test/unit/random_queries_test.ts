@@ -144,3 +144,21 @@ Deno.test("shapes are generated from both catalogs", () => {
   const catalogs = new Set(Array.from({ length: 50 }, () => generateShape(r).catalog));
   assert.deepEqual([...catalogs].sort(), ["tpcds", "tpch"]);
 });
+
+Deno.test("the structural mix is named in client info and leans to more tables", () => {
+  const structural = generateRandomPlan({
+    shapes: 400,
+    seed: 7,
+    smallShare: 0.2,
+    cpuCap: "3s",
+    mix: "structural",
+  });
+  for (const q of structural) assert.equal(JSON.parse(q.clientInfo!).mix, "structural");
+  const tables = (p: typeof plan) =>
+    p.reduce((s, q) => s + Number(/^j(\d+)/.exec(q.family)![1]), 0) / p.length;
+  assert.ok(tables(structural) > tables(plan) + 0.5, `${tables(structural)} vs ${tables(plan)}`);
+  assert.throws(
+    () => generateRandomPlan({ shapes: 1, seed: 1, smallShare: 0, mix: "nope" }),
+    /unknown mix nope/,
+  );
+});

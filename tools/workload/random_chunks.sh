@@ -33,7 +33,7 @@ while ((n < LAST)); do
   echo "[random_chunks] $(date -u +%T) chunk $n (seed $((1000 + n)), budget ${budget}s)" >&2
   # A failed start (e.g. another process briefly holding the collector port) is retried.
   if ! $DENO run -A tools/workload/run.ts --generator random --shapes "$SHAPES" \
-    --seed $((1000 + n)) --small-share "${SMALL_SHARE:-0.2}" --cpu-cap "${CPU_CAP:-3s}" \
+    --seed $((1000 + n)) --small-share "${SMALL_SHARE:-0.2}" --cpu-cap "${CPU_CAP:-3s}" --mix "${MIX:-base}" \
     --large-concurrency "${LARGE_CONCURRENCY:-4}" --small-concurrency "${SMALL_CONCURRENCY:-2}" \
     --timeout-seconds 100 --max-seconds "$budget" --out "$partial" \
     --outcomes-out "$OUTCOMES/$(basename "${out%.jsonl.gz}").outcomes.jsonl"; then

@@ -167,7 +167,7 @@ const marker = (catalog: string, table: string) => `{{${catalog}.${table}}}`;
 class ShapeBuilder {
   readonly tags = new Set<string>();
   #aliases = 0;
-  constructor(readonly r: Rng, readonly catalog: string) {}
+  constructor(readonly r: Rng, readonly catalog: string, readonly mix: Mix) {}
 
   #columns(table: string): readonly ColumnInfo[] {
     return SCHEMA[this.catalog].tables[table].columns;
@@ -182,7 +182,11 @@ class ShapeBuilder {
   #weight(table: string, nonKey = false): number {
     const rows = this.#table(table).rows.sf1;
     if (nonKey) return rows <= 200_000 ? 1 : 0.1;
-    return rows >= 1_000_000 ? 0.15 : rows >= 200_000 ? 0.4 : 1;
+    return rows >= 1_000_000
+      ? this.mix.bigTableWeight
+      : rows >= 200_000
+      ? this.mix.midTableWeight
+      : 1;
   }
   #alias(): string {
     return `t${++this.#aliases}`;
@@ -200,7 +204,7 @@ class ShapeBuilder {
     const refs = [first];
     let sql = `${marker(this.catalog, first.table)} ${first.alias}`;
     while (refs.length < n) {
-      const nonKey = r.chance(0.06);
+      const nonKey = r.chance(this.mix.nonKeyShare);
       const candidates = nonKey ? [] : edges.flatMap((e) =>
         refs.flatMap((ref) => {
           if (e.a === ref.table) return [{ ref, e, other: e.b, flip: false }];
@@ -387,28 +391,65 @@ class ShapeBuilder {
   }
 }
 
-const STYLES = [
-  ["plain", 4],
-  ["distinct", 2],
-  ["agglo", 3],
-  ["agghi", 3],
-  ["aggglobal", 2],
-  ["win", 3],
-] as const;
+/**
+ * Sampling weights of the generator. `base` ran first (chunks 1–2); `structural` puts more of
+ * the heavy cost into structure (more tables, CTE self-joins, windows, non-key joins) and less
+ * into big tables, so that heavy queries on `tiny` are not rare. The mix of every execution other
+ * than `base` is named in its client info.
+ */
+export interface Mix {
+  readonly name: string;
+  /** Share of join steps that join without a key relationship. */
+  readonly nonKeyShare: number;
+  /** Sampling weight of tables with ≥ 1M rows at sf1 (others: 1). */
+  readonly bigTableWeight: number;
+  /** Sampling weight of tables with 200k–1M rows at sf1. */
+  readonly midTableWeight: number;
+  /** Weights of the number of tables of a FROM clause (1–10). */
+  readonly tableCounts: ReadonlyArray<readonly [number, number]>;
+  /** Weights of the projection styles. */
+  readonly styles: ReadonlyArray<readonly [string, number]>;
+  /** Weights of the wrappers around the core block. */
+  readonly wraps: ReadonlyArray<readonly [string, number]>;
+  /** Share of multi-use CTEs that are self-joined (the rest are UNION ALLed). */
+  readonly cteJoinShare: number;
+}
 
-/** Number of tables of a FROM clause: 1–10, fewer more often. */
-const TABLE_COUNTS = [
-  [1, 22],
-  [2, 22],
-  [3, 16],
-  [4, 11],
-  [5, 8],
-  [6, 6],
-  [7, 5],
-  [8, 4],
-  [9, 3],
-  [10, 3],
-] as const;
+/** The named mixes. */
+export const MIXES: Readonly<Record<string, Mix>> = {
+  base: {
+    name: "base",
+    nonKeyShare: 0.06,
+    bigTableWeight: 0.15,
+    midTableWeight: 0.4,
+    tableCounts: [[1, 22], [2, 22], [3, 16], [4, 11], [5, 8], [6, 6], [7, 5], [8, 4], [9, 3], [
+      10,
+      3,
+    ]],
+    styles: [["plain", 4], ["distinct", 2], ["agglo", 3], ["agghi", 3], ["aggglobal", 2], [
+      "win",
+      3,
+    ]],
+    wraps: [["none", 5], ["cte", 3], ["sub", 2], ["in", 2], ["scalar", 1], ["set", 2]],
+    cteJoinShare: 0.6,
+  },
+  structural: {
+    name: "structural",
+    nonKeyShare: 0.1,
+    bigTableWeight: 0.05,
+    midTableWeight: 0.25,
+    tableCounts: [[1, 14], [2, 14], [3, 13], [4, 12], [5, 11], [6, 10], [7, 8], [8, 7], [9, 6], [
+      10,
+      5,
+    ]],
+    styles: [["plain", 4], ["distinct", 2], ["agglo", 3], ["agghi", 3], ["aggglobal", 2], [
+      "win",
+      4,
+    ]],
+    wraps: [["none", 4], ["cte", 4], ["sub", 2], ["in", 2], ["scalar", 1], ["set", 2]],
+    cteJoinShare: 0.75,
+  },
+};
 
 /** A generated shape: SQL with table markers, its catalog and recipe. */
 export interface Shape {
@@ -418,21 +459,12 @@ export interface Shape {
 }
 
 /** Generates one shape. */
-export function generateShape(r: Rng): Shape {
+export function generateShape(r: Rng, mix: Mix = MIXES.base): Shape {
   const catalog = r.pick(Object.keys(SCHEMA).sort());
-  const b = new ShapeBuilder(r, catalog);
-  const n = r.weighted(TABLE_COUNTS);
-  const style = r.weighted(STYLES);
-  const wrap = r.weighted(
-    [
-      ["none", 5],
-      ["cte", 3],
-      ["sub", 2],
-      ["in", 2],
-      ["scalar", 1],
-      ["set", 2],
-    ] as const,
-  );
+  const b = new ShapeBuilder(r, catalog, mix);
+  const n = r.weighted(mix.tableCounts);
+  const style = r.weighted(mix.styles);
+  const wrap = r.weighted(mix.wraps);
   const parts: string[] = [`j${n}`];
   let sql: string;
   let width: number;
@@ -471,7 +503,7 @@ export function generateShape(r: Rng): Shape {
       const uses = r.int(2, 4);
       const key = `c${r.int(1, inner.width)}`;
       const names = Array.from({ length: uses }, (_, i) => `u${i + 1}`);
-      const join = r.chance(0.6);
+      const join = r.chance(mix.cteJoinShare);
       const body = join
         ? `SELECT count(*) AS c1, count(DISTINCT u1.${key}) AS c2\nFROM base u1\n` +
           names.slice(1).map((u) => `JOIN base ${u} ON ${u}.${key} = u1.${key}`).join("\n")
@@ -603,14 +635,20 @@ export interface RandomPlanOptions {
    * instead of burning up to 90 s on Large or 5 s on Small; empty for no cap.
    */
   readonly cpuCap?: string;
+  /** Name of the {@linkcode MIXES} entry (default `base`). */
+  readonly mix?: string;
 }
 
 /** Generates a deterministic plan: every shape at every scale, shuffled. */
 export function generateRandomPlan(options: RandomPlanOptions): RandomQuery[] {
   const r = new Rng(options.seed);
+  const mix = MIXES[options.mix ?? "base"];
+  if (!mix) throw new Error(`unknown mix ${options.mix}; known: ${Object.keys(MIXES).join(", ")}`);
+  // Executions of the first mix carry no `mix` key (the log's first chunks were made so).
+  const mixInfo = mix.name === "base" ? {} : { mix: mix.name };
   const plan: Array<Omit<RandomQuery, "seq">> = [];
   for (let i = 0; i < options.shapes; i++) {
-    const shape = generateShape(r);
+    const shape = generateShape(r, mix);
     const id = `r${options.seed}-${i}`;
     for (const scale of SCALES) {
       const [catalog, schema] = session(r, shape.catalog, scale);
@@ -629,7 +667,12 @@ export function generateRandomPlan(options: RandomPlanOptions): RandomQuery[] {
         catalog,
         schema,
         clientTags: tags,
-        clientInfo: JSON.stringify({ generator: GENERATOR, family: shape.family, shape: id }),
+        clientInfo: JSON.stringify({
+          generator: GENERATOR,
+          ...mixInfo,
+          family: shape.family,
+          shape: id,
+        }),
         sessionProperties: options.cpuCap ? { query_max_cpu_time: options.cpuCap } : {},
       });
     }

@@ -32,6 +32,8 @@ const { values } = parseArgs({
     shapes: { type: "string", default: "600" },
     /** Random generator: `query_max_cpu_time` of every query ("" = none). */
     "cpu-cap": { type: "string", default: "3s" },
+    /** Random generator: sampling mix (`base`, `structural`; see random_queries.ts MIXES). */
+    mix: { type: "string", default: "base" },
     seed: { type: "string", default: "42" },
     "small-share": { type: "string", default: "0.15" },
     plan: { type: "string" },
@@ -67,6 +69,7 @@ const plan: PlannedQuery[] = values.plan
     seed: Number(values.seed),
     smallShare: Number(values["small-share"]),
     cpuCap: values["cpu-cap"],
+    mix: values.mix,
   })
   : generateWorkload({
     count: Number(values.count),
