@@ -1,11 +1,14 @@
 // deploy/prometheus/ and deploy/grafana/ against real servers on loopback: promtool accepts the
-// rules and the scrape config, a real Prometheus scrapes the real router (the service on a free
-// port), the fallback alert fires when routing requests fall back to Large, every dashboard query
-// evaluates without error, and RouterDown fires when the router stops. The rules run as committed
-// except their `for:` durations, shortened so the test takes seconds.
+// rules, a real Prometheus scrapes the real router over HTTPS (the service on a free port, its
+// certificate verified against a private CA), the fallback alert fires when routing requests fall
+// back to Large, every dashboard query evaluates without error, and RouterDown fires when the
+// router stops. The rules run as committed except their `for:` durations, shortened so the test
+// takes seconds.
 import assert from "node:assert/strict";
 import { commandRuns, freeLoopbackPort } from "../../deploy/local_process.ts";
-import { DEFAULT_CONFIG } from "../../src/config.ts";
+import { configFromEnv } from "../../src/config.ts";
+import { readServeMaterial, serveOptions } from "../../src/serve_options.ts";
+import { createTestPki } from "./_test_pki.ts";
 import { createService } from "../../src/service.ts";
 import { TRINO_GATEWAY_PATH } from "../../src/server/trino_gateway_api.ts";
 
@@ -70,8 +73,18 @@ Deno.test("Prometheus rules and Grafana dashboard against a real Prometheus and 
     assert.ok(rules.success, rules.log);
   });
 
-  // The real service on a free loopback port; its in-memory store and the repository's model.
-  const service = await createService(DEFAULT_CONFIG, { logger: silent });
+  // The real service on a free loopback port, over HTTPS with a private CA (Prometheus verifies
+  // it, as in Kubernetes); its in-memory store and the repository's model.
+  const pki = await createTestPki();
+  const routerPort = freeLoopbackPort();
+  const config = configFromEnv({
+    PORT: String(routerPort),
+    TLS_CERT_FILE: pki.certFile,
+    TLS_KEY_FILE: pki.keyFile,
+  });
+  const material = await readServeMaterial(config);
+  const service = await createService(config, { logger: silent, material });
+  const client = Deno.createHttpClient({ caCerts: [pki.ca] });
 
   await t.step("every metric the rules and panels use is one the router exports", async () => {
     // Registered in src/, plus the default collectors' (visible in a scrape of the registry).
@@ -95,9 +108,8 @@ Deno.test("Prometheus rules and Grafana dashboard against a real Prometheus and 
     }
   });
 
-  const routerPort = freeLoopbackPort();
   let router: Deno.HttpServer | undefined = Deno.serve(
-    { hostname: "127.0.0.1", port: routerPort, onListen: () => {} },
+    serveOptions(config, material),
     service.app.fetch,
   );
   const dir = await Deno.makeTempDir({ prefix: "prometheus-" });
@@ -111,6 +123,8 @@ Deno.test("Prometheus rules and Grafana dashboard against a real Prometheus and 
       rule_files: [`${dir}/rules.yaml`],
       scrape_configs: [{
         job_name: "trino-router",
+        scheme: "https",
+        tls_config: { ca_file: pki.caFile, server_name: "localhost" },
         static_configs: [{ targets: [`127.0.0.1:${routerPort}`] }],
       }],
     }),
@@ -147,7 +161,8 @@ Deno.test("Prometheus rules and Grafana dashboard against a real Prometheus and 
 
     await t.step("forced fallbacks → TrinoRouterFallbackRate fires", async () => {
       const post = async (path: string, body: string) => {
-        const response = await fetch(`http://127.0.0.1:${routerPort}${path}`, {
+        const response = await fetch(`https://localhost:${routerPort}${path}`, {
+          client,
           method: "POST",
           headers: { "content-type": "application/json" },
           body,
@@ -215,10 +230,12 @@ Deno.test("Prometheus rules and Grafana dashboard against a real Prometheus and 
   } finally {
     await router?.shutdown();
     await service.close();
+    client.close();
     prometheus.kill("SIGTERM");
     await prometheus.status;
     const log = await stderr;
     await Deno.remove(dir, { recursive: true });
+    await pki.remove();
     if (log.includes("level=error")) console.log(log.slice(0, 2000));
   }
 });
