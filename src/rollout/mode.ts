@@ -73,32 +73,49 @@ export function canaryBucket(user: string | undefined): number {
  * ```
  */
 export function inCanary(user: string | undefined, percent: number): boolean {
-  return canaryBucket(user) < Math.round(percent * (BUCKETS / 100));
+  return bucketInCanary(canaryBucket(user), percent);
+}
+
+/**
+ * True when a canary bucket (see {@linkcode canaryBucket}) is inside `percent` (0–100).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bucketInCanary } from "./mode.ts";
+ * assert.ok(bucketInCanary(199, 2));
+ * assert.ok(!bucketInCanary(200, 2));
+ * ```
+ */
+export function bucketInCanary(bucket: number, percent: number): boolean {
+  return bucket < Math.round(percent * (BUCKETS / 100));
 }
 
 /**
  * The class whose cluster is used for a decision under a mode: heavy always stays heavy (writes,
  * DDL and fallbacks included); light is honoured in `full`, and in `canary` for the users in
- * the canary share; every other mode sends everything to Large.
+ * the canary share; every other mode sends everything to Large. `bucket` gives the user's canary
+ * bucket, asked only in `canary` for a light decision (callers may memoise it).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { appliedClass } from "./mode.ts";
- * assert.equal(appliedClass("light", "shadow", 0, "alice"), "heavy");
- * assert.equal(appliedClass("light", "full", 0, "alice"), "light");
- * assert.equal(appliedClass("heavy", "full", 0, "alice"), "heavy");
+ * import { appliedClass, canaryBucket } from "./mode.ts";
+ * const alice = () => canaryBucket("alice");
+ * assert.equal(appliedClass("light", "shadow", 0, alice), "heavy");
+ * assert.equal(appliedClass("light", "full", 0, alice), "light");
+ * assert.equal(appliedClass("heavy", "full", 0, alice), "heavy");
  * ```
  */
 export function appliedClass(
   decision: QueryClass,
   mode: RolloutMode,
   canaryPercent: number,
-  user: string | undefined,
+  bucket: () => number,
 ): QueryClass {
   if (decision === "heavy") return "heavy";
   if (mode === "full") return "light";
-  if (mode === "canary") return inCanary(user, canaryPercent) ? "light" : "heavy";
+  if (mode === "canary") return bucketInCanary(bucket(), canaryPercent) ? "light" : "heavy";
   return "heavy";
 }
 

@@ -9,7 +9,8 @@
 import type { RouteDecision, RouteInput, Router } from "../routing/router.ts";
 import type { QueryClass } from "../routing/router.ts";
 import { type SparseFeatures, sparseFeatures } from "./feature_sample.ts";
-import { appliedClass, type AppliedDecision } from "./mode.ts";
+import { appliedClass, type AppliedDecision, canaryBucket } from "./mode.ts";
+import { LruCache } from "../lru_cache.ts";
 import type { RolloutControl } from "./rollout_control.ts";
 import type { RolloutMetrics } from "./rollout_metrics.ts";
 import { shadowEligibility, type ShadowRouter } from "./shadow_route.ts";
@@ -110,6 +111,14 @@ export interface RolloutPolicyOptions {
 export function createRolloutPolicy(options: RolloutPolicyOptions): RolloutPolicy {
   const { control, router, metrics, shadow, featureSampleRate } = options;
   const { clusters } = router;
+  // Hashing a user costs tens of microseconds; a fleet has far fewer users than this.
+  const buckets = new LruCache<string, number>(10_000);
+  const bucketOf = (user: string | undefined) => {
+    const key = user ?? "";
+    let bucket = buckets.get(key);
+    if (bucket === undefined) buckets.set(key, bucket = canaryBucket(user));
+    return bucket;
+  };
 
   async function challengerDecision(
     decision: RouteDecision,
@@ -147,7 +156,12 @@ export function createRolloutPolicy(options: RolloutPolicyOptions): RolloutPolic
   return {
     apply(decision, input) {
       const { mode, canaryPercent } = control.state;
-      const applied = appliedClass(decision.decision, mode, canaryPercent, input.user);
+      const applied = appliedClass(
+        decision.decision,
+        mode,
+        canaryPercent,
+        () => bucketOf(input.user),
+      );
       metrics.decision(mode, decision.decision, applied);
       return {
         ...decision,
