@@ -38,7 +38,7 @@ import { type Collector, startCollector, writeLog } from "../workload/collector.
 import { generateWorkload, type PlannedQuery } from "../workload/generate.ts";
 import { executeQuery, type QueryOutcome } from "../workload/trino_client.ts";
 import { cdfPoints, improvement, type LatencySummary, summarizeLatency } from "./latency.ts";
-import { planLog } from "./plan.ts";
+import { numberFlag, planLog } from "./plan.ts";
 import { lineChart } from "./svg_chart.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
@@ -134,6 +134,21 @@ async function stopInstance(i: Instance, eventUrl: string): Promise<void> {
   await run("bash", [CLUSTER_SH, "stop", i.profile], instanceEnv(i, eventUrl)).catch((e) =>
     log(`stopping ${i.name}: ${e.message}`)
   );
+}
+
+/** Throws, naming the server and its log, when one of `servers` stopped answering. */
+async function assertAlive(servers: readonly Instance[]): Promise<void> {
+  for (const i of servers) {
+    const info = await fetch(`http://127.0.0.1:${i.port}/v1/info`, {
+      signal: AbortSignal.timeout(20_000),
+    }).then((r) => r.json(), () => undefined);
+    if (info?.starting !== false) {
+      throw new Error(
+        `Trino ${i.name} on :${i.port} stopped answering (killed? see ` +
+          `${join(i.runDir, i.profile, "server.log")}): its numbers would be meaningless`,
+      );
+    }
+  }
 }
 
 /** The router process (src/main.ts) with ext_proc, like a deployment. */
@@ -303,19 +318,32 @@ interface RunAnalysis {
   readonly load: readonly [number, number];
 }
 
-/** Light/heavy of every planned query, from the symmetric run's completion events. */
+/**
+ * Light/heavy of every planned query by the label rules: from the symmetric run's completion
+ * event, else (that one was cancelled or failed for an unrelated reason) from the routed run's
+ * final one; `null` when neither labels it (e.g. a user error).
+ */
 function labelsOf(
-  symmetric: RunResult,
+  runs: readonly RunResult[],
   thresholds: LabelThresholds,
 ): Map<number, boolean | null> {
-  const byId = new Map(symmetric.events.map((e) => [e.metadata.queryId, e]));
   const labels = new Map<number, boolean | null>();
-  for (const o of symmetric.outcomes) {
-    const event = byId.get(o.queryId);
-    if (event) labels.set(o.seq, labelEvent(event, thresholds, eventStatementKind(event)).heavy);
-    else if (o.errorType === "INSUFFICIENT_RESOURCES") labels.set(o.seq, true);
-    else labels.set(o.seq, null); // a client timeout without an event: unknown
-  }
+  runs.forEach((run, k) => {
+    // A fallback run's failures say nothing about the query (a light query can find Small's
+    // queue full): only its completed events label.
+    const usable = k === 0 ? run.events : run.events.filter((e) => !e.failureInfo?.errorCode);
+    const byId = new Map(usable.map((e) => [e.metadata.queryId, e]));
+    for (const o of run.outcomes) {
+      if ((labels.get(o.seq) ?? null) !== null) continue;
+      const event = byId.get(o.queryId);
+      const label = event
+        ? labelEvent(event, thresholds, eventStatementKind(event)).heavy
+        : k === 0 && o.errorType === "INSUFFICIENT_RESOURCES"
+        ? true
+        : null;
+      labels.set(o.seq, label);
+    }
+  });
   return labels;
 }
 
@@ -361,7 +389,11 @@ interface Validation {
 }
 
 const ms = (v: number) => `${Math.round(v)}`;
-const pct = (v: number | null) => v === null ? "n/a" : `${(v * 100).toFixed(1)}%`;
+const pct = (v: number | null) =>
+  v === null || !Number.isFinite(v) ? "n/a" : `${(v * 100).toFixed(1)}%`;
+/** Improvement of `after` over `before` at one percentile; n/a when either has no query. */
+const gain = (before: LatencySummary, after: LatencySummary, key: "p50" | "p90" | "p99") =>
+  before.count === 0 || after.count === 0 ? null : improvement(before[key], after[key]);
 
 function formatReport(
   settings: Settings,
@@ -390,7 +422,9 @@ function formatReport(
               ", ",
             )
             : ""
-        } | ${c === "light" ? a.load.map((l) => l.toFixed(1)).join("→") : ""} |`,
+        } | ${c === "light" ? a.load.map((l) => l.toFixed(1)).join("→") : ""} | ${
+          c === "light" ? a.unlabeled : ""
+        } |`,
       );
     }
   }
@@ -402,16 +436,16 @@ function formatReport(
       const t = analyses.find((a) => a.repeat === r && a.config === "routed")?.[c].latency;
       if (!s || !t) continue;
       ratioRows.push(
-        `| ${c} | ${r} | ${pct(improvement(s.p50, t.p50))} | ${pct(improvement(s.p90, t.p90))} | ${
-          pct(improvement(s.p99, t.p99))
+        `| ${c} | ${r} | ${pct(gain(s, t, "p50"))} | ${pct(gain(s, t, "p90"))} | ${
+          pct(gain(s, t, "p99"))
         } |`,
       );
     }
     const s = pooled("symmetric", c).latency, t = pooled("routed", c).latency;
     ratioRows.push(
-      `| ${c} | **pooled** | **${pct(improvement(s.p50, t.p50))}** | **${
-        pct(improvement(s.p90, t.p90))
-      }** | **${pct(improvement(s.p99, t.p99))}** |`,
+      `| ${c} | **pooled** | **${pct(gain(s, t, "p50"))}** | **${pct(gain(s, t, "p90"))}** | **${
+        pct(gain(s, t, "p99"))
+      }** |`,
     );
   }
   const pooledRows = (["symmetric", "routed"] as const).flatMap((config) =>
@@ -430,7 +464,7 @@ function formatReport(
     ` + repeat; sf1 scale ${settings.sf1Scale}; client timeout ${settings.timeoutSeconds} s; ` +
     `${settings.warmup} warm-up queries per server first). Latency = client-side, POST to last ` +
     "page, retries included. Light/heavy by the label rules on the symmetric run's completion " +
-    "events of the same query.",
+    "event of the same query (the routed run's when that one was cancelled).",
     "",
     "CPU affinity as verified with `taskset -p`: " +
     Object.entries(meta.affinity).map(([k, v]) => `${k}: ${v}`).join("; "),
@@ -453,8 +487,8 @@ function formatReport(
     "",
     "## Every run (ms)",
     "",
-    "| repeat | config | class | queries | P50 | P90 | P99 | failures | retries | CPU-s by cluster | load (1 min) |",
-    "|---|---|---|---|---|---|---|---|---|---|---|",
+    "| repeat | config | class | queries | P50 | P90 | P99 | failures | retries | CPU-s by cluster | load (1 min) | unlabeled |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows,
     "",
     "## Planner validation (CPU-seconds per cluster)",
@@ -492,14 +526,87 @@ function cdfChart(analyses: readonly RunAnalysis[], c: "light" | "heavy"): strin
   });
 }
 
-function numberFlag(values: Record<string, unknown>, name: string, fallback: number): number {
-  const raw = values[name];
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(n) || n < 0) {
-    throw new Error(`--${name} must be a non-negative number, got ${JSON.stringify(raw)}`);
+/** Everything a finished experiment recorded (`runs.json`); the report is computed from it. */
+interface Recorded {
+  readonly settings: Settings;
+  readonly model: string;
+  readonly affinity: Record<string, string>;
+  readonly startedAt: string;
+  readonly thresholds: LabelThresholds;
+  readonly ports: Readonly<Record<number, string>>;
+  readonly results: readonly RunResult[];
+}
+
+/** Labels, statistics, planner validation and the report files of recorded runs. */
+async function analyzeAndReport(recorded: Recorded): Promise<void> {
+  const { settings, model, affinity, startedAt, thresholds, ports, results } = recorded;
+  const repeats = [...new Set(results.map((x) => x.repeat))].filter((r) =>
+    results.some((x) => x.repeat === r && x.config === "symmetric") &&
+    results.some((x) => x.repeat === r && x.config === "routed")
+  );
+  const analyses: RunAnalysis[] = [];
+  const validations: Validation[] = [];
+  for (const r of repeats) {
+    const sym = results.find((x) => x.repeat === r && x.config === "symmetric")!;
+    const routed = results.find((x) => x.repeat === r && x.config === "routed")!;
+    const labels = labelsOf([sym, routed], thresholds);
+    analyses.push(analyze(sym, labels, ports), analyze(routed, labels, ports));
+    // The planner on this repeat's workload log (the symmetric run's events).
+    const logPath = join(settings.out, `workload_log_r${r}.jsonl`);
+    await writeLog(logPath, sym.events.map((e) => JSON.stringify(e)));
+    const predicted = await planLog({
+      log: logPath,
+      model,
+      modelsDir: join(REPO, "models"),
+      split: "all",
+      bucketMs: 60_000,
+      nodeCores: 1,
+      nodeCost: 1,
+      targetUtil: 0.7,
+      routerCores: 0,
+      // The Small profile's caps (deploy/trino/cluster.sh): query.max-cpu-time and memory.
+      smallMaxCpuSeconds: 5,
+      smallMaxMemoryBytes: 256 * 2 ** 20,
+    });
+    const measured = analyze(routed, labels, ports).cpuSecondsByCluster;
+    const p = {
+      small: predicted.plan.small.demand.cpuSeconds,
+      large: predicted.plan.large.demand.cpuSeconds,
+    };
+    const m = { small: measured.small ?? 0, large: measured.large ?? 0 };
+    validations.push({
+      repeat: r,
+      predicted: p,
+      measured: m,
+      error: {
+        small: m.small === 0 ? NaN : (p.small - m.small) / m.small,
+        large: m.large === 0 ? NaN : (p.large - m.large) / m.large,
+      },
+    });
   }
-  return n;
+  const report = formatReport(settings, analyses, validations, { model, affinity, startedAt });
+  await writeFile(join(settings.out, "report.md"), report);
+  await writeFile(join(settings.out, "light_cdf.svg"), cdfChart(analyses, "light"));
+  await writeFile(join(settings.out, "heavy_cdf.svg"), cdfChart(analyses, "heavy"));
+  await writeFile(
+    join(settings.out, "summary.json"),
+    JSON.stringify(
+      {
+        settings,
+        model,
+        affinity,
+        validations,
+        analyses: analyses.map(({ light, heavy, ...a }) => ({
+          ...a,
+          light: { ...light, latencies: undefined },
+          heavy: { ...heavy, latencies: undefined },
+        })),
+      },
+      null,
+      1,
+    ),
+  );
+  console.log(report);
 }
 
 async function main(): Promise<void> {
@@ -518,12 +625,20 @@ async function main(): Promise<void> {
       "run-dir": { type: "string", default: "/tmp/trino-value-experiment" },
       "base-port": { type: "string" },
       "keep-clusters": { type: "boolean", default: false },
+      /** Only recompute the report from a finished run's runs.json (into --out). */
+      analyze: { type: "string" },
       "cpus-symmetric": { type: "string", default: "0,1" },
       "cpus-small": { type: "string", default: "0" },
       "cpus-large": { type: "string", default: "1" },
     },
   });
-  const n = (name: string, fallback: number) => numberFlag(values, name, fallback);
+  if (values.analyze) {
+    const recorded = JSON.parse(await Deno.readTextFile(values.analyze)) as Recorded;
+    await mkdir(values.out!, { recursive: true });
+    await analyzeAndReport({ ...recorded, settings: { ...recorded.settings, out: values.out! } });
+    return;
+  }
+  const n = (name: string, fallback: number) => numberFlag(values, name) ?? fallback;
   const settings: Settings = {
     rate: n("rate", 4),
     seconds: n("seconds", 120),
@@ -633,6 +748,7 @@ async function main(): Promise<void> {
         ? ["symmetric", "routed"] as const
         : ["routed", "symmetric"] as const;
       for (const config of order) {
+        await assertAlive(instances);
         results.push(
           await runOnce(
             config,
@@ -647,72 +763,14 @@ async function main(): Promise<void> {
           ),
         );
       }
-      await writeFile(join(settings.out, "runs.json"), JSON.stringify(results));
+      await writeFile(
+        join(settings.out, "runs.json"),
+        JSON.stringify({ settings, model, affinity, startedAt, thresholds, ports, results }),
+      );
+      await assertAlive(instances);
     }
 
-    const analyses: RunAnalysis[] = [];
-    const validations: Validation[] = [];
-    for (let r = 0; r < settings.repeats; r++) {
-      const sym = results.find((x) => x.repeat === r && x.config === "symmetric")!;
-      const routed = results.find((x) => x.repeat === r && x.config === "routed")!;
-      const labels = labelsOf(sym, thresholds);
-      analyses.push(analyze(sym, labels, ports), analyze(routed, labels, ports));
-      // The planner on this repeat's workload log (the symmetric run's events).
-      const logPath = join(settings.out, `workload_log_r${r}.jsonl`);
-      await writeLog(logPath, sym.events.map((e) => JSON.stringify(e)));
-      const predicted = await planLog({
-        log: logPath,
-        model,
-        modelsDir: join(REPO, "models"),
-        split: "all",
-        bucketMs: 60_000,
-        nodeCores: 1,
-        nodeCost: 1,
-        targetUtil: 0.7,
-        routerCores: 0,
-        // The Small profile's caps (deploy/trino/cluster.sh): query.max-cpu-time and memory.
-        smallMaxCpuSeconds: 5,
-        smallMaxMemoryBytes: 256 * 2 ** 20,
-      });
-      const measured = analyze(routed, labels, ports).cpuSecondsByCluster;
-      const p = {
-        small: predicted.plan.small.demand.cpuSeconds,
-        large: predicted.plan.large.demand.cpuSeconds,
-      };
-      const m = { small: measured.small ?? 0, large: measured.large ?? 0 };
-      validations.push({
-        repeat: r,
-        predicted: p,
-        measured: m,
-        error: {
-          small: m.small === 0 ? NaN : (p.small - m.small) / m.small,
-          large: m.large === 0 ? NaN : (p.large - m.large) / m.large,
-        },
-      });
-    }
-    const report = formatReport(settings, analyses, validations, { model, affinity, startedAt });
-    await writeFile(join(settings.out, "report.md"), report);
-    await writeFile(join(settings.out, "light_cdf.svg"), cdfChart(analyses, "light"));
-    await writeFile(join(settings.out, "heavy_cdf.svg"), cdfChart(analyses, "heavy"));
-    await writeFile(
-      join(settings.out, "summary.json"),
-      JSON.stringify(
-        {
-          settings,
-          model,
-          affinity,
-          validations,
-          analyses: analyses.map(({ light, heavy, ...a }) => ({
-            ...a,
-            light: { ...light, latencies: undefined },
-            heavy: { ...heavy, latencies: undefined },
-          })),
-        },
-        null,
-        1,
-      ),
-    );
-    console.log(report);
+    await analyzeAndReport({ settings, model, affinity, startedAt, thresholds, ports, results });
   } finally {
     await envoy?.stop();
     await router?.stop();

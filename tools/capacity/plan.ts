@@ -355,8 +355,19 @@ const USAGE = "usage: plan.ts --log <log.jsonl[.gz]> [--model V] [--models-dir m
   "[--out plan_report]\n   or: plan.ts --current-nodes N --current-util U --light-cpu-share S " +
   "[--light-peak-cores C] [--assumed-fnr 0.01] [--assumed-fpr 0.03] [sizing flags]";
 
-/** A CLI number, with a clear error naming the flag when it is not one. */
-function numberFlag(values: Record<string, unknown>, name: string): number | undefined {
+/**
+ * A non-negative number flag of `parseArgs` values (`undefined` when absent), with an error
+ * naming the flag when it is not one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { numberFlag } from "./plan.ts";
+ * assert.equal(numberFlag({ rate: "4" }, "rate"), 4);
+ * assert.throws(() => numberFlag({ rate: "fast" }, "rate"), /--rate must be/);
+ * ```
+ */
+export function numberFlag(values: Record<string, unknown>, name: string): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
   const n = Number(raw);
