@@ -141,16 +141,23 @@ export class RolloutControl {
   /**
    * Follows the store's state: a newer revision, or any stored state while this replica only
    * has its configured one (so that replicas seeded concurrently converge on the last writer).
-   * An empty, reachable store is seeded with this replica's state; an unreachable one (Redis
-   * still connecting at start) is retried on the next tick.
+   * The other way round, a reachable store that is empty or older than this replica (a trip or
+   * a change made while Redis was away) gets this replica's state, so that it reaches the fleet
+   * once Redis is back.
    */
   async #sync(): Promise<void> {
     const stored = parseRolloutState(await this.#store.getSetting(ROLLOUT_SETTING));
+    const configured = this.#state.changedBy === "config";
     if (stored) {
-      const configured = this.#state.changedBy === "config" &&
-        (stored.revision !== this.#state.revision || stored.changedAt !== this.#state.changedAt);
-      if (configured || isNewer(stored, this.#state)) this.#adopt(stored);
-    } else if (this.#store.health().state === "ok") {
+      const differs = stored.revision !== this.#state.revision ||
+        stored.changedAt !== this.#state.changedAt;
+      if ((configured && differs) || isNewer(stored, this.#state)) {
+        this.#adopt(stored);
+        return;
+      }
+    }
+    if (this.#store.health().state !== "ok") return;
+    if (!stored || isNewer(this.#state, stored)) {
       this.#state = { ...this.#state, revision: Math.max(1, this.#state.revision) };
       await this.#store.putSetting(ROLLOUT_SETTING, JSON.stringify(this.#state));
     }

@@ -228,3 +228,28 @@ Deno.test("challenger: scored beside the champion, never applied, confusion kept
     for (const c of report.criteria) assert.ok(["PASS", "FAIL", "SKIP"].includes(c.status));
   }, { mode: "shadow" });
 });
+
+Deno.test("Envoy's and Trino Gateway's answers follow the mode, not the model's class", async () => {
+  await withService(async (service) => {
+    const ask = async () => {
+      const authz = await service.app.request("/ext_authz/v1/statement", {
+        method: "POST",
+        body: SQL,
+        headers: { "X-Trino-User": "alice" },
+      });
+      const gateway = await (await service.app.request("/trino-gateway/route", {
+        method: "POST",
+        body: JSON.stringify({
+          method: "POST",
+          requestURI: "/v1/statement",
+          trinoQueryProperties: { body: SQL, isNewQuerySubmission: true },
+          trinoRequestUser: { user: "alice" },
+        }),
+      })).json();
+      return [authz.headers.get("x-trino-routing-group"), gateway.routingGroup];
+    };
+    assert.deepEqual(await ask(), ["large", "large"], "shadow");
+    await service.rollout.change({ mode: "full" }, "admin");
+    assert.deepEqual(await ask(), ["small", "small"], "full");
+  }, { mode: "shadow" });
+});

@@ -82,6 +82,36 @@ Deno.test("an FNR burst in canary drops to shadow once, logs one line, and stays
   await other.close();
 });
 
+Deno.test("a trip made while the store was unreachable reaches the fleet once it is back", async () => {
+  const shared = new MemoryStore();
+  let down = false;
+  // A store that degrades like the Redis store: reads answer unknown, writes are dropped.
+  const flaky: Store = Object.assign(Object.create(shared), {
+    getSetting: (name: string) => down ? Promise.resolve(undefined) : shared.getSetting(name),
+    putSetting: (name: string, value: string) =>
+      down ? Promise.resolve() : shared.putSetting(name, value),
+    health: () => ({ ...shared.health(), state: down ? "degraded" : "ok" }),
+  });
+  const clock = { now: Date.parse("2026-11-24T22:00:00Z") };
+  const { rollout } = control(flaky, "canary", clock);
+  const other = control(shared, "canary", clock).rollout;
+  await rollout.start();
+  await other.start();
+  down = true;
+  heavyOnSmall(rollout, 10);
+  await rollout.tick();
+  assert.equal(rollout.state.mode, "shadow");
+  await other.tick();
+  assert.equal(other.state.mode, "canary", "the store never heard of the trip");
+  down = false;
+  await rollout.tick();
+  await other.tick();
+  assert.equal(other.state.mode, "shadow");
+  assert.equal(other.state.tripped?.guard, "fnr");
+  await rollout.close();
+  await other.close();
+});
+
 Deno.test("guards never trip outside canary and full", async () => {
   for (const mode of ["off", "shadow", "shadow-route"] as const) {
     const clock = { now: 0 };
