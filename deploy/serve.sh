@@ -8,4 +8,7 @@ DENO="${DENO:-node_modules/.bin/deno}"
 # --allow-read: only to resolve the runtime files' paths (the module graph needs no permission).
 FLAGS="$("$DENO" run --no-prompt --allow-env --allow-read=. src/serve_permissions.ts)"
 mapfile -t FLAG_LIST <<<"$FLAGS"
+# Every connection costs a descriptor: take the hard limit as the soft one where allowed, so that
+# idle connections exhaust memory long before descriptors (the listener recovers from either).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 exec "$DENO" run --no-prompt "${FLAG_LIST[@]}" src/main.ts

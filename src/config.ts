@@ -33,6 +33,11 @@ export interface Config {
   readonly defaultModelVersion?: string;
   /** Largest accepted request body; Trino's own `query.max-length` is 1,000,000 characters. */
   readonly maxBodyBytes: number;
+  /**
+   * Request-body bytes all endpoints together may hold at once (`MAX_IN_FLIGHT_BYTES`); past it
+   * a request is answered at once with its endpoint's "busy" answer, its body unread.
+   */
+  readonly maxInFlightBytes: number;
   readonly decisionCacheSize: number;
   /** Shared state; without it the service keeps state in memory. */
   readonly redisUrl?: string;
@@ -87,6 +92,7 @@ export const ENV_NAMES = [
   "MODEL_REGISTRY_URL",
   "DEFAULT_MODEL_VERSION",
   "MAX_BODY_BYTES",
+  "MAX_IN_FLIGHT_BYTES",
   "DECISION_CACHE_SIZE",
   "REDIS_URL",
   "REDIS_CA_FILE",
@@ -145,6 +151,7 @@ export const DEFAULT_CONFIG: Config = {
   labeledLogMaxBytes: 1024 ** 3,
   modelsDir: new URL("../models", import.meta.url).pathname,
   maxBodyBytes: 1024 * 1024,
+  maxInFlightBytes: 64 * 1024 * 1024,
   decisionCacheSize: 10_000,
   labelCpuSeconds: 300,
   labelPeakMemoryBytes: 10 * 1024 ** 3,
@@ -199,6 +206,11 @@ export function configFromEnv(env: ConfigEnv): Config {
     modelRegistryUrl: env.MODEL_REGISTRY_URL || undefined,
     defaultModelVersion: env.DEFAULT_MODEL_VERSION || undefined,
     maxBodyBytes: positiveInteger("MAX_BODY_BYTES", env.MAX_BODY_BYTES, d.maxBodyBytes),
+    maxInFlightBytes: positiveInteger(
+      "MAX_IN_FLIGHT_BYTES",
+      env.MAX_IN_FLIGHT_BYTES,
+      d.maxInFlightBytes,
+    ),
     decisionCacheSize: positiveInteger(
       "DECISION_CACHE_SIZE",
       env.DECISION_CACHE_SIZE,

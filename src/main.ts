@@ -9,12 +9,13 @@ import { configFromEnv, readConfigEnv } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { readServeMaterial, serveOptions } from "./serve_options.ts";
 import { createService } from "./service.ts";
+import { serveWithRecovery } from "./server/serve_limits.ts";
 
 const logger = createLogger();
 const config = configFromEnv(readConfigEnv());
 const material = await readServeMaterial(config);
 const service = await createService(config, { logger, material });
-const server = Deno.serve(
+const server = serveWithRecovery(
   serveOptions(
     config,
     material,
@@ -22,6 +23,14 @@ const server = Deno.serve(
       logger.info("listening", { component: "server", detail: `${scheme}://${hostname}:${port}` }),
   ),
   service.app.fetch,
+  {
+    onRestart: (error, delayMs) =>
+      logger.error("listener failed; listening again", {
+        component: "server",
+        error: error.message.slice(0, 120),
+        detail: `in ${delayMs} ms`,
+      }),
+  },
 );
 
 const shutdown = async () => {

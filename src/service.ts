@@ -16,6 +16,7 @@ import { extAuthzApi } from "./server/ext_authz_api.ts";
 import { trinoGatewayApi } from "./server/trino_gateway_api.ts";
 import { createRouterMetrics, type RouterMetrics } from "./server/metrics.ts";
 import { eventsApi } from "./server/events_api.ts";
+import { InFlightBudget } from "./server/serve_limits.ts";
 import { createStore, registerStoreMetrics, type Store } from "./store/mod.ts";
 import { createFeedbackLoop, type FeedbackLoop, registerFeedbackMetrics } from "./feedback/mod.ts";
 import { startExtProcServer } from "./ext_proc/mod.ts";
@@ -158,8 +159,11 @@ export async function createService(
       ...extras,
     }).catch(() => {/* the store degrades on its own; a lost record costs one join */});
   };
+  // One budget of request-body bytes for every endpoint of this process.
+  const inFlight = new InFlightBudget(config.maxInFlightBytes);
   const app = createApp({
     config,
+    inFlight,
     router,
     metrics,
     logger,
@@ -169,7 +173,7 @@ export async function createService(
   }, [
     extAuthzApi,
     trinoGatewayApi,
-    () => eventsApi({ feedback, adminToken: config.adminToken }),
+    () => eventsApi({ feedback, adminToken: config.adminToken, inFlight }),
     () =>
       rolloutApi({
         control: rollout,

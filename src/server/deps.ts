@@ -11,6 +11,7 @@ import type { StoreHealth } from "../store/store.ts";
 import type { AppliedDecision } from "../rollout/mode.ts";
 import type { DecisionExtras, RolloutPolicy } from "../rollout/rollout_policy.ts";
 import type { RouterMetrics } from "./metrics.ts";
+import type { InFlightBudget } from "./serve_limits.ts";
 
 /** Shared dependencies of the app's sub-apps. */
 export interface AppDeps {
@@ -31,4 +32,6 @@ export interface AppDeps {
   readonly rollout?: RolloutPolicy;
   /** The configured store's state, which `/readyz` reports. */
   readonly storeHealth: () => StoreHealth;
+  /** Request-body bytes in flight, shared by every endpoint; no limit without one. */
+  readonly inFlight?: InFlightBudget;
 }

@@ -10,6 +10,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { FeedbackLoop } from "../feedback/feedback_loop.ts";
 import type { QueryCompletedEvent } from "../labels/query_event.ts";
 import { requireAdmin } from "./admin_auth.ts";
+import { type InFlightBudget, inFlightLimit } from "./serve_limits.ts";
 
 /**
  * Options of {@linkcode eventsApi}.
@@ -39,6 +40,8 @@ export interface EventsApiOptions {
    * megabytes for generated SQL; past this the event is refused with 413.
    */
   readonly maxBodyBytes?: number;
+  /** The process's budget of request-body bytes in flight (503 + `Retry-After` past it). */
+  readonly inFlight?: InFlightBudget;
 }
 
 /** Default {@linkcode EventsApiOptions.maxBodyBytes}: 32 MiB. */
@@ -166,8 +169,12 @@ export function eventsApi(options: EventsApiOptions): Hono {
 
   // Authentication first: an anonymous caller's body is never read.
   const auth = requireAdmin(options.adminToken);
-  app.post("/v1/events", auth, limit, (c) => ingest(c, undefined));
-  app.post("/v1/events/:cluster", auth, limit, (c) => ingest(c, c.req.param("cluster")));
+  const busy = inFlightLimit(options.inFlight, maxBodyBytes, (c) => {
+    c.header("Retry-After", "1");
+    return c.json({ error: "too many event bytes in flight; retry later" }, 503);
+  });
+  app.post("/v1/events", auth, limit, busy, (c) => ingest(c, undefined));
+  app.post("/v1/events/:cluster", auth, limit, busy, (c) => ingest(c, c.req.param("cluster")));
   // Whatever goes wrong in here is answered, never thrown into the main app.
   app.onError((_error, c) => c.json({ error: "internal error while reading the event" }, 500));
   return app;

@@ -8,6 +8,7 @@
  */
 
 import { bodyLimit } from "hono/body-limit";
+import { inFlightLimit } from "./serve_limits.ts";
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AppDeps } from "./deps.ts";
@@ -84,7 +85,13 @@ export function extAuthzApi(deps: AppDeps): Hono {
     },
   });
 
-  app.all(`${EXT_AUTHZ_PREFIX}/*`, limit, async (c) => {
+  // Too many bytes in flight: Large at once, the body unread.
+  const busy = inFlightLimit(deps.inFlight, config.maxBodyBytes, (c) => {
+    metrics.observeFallback("busy");
+    return answer(c, "large", "fallback");
+  });
+
+  app.all(`${EXT_AUTHZ_PREFIX}/*`, limit, busy, async (c) => {
     const path = c.req.path.slice(EXT_AUTHZ_PREFIX.length);
     if (c.req.method !== "POST" || path !== "/v1/statement") return c.body(null, 200);
     if (c.req.header(PARTIAL_BODY_HEADER) === "true") {

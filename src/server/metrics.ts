@@ -6,6 +6,16 @@
  */
 
 import client from "prom-client";
+
+const HTTP_METHODS: ReadonlySet<string> = new Set([
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "DELETE",
+  "PATCH",
+  "OPTIONS",
+]);
 import {
   isModelDecision,
   isPolicyDecision,
@@ -128,7 +138,9 @@ export function createRouterMetrics(): RouterMetrics {
   return {
     registry,
     observeRequest(route, method, status, seconds) {
-      requests.inc({ route, method, status: String(status) });
+      // Clients choose the method: any other token is one series, not one per token.
+      const known = HTTP_METHODS.has(method) ? method : "OTHER";
+      requests.inc({ route, method: known, status: String(status) });
       requestSeconds.observe({ route }, seconds);
     },
     observeDecision(decision, timings, total) {

@@ -8,6 +8,7 @@
 
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { inFlightLimit } from "./serve_limits.ts";
 import { UnknownModelVersionError } from "../model/model_set.ts";
 import type { AppliedDecision } from "../rollout/mode.ts";
 import { parseRouteRequest } from "./route_request.ts";
@@ -50,7 +51,11 @@ export function routeApi(deps: AppDeps): Hono {
     onError: (c) =>
       c.json({ error: `request body exceeds ${config.maxBodyBytes} bytes`, queryId: null }, 413),
   });
-  app.post("/v1/route", limit, async (c) => {
+  const busy = inFlightLimit(deps.inFlight, config.maxBodyBytes, (c) => {
+    c.header("Retry-After", "1");
+    return c.json({ error: "too many request bytes in flight; retry later", queryId: null }, 503);
+  });
+  app.post("/v1/route", limit, busy, async (c) => {
     const parsed = parseRouteRequest(await c.req.text());
     if (!parsed.ok) {
       logger.warn("rejected route request", {

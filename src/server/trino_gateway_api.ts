@@ -20,6 +20,8 @@
  */
 
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { inFlightLimit } from "./serve_limits.ts";
 import type { AppDeps } from "./deps.ts";
 import type { RouteInput } from "../routing/router.ts";
 import { errorName, reportRoutingFailure, routeAndReport } from "./route_and_report.ts";
@@ -94,7 +96,22 @@ export function trinoGatewayApi(deps: AppDeps): Hono {
     externalHeaders: {},
   });
 
-  app.post(TRINO_GATEWAY_PATH, async (c) => {
+  // The body is JSON around the SQL (escaping can double it); over the limit, or with too many
+  // bytes in flight, the answer is still 200 + large, never a status the gateway would ignore.
+  const maxBytes = 2 * config.maxBodyBytes + 64 * 1024;
+  const limit = bodyLimit({
+    maxSize: maxBytes,
+    onError: (c) => {
+      metrics.observeFallback("oversized-body");
+      return c.json(answer(large, [`request body exceeds ${maxBytes} bytes`]));
+    },
+  });
+  const busy = inFlightLimit(deps.inFlight, maxBytes, (c) => {
+    metrics.observeFallback("busy");
+    return c.json(answer(large, ["router busy (request bytes in flight)"]));
+  });
+
+  app.post(TRINO_GATEWAY_PATH, limit, busy, async (c) => {
     let body: RoutingGroupExternalBody;
     try {
       const parsed: unknown = JSON.parse(await c.req.text());

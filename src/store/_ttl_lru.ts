@@ -30,11 +30,19 @@ export class TtlLru<V> {
   readonly #entries: LruCache<string, Entry<V>>;
   readonly #now: () => number;
 
-  constructor(maxEntries: number, now: () => number) {
+  constructor(
+    maxEntries: number,
+    now: () => number,
+    bytes: { readonly maxBytes: number; readonly sizeOf: (value: V) => number } | undefined =
+      undefined,
+  ) {
     if (!(maxEntries >= 1)) {
       throw new RangeError(`maxEntries must be at least 1, got ${maxEntries}`);
     }
-    this.#entries = new LruCache(maxEntries);
+    this.#entries = new LruCache(maxEntries, {
+      maxBytes: bytes?.maxBytes,
+      sizeOf: bytes ? (entry) => bytes.sizeOf(entry.value) : undefined,
+    });
     this.#now = now;
   }
 

@@ -32,6 +32,8 @@ export interface MemoryStoreOptions {
    * completion events simply go unjoined.
    */
   readonly maxEntries?: number;
+  /** Cap on the total size of stored submissions (they hold SQL), in bytes. */
+  readonly maxSubmissionBytes?: number;
   /** TTLs; defaults {@linkcode DEFAULT_TTLS}. */
   readonly ttls?: Partial<StoreTtls>;
   /** Clock in milliseconds, injectable so tests can expire entries without waiting. */
@@ -40,6 +42,18 @@ export interface MemoryStoreOptions {
 
 /** Default cap on entries of each kind. */
 export const DEFAULT_MAX_ENTRIES = 100_000;
+
+/** Default {@linkcode MemoryStoreOptions.maxSubmissionBytes}: 64 MiB. */
+export const DEFAULT_MAX_SUBMISSION_BYTES = 64 * 1024 * 1024;
+
+/** Approximate memory of a stored submission: UTF-16 text of the SQL and the headers. */
+function submissionBytes(submission: StoredSubmission): number {
+  let bytes = 2 * submission.sqlText.length;
+  for (const [name, value] of Object.entries(submission.headers)) {
+    bytes += 2 * (name.length + value.length);
+  }
+  return bytes;
+}
 
 const SINCE = new Date().toISOString();
 
@@ -70,7 +84,11 @@ export class MemoryStore implements Store {
     this.#ttls = { ...DEFAULT_TTLS, ...options.ttls };
     this.#decisions = new TtlLru(maxEntries, now);
     this.#templates = new TtlLru(maxEntries, now);
-    this.#submissions = new TtlLru(maxEntries, now);
+    // Submissions hold SQL (up to a megabyte each): bounded by bytes too, not only by count.
+    this.#submissions = new TtlLru(maxEntries, now, {
+      maxBytes: options.maxSubmissionBytes ?? DEFAULT_MAX_SUBMISSION_BYTES,
+      sizeOf: submissionBytes,
+    });
   }
 
   putDecision(queryId: string, record: DecisionRecord): Promise<void> {

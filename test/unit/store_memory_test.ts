@@ -75,3 +75,16 @@ Deno.test("createStore rejects a Redis URL it cannot use, without echoing it", (
     (error: Error) => error instanceof StoreConfigError && !error.message.includes("secret"),
   );
 });
+
+Deno.test("stored submissions are bounded by bytes, not only by count", async () => {
+  const store = new MemoryStore({ maxSubmissionBytes: 10 * 1024 * 1024 });
+  const sql = `SELECT '${"x".repeat(1024 * 1024)}'`;
+  for (let i = 0; i < 50; i++) await store.putSubmission(`q${i}`, { sqlText: sql, headers: {} });
+  // 50 MiB of SQL (100 MiB as UTF-16) offered, at most 10 MiB kept: the newest ones.
+  let kept = 0;
+  for (let i = 0; i < 50; i++) if (await store.takeSubmission(`q${i}`)) kept++;
+  assert.ok(kept >= 1 && kept <= 5, `kept ${kept}`);
+  assert.ok(await store.takeSubmission("q49") === undefined, "taken above");
+  await store.putSubmission("last", { sqlText: sql, headers: {} });
+  assert.equal((await store.takeSubmission("last"))?.sqlText, sql);
+});

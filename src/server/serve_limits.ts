@@ -1,0 +1,182 @@
+/**
+ * Server limits that keep the router up under hostile load: a process-wide budget of request-body
+ * bytes in flight, and an HTTP listener that survives accept errors (`Too many open files`)
+ * instead of dying with them.
+ *
+ * @module
+ */
+
+import type { Context, MiddlewareHandler } from "hono";
+
+/** Default {@linkcode InFlightBudget} size: 64 MiB of request bodies at once. */
+export const DEFAULT_MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A budget of request-body bytes being received or handled at once, shared by every endpoint
+ * of the process: 300 concurrent 1 MiB routing requests or 20 concurrent 30 MiB events cannot
+ * hold more than the budget in memory; past it a request is answered at once, body unread.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InFlightBudget } from "./serve_limits.ts";
+ * const budget = new InFlightBudget(100);
+ * assert.equal(budget.reserve(60), true);
+ * assert.equal(budget.reserve(60), false);
+ * budget.release(60);
+ * assert.equal(budget.reserve(60), true);
+ * ```
+ */
+export class InFlightBudget {
+  #used = 0;
+  #refused = 0;
+
+  constructor(readonly maxBytes: number = DEFAULT_MAX_IN_FLIGHT_BYTES) {}
+
+  /** Takes `bytes` from the budget; false (and nothing taken) when they do not fit. */
+  reserve(bytes: number): boolean {
+    if (this.#used + bytes > this.maxBytes) {
+      this.#refused++;
+      return false;
+    }
+    this.#used += bytes;
+    return true;
+  }
+
+  /** Gives back what {@linkcode reserve} took. */
+  release(bytes: number): void {
+    this.#used = Math.max(0, this.#used - bytes);
+  }
+
+  /** Bytes reserved now, and requests refused since start. */
+  get stats(): { readonly usedBytes: number; readonly refused: number } {
+    return { usedBytes: this.#used, refused: this.#refused };
+  }
+
+  /**
+   * Middleware reserving a request's body size for as long as it is handled. The size is the
+   * declared `Content-Length`, or `unknownLengthBytes` (the endpoint's own body limit) for a
+   * chunked body; a request that does not fit is answered by `onBusy`, its body never read.
+   */
+  middleware(
+    unknownLengthBytes: number,
+    onBusy: (c: Context) => Response | Promise<Response>,
+  ): MiddlewareHandler {
+    return async (c, next) => {
+      const declared = c.req.header("content-length");
+      const length = declared === undefined ? Number.NaN : Number(declared);
+      const bytes = Number.isSafeInteger(length) && length >= 0
+        ? length
+        : c.req.method === "GET" || c.req.method === "HEAD"
+        ? 0
+        : unknownLengthBytes;
+      if (!this.reserve(bytes)) return await onBusy(c);
+      try {
+        await next();
+      } finally {
+        this.release(bytes);
+      }
+    };
+  }
+}
+
+/**
+ * {@linkcode InFlightBudget.middleware} of `budget`, or a pass-through without one (apps built
+ * in tests without a budget).
+ */
+export function inFlightLimit(
+  budget: InFlightBudget | undefined,
+  unknownLengthBytes: number,
+  onBusy: (c: Context) => Response | Promise<Response>,
+): MiddlewareHandler {
+  return budget ? budget.middleware(unknownLengthBytes, onBusy) : (_c, next) => next();
+}
+
+/** Options of {@linkcode serveWithRecovery}. */
+export interface RecoveryOptions {
+  /** Told when the listener failed and is restarted (never given request data). */
+  readonly onRestart?: (error: Error, delayMs: number) => void;
+  /** First and largest wait before re-listening, in ms. */
+  readonly minDelayMs?: number;
+  readonly maxDelayMs?: number;
+}
+
+/** A listener started by {@linkcode serveWithRecovery}. */
+export interface RecoveringServer {
+  /** Where it listens (the first listener's address; restarts reuse it). */
+  readonly addr: Deno.NetAddr;
+  /** Stops listening for good and waits for open requests. */
+  shutdown(): Promise<void>;
+}
+
+const isAcceptFailure = (reason: unknown): boolean =>
+  reason instanceof Error && /too many open files|os error 24|EMFILE|ENFILE/i.test(reason.message);
+
+/**
+ * `Deno.serve` that outlives accept errors. Deno's listener rejects its accept loop with
+ * `Too many open files` when the process runs out of descriptors (1,000 idle connections at a
+ * 1,024 limit did it), and that rejection used to be uncaught: the process died and never came
+ * back. Here the rejection is caught, counted as a restart, and the listener is opened again on
+ * the same address after a growing delay (connections refused meanwhile end on Large through
+ * Envoy's failure mode), so the router recovers once descriptors are free again.
+ *
+ * @example
+ * ```ts ignore
+ * const server = serveWithRecovery({ hostname: "127.0.0.1", port: 8080 }, app.fetch);
+ * await server.shutdown();
+ * ```
+ */
+export function serveWithRecovery(
+  options: Deno.ServeTcpOptions & Partial<Deno.TlsCertifiedKeyPem>,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+  recovery: RecoveryOptions = {},
+): RecoveringServer {
+  const minDelayMs = recovery.minDelayMs ?? 50;
+  const maxDelayMs = recovery.maxDelayMs ?? 2_000;
+  let stopped = false;
+  let server = Deno.serve(options, handler);
+  const addr = server.addr;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  // The accept loop's rejection also surfaces as an unhandled rejection: it is ours to handle.
+  const guard = (event: PromiseRejectionEvent) => {
+    if (isAcceptFailure(event.reason)) event.preventDefault();
+  };
+  globalThis.addEventListener("unhandledrejection", guard);
+
+  const watch = (current: Deno.HttpServer<Deno.NetAddr>, delayMs: number) => {
+    current.finished.then(
+      () => {},
+      (error: Error) => {
+        if (stopped) return;
+        recovery.onRestart?.(error, delayMs);
+        timer = setTimeout(() => relisten(delayMs), delayMs);
+      },
+    );
+  };
+  const relisten = (delayMs: number) => {
+    if (stopped) return;
+    try {
+      server = Deno.serve(
+        { ...options, hostname: addr.hostname, port: addr.port, onListen: () => {} },
+        handler,
+      );
+      watch(server, minDelayMs);
+    } catch (error) {
+      // Still out of descriptors (or the port is briefly busy): try again, later each time.
+      const next = Math.min(delayMs * 2, maxDelayMs);
+      recovery.onRestart?.(error as Error, next);
+      timer = setTimeout(() => relisten(next), next);
+    }
+  };
+  watch(server, minDelayMs);
+
+  return {
+    addr,
+    async shutdown() {
+      stopped = true;
+      clearTimeout(timer);
+      await server.shutdown().catch(() => {});
+      globalThis.removeEventListener("unhandledrejection", guard);
+    },
+  };
+}

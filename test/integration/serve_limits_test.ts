@@ -1,0 +1,175 @@
+/**
+ * The router under hostile load, on loopback: it outlives running out of file descriptors, and
+ * request bodies in flight are bounded across endpoints (each with its own safe "busy" answer).
+ */
+import assert from "node:assert/strict";
+import { freeLoopbackPort } from "../../deploy/local_process.ts";
+import { createService, type Service } from "../../src/service.ts";
+import { ADMIN_HEADERS, capturingLogger, TEST_CONFIG } from "../unit/_fixtures.ts";
+import { completedEvent } from "../unit/_feedback_events.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+async function healthy(port: number): Promise<boolean> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/healthz`, {
+      signal: AbortSignal.timeout(2_000),
+    });
+    await response.body?.cancel();
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "the router outlives running out of file descriptors and serves again afterwards",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const port = await freeLoopbackPort();
+    // 256 descriptors; 300 idle connections exhaust them (the same as 1,000 at 1,024).
+    const child = new Deno.Command("bash", {
+      args: ["-c", `ulimit -n 256 && exec ${ROOT}node_modules/.bin/deno run -A src/main.ts`],
+      cwd: ROOT,
+      env: { PORT: String(port), MODELS_DIR: `${ROOT}test/fixtures/models` },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const output = Promise.all([
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+    ]);
+    let exited = false;
+    const status = child.status.then((s) => {
+      exited = true;
+      return s;
+    });
+    const idle: Deno.Conn[] = [];
+    try {
+      for (let i = 0; i < 100 && !(await healthy(port)); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.ok(await healthy(port), "router started");
+      for (let i = 0; i < 300; i++) {
+        try {
+          idle.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+        } catch {
+          // The backlog is full: enough connections are open.
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      for (const conn of idle.splice(0)) conn.close();
+      let back = false;
+      for (let i = 0; i < 50 && !back && !exited; i++) {
+        back = await healthy(port);
+        if (!back) await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.equal(exited, false, "the process must not die");
+      assert.ok(back, "the router answers again once descriptors are free");
+    } finally {
+      for (const conn of idle) conn.close();
+      if (!exited) child.kill("SIGTERM");
+      await status;
+      const [stdout, stderr] = await output;
+      if (exited && !stdout.includes("listening again")) console.error(stdout, stderr);
+    }
+  },
+});
+
+async function served(
+  config = TEST_CONFIG,
+): Promise<{ service: Service; url: string; stop(): Promise<void> }> {
+  const service = await createService(config, { logger: capturingLogger() });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, service.app.fetch);
+  return {
+    service,
+    url: `http://127.0.0.1:${server.addr.port}`,
+    async stop() {
+      await server.shutdown();
+      await service.close();
+    },
+  };
+}
+
+Deno.test("300 concurrent 1 MiB routing requests: bytes in flight stay within the budget", async () => {
+  const budget = 16 * 1024 * 1024;
+  const { url, stop } = await served({ ...TEST_CONFIG, maxInFlightBytes: budget });
+  try {
+    const sql = `SELECT '${"x".repeat(1024 * 1024 - 200)}'`;
+    const body = JSON.stringify({ user: "alice", sqlText: sql });
+    const statuses = await Promise.all(
+      Array.from({ length: 300 }, async () => {
+        const response = await fetch(`${url}/v1/route`, { method: "POST", body });
+        await response.body?.cancel();
+        return response.status;
+      }),
+    );
+    const count = (status: number) => statuses.filter((s) => s === status).length;
+    // Every request is answered: decided, or refused at once with 503 (the caller's Large).
+    assert.equal(count(200) + count(503), 300, JSON.stringify(statuses));
+    assert.ok(count(503) > 0, "past the budget requests are refused");
+    assert.ok(count(200) >= 16, "within the budget requests are decided");
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("the gateway endpoint answers 200 + large to a 100 MiB body without reading it", async () => {
+  const { url, stop } = await served();
+  try {
+    const big = new Uint8Array(100 * 1024 * 1024).fill(0x20);
+    const response = await fetch(`${url}/trino-gateway/route`, { method: "POST", body: big });
+    assert.equal(response.status, 200);
+    const answer = await response.json();
+    assert.equal(answer.routingGroup, "large");
+    assert.match(answer.errors[0], /exceeds/);
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("20 concurrent 30 MiB events: the in-flight budget answers 503 + Retry-After", async () => {
+  const { url, stop, service } = await served({
+    ...TEST_CONFIG,
+    maxInFlightBytes: 64 * 1024 * 1024,
+  });
+  try {
+    const event = completedEvent({ queryId: "q1" });
+    const body = JSON.stringify({ ...event, padding: "p".repeat(30 * 1024 * 1024) });
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const response = await fetch(`${url}/v1/events/small`, {
+          method: "POST",
+          body,
+          headers: ADMIN_HEADERS,
+        });
+        const retryAfter = response.headers.get("retry-after");
+        await response.body?.cancel();
+        return { status: response.status, retryAfter };
+      }),
+    );
+    const refused = responses.filter((r) => r.status === 503);
+    assert.ok(refused.length >= 18, JSON.stringify(responses.map((r) => r.status)));
+    assert.ok(refused.every((r) => r.retryAfter === "1"));
+    assert.ok(responses.every((r) => r.status === 503 || r.status === 200));
+    await service.feedback.idle();
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("client-chosen HTTP methods never become metric label values", async () => {
+  const { url, stop } = await served();
+  try {
+    for (let i = 0; i < 50; i++) {
+      const response = await fetch(`${url}/healthz`, { method: `PROBE${i}` });
+      await response.body?.cancel();
+    }
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    assert.doesNotMatch(metrics, /PROBE\d+/);
+    assert.match(metrics, /method="OTHER"/);
+  } finally {
+    await stop();
+  }
+});
