@@ -11,6 +11,7 @@ import {
   type RolloutConfig,
   rolloutConfigFromEnv,
 } from "./rollout/rollout_config.ts";
+import { CHAMPION_ALIAS, MLFLOW_MODEL_NAME } from "./model/mlflow_client.ts";
 
 /** Everything the service reads from its environment. */
 export interface Config {
@@ -31,6 +32,18 @@ export interface Config {
   readonly modelRegistryUrl?: string;
   /** Overrides the models folder's `DEFAULT` pointer. */
   readonly defaultModelVersion?: string;
+  /** `mlflow`: serve the MLflow registry alias below instead of `modelsDir` (`MODEL_REGISTRY`). */
+  readonly modelRegistry?: "mlflow";
+  /** MLflow tracking server, e.g. `http://mlflow:5000` (`MLFLOW_TRACKING_URI`). */
+  readonly mlflowTrackingUri?: string;
+  /** Registered-model name the router follows (`MLFLOW_MODEL_NAME`). */
+  readonly mlflowModelName: string;
+  /** Registry alias the router serves (`MLFLOW_MODEL_ALIAS`). */
+  readonly mlflowModelAlias: string;
+  /** Local copy of the last accepted registry bundle (`MODEL_CACHE_DIR`). */
+  readonly modelCacheDir: string;
+  /** Hot reload: poll the model source this often, in seconds; 0 = only on request. */
+  readonly modelPollSeconds: number;
   /** Largest accepted request body; Trino's own `query.max-length` is 1,000,000 characters. */
   readonly maxBodyBytes: number;
   /**
@@ -91,6 +104,12 @@ export const ENV_NAMES = [
   "MODELS_DIR",
   "MODEL_REGISTRY_URL",
   "DEFAULT_MODEL_VERSION",
+  "MODEL_REGISTRY",
+  "MLFLOW_TRACKING_URI",
+  "MLFLOW_MODEL_NAME",
+  "MLFLOW_MODEL_ALIAS",
+  "MODEL_CACHE_DIR",
+  "MODEL_POLL_SECONDS",
   "MAX_BODY_BYTES",
   "MAX_IN_FLIGHT_BYTES",
   "DECISION_CACHE_SIZE",
@@ -150,6 +169,10 @@ export const DEFAULT_CONFIG: Config = {
   largeClusterName: "large",
   labeledLogMaxBytes: 1024 ** 3,
   modelsDir: new URL("../models", import.meta.url).pathname,
+  mlflowModelName: MLFLOW_MODEL_NAME,
+  mlflowModelAlias: CHAMPION_ALIAS,
+  modelCacheDir: ".cache/router-models",
+  modelPollSeconds: 0,
   maxBodyBytes: 1024 * 1024,
   maxInFlightBytes: 64 * 1024 * 1024,
   decisionCacheSize: 10_000,
@@ -160,6 +183,9 @@ export const DEFAULT_CONFIG: Config = {
   gatewayLargeGroup: "large",
   rollout: DEFAULT_ROLLOUT_CONFIG,
 };
+
+/** Poll interval of the registry alias when `MODEL_POLL_SECONDS` is unset. */
+const DEFAULT_REGISTRY_POLL_SECONDS = 30;
 
 /** A configuration value that cannot be used, naming the variable. */
 export class ConfigError extends Error {
@@ -173,6 +199,27 @@ function positiveInteger(name: string, raw: string | undefined, fallback: number
     throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
   }
   return value;
+}
+
+function nonNegativeNumber(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) {
+    throw new ConfigError(`${name} must be a non-negative number, got "${raw}"`);
+  }
+  return value;
+}
+
+function modelRegistry(env: ConfigEnv): "mlflow" | undefined {
+  const raw = env.MODEL_REGISTRY;
+  if (raw === undefined || raw === "" || raw === "folder") return undefined;
+  if (raw !== "mlflow") {
+    throw new ConfigError(`MODEL_REGISTRY must be "mlflow" or "folder", got "${raw}"`);
+  }
+  if (!env.MLFLOW_TRACKING_URI) {
+    throw new ConfigError("MODEL_REGISTRY=mlflow needs MLFLOW_TRACKING_URI");
+  }
+  return raw;
 }
 
 /**
@@ -195,6 +242,7 @@ export function configFromEnv(env: ConfigEnv): Config {
   if (env.REDIS_CA_FILE && !env.REDIS_URL?.startsWith("rediss://")) {
     throw new ConfigError("REDIS_CA_FILE is set but REDIS_URL is not a rediss:// (TLS) URL");
   }
+  const registry = modelRegistry(env);
   return {
     host: env.HOST || d.host,
     port: positiveInteger("PORT", env.PORT, d.port),
@@ -205,6 +253,16 @@ export function configFromEnv(env: ConfigEnv): Config {
     modelsDir: env.MODELS_DIR || d.modelsDir,
     modelRegistryUrl: env.MODEL_REGISTRY_URL || undefined,
     defaultModelVersion: env.DEFAULT_MODEL_VERSION || undefined,
+    modelRegistry: registry,
+    mlflowTrackingUri: env.MLFLOW_TRACKING_URI || undefined,
+    mlflowModelName: env.MLFLOW_MODEL_NAME || d.mlflowModelName,
+    mlflowModelAlias: env.MLFLOW_MODEL_ALIAS || d.mlflowModelAlias,
+    modelCacheDir: env.MODEL_CACHE_DIR || d.modelCacheDir,
+    modelPollSeconds: nonNegativeNumber(
+      "MODEL_POLL_SECONDS",
+      env.MODEL_POLL_SECONDS,
+      registry ? DEFAULT_REGISTRY_POLL_SECONDS : d.modelPollSeconds,
+    ),
     maxBodyBytes: positiveInteger("MAX_BODY_BYTES", env.MAX_BODY_BYTES, d.maxBodyBytes),
     maxInFlightBytes: positiveInteger(
       "MAX_IN_FLIGHT_BYTES",

@@ -1,7 +1,8 @@
 /**
  * The narrowest Deno permissions the service runs with, derived from its configuration:
  * `--allow-net` to its listen addresses and configured upstreams only, `--allow-read` to the
- * models and the runtime files it loads, `--allow-write` only to the labeled log when enabled,
+ * models and the runtime files it loads, `--allow-write` only to the labeled log when enabled
+ * and to the registry bundles' local copy (`MODEL_REGISTRY=mlflow`),
  * `--allow-env` to the {@linkcode ENV_NAMES}. `deploy/serve.sh` (`deno task serve`, the container
  * entry point) runs this module to print the flags, then starts `src/main.ts` with them.
  *
@@ -76,7 +77,12 @@ export function servePermissions(config: Config, runtime: RuntimeFiles): string[
   // URL a later setting adds), so that a new upstream cannot be forgotten here.
   const net = [listenAddress(config.host, config.port), ...configuredUrls(config).map(urlHostPort)];
   const read: string[] = [];
-  if (!config.modelRegistryUrl) read.push(config.modelsDir);
+  const write: string[] = [];
+  if (config.modelRegistry === "mlflow") {
+    // The registry's bundles are downloaded into, and served from, the local copy.
+    read.push(config.modelCacheDir);
+    write.push(config.modelCacheDir);
+  } else if (!config.modelRegistryUrl) read.push(config.modelsDir);
   read.push(runtime.ortWasm, ...PROCESS_METRIC_FILES);
   // The mode can become `shadow-route` at run time (admin endpoint), so the copies' target is
   // always allowed.
@@ -97,7 +103,8 @@ export function servePermissions(config: Config, runtime: RuntimeFiles): string[
     // only the names above, the rest reads as unset instead of failing.
     "--ignore-env",
   ];
-  if (config.labeledLogPath) flags.push(`--allow-write=${config.labeledLogPath}`);
+  if (config.labeledLogPath) write.push(config.labeledLogPath);
+  if (write.length > 0) flags.push(`--allow-write=${write.join(",")}`);
   return flags;
 }
 

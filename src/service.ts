@@ -8,8 +8,10 @@
 import type { Hono } from "hono";
 import type { Config } from "./config.ts";
 import { createLogger, type Logger, recordLog } from "./log.ts";
-import { directoryModelSource, httpModelSource } from "./model/model_source.ts";
-import { loadModelSet } from "./model/model_set.ts";
+import { directoryModelSource, httpModelSource, type ModelSource } from "./model/model_source.ts";
+import { mlflowModelSource } from "./model/mlflow_model_source.ts";
+import { createModelReloader, type ModelReloader } from "./model/model_reloader.ts";
+import { registerModelMetrics } from "./server/model_metrics.ts";
 import { createRouter, type RouteInput, type Router } from "./routing/router.ts";
 import { createApp } from "./server/app.ts";
 import { extAuthzApi } from "./server/ext_authz_api.ts";
@@ -41,6 +43,8 @@ export interface Service {
   readonly rollout: RolloutControl;
   /** Shadow-route copies to Small (used in `shadow-route` mode). */
   readonly shadow: ShadowRouter;
+  /** The live model set's refresh controls (hot reload). */
+  readonly reloader: ModelReloader;
   /** Port of the ext_proc retry server, when `EXT_PROC_PORT` enabled it. */
   readonly extProcPort?: number;
   close(): Promise<void>;
@@ -68,14 +72,17 @@ export async function createService(
   } = {},
 ): Promise<Service> {
   const logger = options.logger ?? createLogger();
-  const source = config.modelRegistryUrl
-    ? httpModelSource(config.modelRegistryUrl)
-    : directoryModelSource(config.modelsDir);
-  const models = await loadModelSet(source, config.defaultModelVersion);
+  const reloader = await createModelReloader({
+    source: modelSource(config, logger),
+    defaultVersion: config.defaultModelVersion,
+    pollIntervalMs: config.modelPollSeconds * 1000,
+    log: recordLog(logger, "models"),
+  });
+  const models = reloader.models;
   logger.info("models loaded", {
     component: "models",
     modelVersion: models.defaultVersion,
-    detail: `${models.versions.join(",")} from ${source.origin}`,
+    detail: `${models.versions.join(",")} from ${reloader.origin}`,
   });
   const material = options.material ?? await readServeMaterial(config);
   const store = createStore({
@@ -136,6 +143,7 @@ export async function createService(
     log: recordLog(logger, "feedback"),
   });
   registerStoreMetrics(metrics.registry, store);
+  registerModelMetrics(metrics.registry, reloader);
   registerFeedbackMetrics(metrics.registry, feedback);
 
   const recordDecision = (
@@ -201,6 +209,7 @@ export async function createService(
     feedback,
     rollout,
     shadow,
+    reloader,
     extProcPort: extProc?.port,
     async close() {
       await extProc?.close();
@@ -208,7 +217,23 @@ export async function createService(
       await shadow.idle();
       await feedback.close();
       await store.close();
-      await models.close();
+      await reloader.close();
     },
   };
+}
+
+/** The configured model source: MLflow registry, HTTP registry, or the models folder. */
+function modelSource(config: Config, logger: Logger): ModelSource {
+  if (config.modelRegistry === "mlflow") {
+    return mlflowModelSource({
+      trackingUri: config.mlflowTrackingUri!,
+      modelName: config.mlflowModelName,
+      alias: config.mlflowModelAlias,
+      cacheDir: config.modelCacheDir,
+      log: recordLog(logger, "models"),
+    });
+  }
+  return config.modelRegistryUrl
+    ? httpModelSource(config.modelRegistryUrl)
+    : directoryModelSource(config.modelsDir);
 }

@@ -11,7 +11,8 @@
  * @module
  */
 
-import { writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadModelSet } from "../src/model/model_set.ts";
@@ -34,6 +35,13 @@ async function splitRows(options: LoadOptions & { log: string; split: SplitName 
   const log = await loadQueryLog(options.log, options);
   return log.rows.filter((r) => r.split === options.split);
 }
+import { CHAMPION_ALIAS } from "../src/model/mlflow_client.ts";
+import {
+  applyRegistryPromotion,
+  downloadAliasedBundle,
+  type MlflowTarget,
+  mlflowTargetFromEnv,
+} from "./mlflow_log.ts";
 
 /** Thresholds of the promotion gate. */
 export interface GateOptions {
@@ -150,8 +158,13 @@ export interface PromoteOptions extends GateOptions, LoadOptions {
    * tests and for promoting a baseline-class model on purpose, never for a trained model.
    */
   readonly baselines?: boolean;
-  /** Evaluate only; never write `DEFAULT`. */
+  /** Evaluate only; never write `DEFAULT` or move a registry alias. */
   readonly dryRun?: boolean;
+  /**
+   * Promote in the MLflow registry instead of the folder: the champion defaults to the
+   * `champion` alias's bundle, and promotion moves aliases (`DEFAULT` is left alone).
+   */
+  readonly mlflow?: MlflowTarget;
 }
 
 /** What {@linkcode promote} found and did. */
@@ -160,21 +173,44 @@ export interface PromoteResult {
   readonly champion: ReplayReport;
   readonly challenger: ReplayReport;
   readonly promoted: boolean;
+  /** The registry version whose aliases moved (MLflow only). */
+  readonly registeredVersion?: string;
 }
 
 /**
  * Replays champion and challenger on the challenger's held-out split (its label thresholds and
  * time boundaries, so both see exactly the same rows) and, when the gate passes, writes the
- * challenger's version to `<modelsDir>/DEFAULT`.
+ * challenger's version to `<modelsDir>/DEFAULT` (with `mlflow`: moves the registry aliases).
  */
 export async function promote(options: PromoteOptions): Promise<PromoteResult> {
-  const modelsDir = options.modelsDir ?? "models";
-  const split = options.split ?? "test";
-  const challengerModel = await loadModel(options.challenger, modelsDir);
+  const challengerModel = await loadModel(options.challenger, options.modelsDir ?? "models");
   const challengerVersion = challengerModel.version;
   const own = loadOptionsOfManifest(challengerModel.models.get(challengerVersion).manifest);
   await challengerModel.models.close();
   let championVersion = options.champion;
+  const registryDir = options.mlflow && championVersion === undefined
+    ? await mkdtemp(join(tmpdir(), "promote-champion-"))
+    : undefined;
+  try {
+    if (registryDir) {
+      const version = await downloadAliasedBundle(options.mlflow!, CHAMPION_ALIAS, registryDir);
+      if (version) championVersion = join(registryDir, version);
+    }
+    return await gateAndPromote(options, championVersion, challengerVersion, own);
+  } finally {
+    if (registryDir) await rm(registryDir, { recursive: true, force: true });
+  }
+}
+
+async function gateAndPromote(
+  options: PromoteOptions,
+  championChoice: string | undefined,
+  challengerVersion: string,
+  own: LoadOptions,
+): Promise<PromoteResult> {
+  const modelsDir = options.modelsDir ?? "models";
+  const split = options.split ?? "test";
+  let championVersion = championChoice;
   if (championVersion === undefined) {
     const installed = await loadModelSet(directoryModelSource(modelsDir));
     await installed.close();
@@ -201,6 +237,20 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
   ];
   const verdict = promotionGate(champion, challenger, options, baselines);
   let promoted = false;
+  if (options.mlflow && !options.dryRun) {
+    const registered = await applyRegistryPromotion(
+      options.mlflow,
+      challengerVersion,
+      verdict.promote,
+    );
+    return {
+      verdict,
+      champion,
+      challenger,
+      promoted: verdict.promote,
+      registeredVersion: registered.version,
+    };
+  }
   if (verdict.promote && !options.dryRun) {
     const installed = await loadModelSet(directoryModelSource(modelsDir));
     await installed.close();
@@ -249,18 +299,28 @@ if (import.meta.main) {
     dryRun: values["dry-run"],
     thresholds: flags.thresholds,
     boundaries: flags.boundaries,
+    mlflow: mlflowTargetFromEnv(),
   });
   console.log(
     `champion ${result.champion.version} vs challenger ${result.challenger.version} on the ` +
       `${result.challenger.split} split (${result.challenger.rows} rows):`,
   );
   for (const line of result.verdict.reasons) console.log(`  ${line}`);
+  const registry = result.registeredVersion === undefined
+    ? undefined
+    : `registered version ${result.registeredVersion}`;
   if (!result.verdict.promote) {
-    console.error(`REFUSED: ${result.challenger.version} is not promoted; DEFAULT is unchanged.`);
+    console.error(
+      registry
+        ? `REFUSED: ${result.challenger.version} (${registry}) is aliased "challenger" only.`
+        : `REFUSED: ${result.challenger.version} is not promoted; DEFAULT is unchanged.`,
+    );
     Deno.exit(1);
   }
   console.log(
-    result.promoted
+    registry
+      ? `PROMOTED: alias "champion" now points at ${registry} (${result.challenger.version})`
+      : result.promoted
       ? `PROMOTED: ${values["models-dir"]}/DEFAULT now names ${result.challenger.version}`
       : "gate passed (dry run: DEFAULT unchanged)",
   );

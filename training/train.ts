@@ -17,6 +17,12 @@ import { sealBundle } from "./bundle_integrity.ts";
 import { cliArgs, featurizeLog, loadOptionsFromFlags, LOG_FLAGS } from "./featurize.ts";
 import type { SplitScheme } from "./query_log.ts";
 import { formatReport, PARITY_TOLERANCE, replay } from "./replay.ts";
+import {
+  type LoggedRun,
+  logTrainingRun,
+  type MlflowTarget,
+  mlflowTargetFromEnv,
+} from "./mlflow_log.ts";
 
 const here = new URL(".", import.meta.url).pathname;
 
@@ -48,6 +54,8 @@ export interface TrainOptions {
   readonly tfidf?: boolean;
   /** Print progress lines (the CLI does; tests do not). */
   readonly verbose?: boolean;
+  /** Log the run to MLflow and register the bundle (the CLI: when `MLFLOW_TRACKING_URI` is set). */
+  readonly mlflow?: MlflowTarget;
 }
 
 /** What a training run produced. */
@@ -55,6 +63,8 @@ export interface TrainResult {
   readonly bundleDir: string;
   readonly version: string;
   readonly seconds: Readonly<Record<string, number>>;
+  /** The MLflow run and registered version, when MLflow was configured. */
+  readonly registered?: LoggedRun;
 }
 
 /**
@@ -155,7 +165,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       formatReport(heuristic.report) + "\n",
   );
   await sealBundle(bundleDir);
-  return { bundleDir, version: manifest.version, seconds };
+  let registered: LoggedRun | undefined;
+  if (options.mlflow) {
+    // The sealed manifest (checksums, parity samples) is the one the registry must hold.
+    const sealed = validateManifest(JSON.parse(await readFile(manifestPath, "utf8")), bundleDir);
+    registered = await logTrainingRun(options.mlflow, bundleDir, sealed, {
+      log: options.log,
+      labels: options.labels,
+      valid_start: options.validStart,
+      test_start: options.testStart,
+      target_recall: options.targetRecall,
+    });
+    lap("mlflow");
+    say(`mlflow: run ${registered.runId}, registered version ${registered.registeredVersion}`);
+  }
+  return { bundleDir, version: manifest.version, seconds, registered };
 }
 
 function withoutBreakdowns<T extends { byUser: unknown }>(r: T): Omit<T, "byUser"> {
@@ -204,6 +228,7 @@ if (import.meta.main) {
     identity: values.identity,
     tfidf: values.tfidf,
     verbose: true,
+    mlflow: mlflowTargetFromEnv(),
   });
   console.log(
     `bundle ${result.bundleDir} (version ${result.version}); seconds ${

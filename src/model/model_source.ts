@@ -5,7 +5,7 @@
  * @module
  */
 
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { type ModelManifest, validateManifest } from "./manifest.ts";
 
@@ -83,6 +83,13 @@ export interface ModelSource {
   /** Human-readable origin for logs and errors (a path or a URL). */
   readonly origin: string;
   load(): Promise<ModelCatalog>;
+  /**
+   * A cheap token that changes whenever `load()` would return something else (a folder's
+   * listing, a registry alias's version). Hot reload polls it and loads only on a change.
+   */
+  revision?(): Promise<string>;
+  /** Told when a catalog this source loaded passed the checks and now serves (e.g. to cache it). */
+  accepted?(catalog: ModelCatalog): Promise<void>;
 }
 
 /** Name of the file in a models folder whose single line is the default version. */
@@ -121,6 +128,23 @@ export function directoryModelSource(dir: string): ModelSource {
         throw new ModelSourceError(`cannot read ${pointerPath}: ${errorCode(error)}`);
       });
       return { bundles, defaultVersion: pointer.trim() || undefined };
+    },
+    async revision() {
+      // Every file's size and mtime (DEFAULT, and one level into each bundle folder): a copied-in
+      // bundle or a rewritten DEFAULT changes it; an untouched folder never does.
+      const parts: string[] = [];
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      for (const entry of entries.sort(byName)) {
+        const path = join(dir, entry.name);
+        const files = entry.isDirectory()
+          ? (await readdir(path).catch(() => [] as string[])).sort().map((f) => join(path, f))
+          : [path];
+        for (const file of files) {
+          const info = await stat(file).catch(() => undefined);
+          if (info) parts.push(`${file}:${info.size}:${info.mtimeMs}`);
+        }
+      }
+      return parts.join("|");
     },
   };
 }

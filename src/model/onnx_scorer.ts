@@ -77,6 +77,8 @@ export async function createOnnxScorer(
       queue = next.catch(() => undefined);
       return next;
     },
-    close: () => session.release(),
+    // Runs already queued finish first: a hot reload closes a replaced model while requests
+    // that picked it may still be scoring.
+    close: () => queue.then(() => session.release()),
   };
 }

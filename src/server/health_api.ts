@@ -5,10 +5,8 @@
  */
 
 import { Hono } from "hono";
+import { PROBE_QUERY } from "../model/model_check.ts";
 import type { AppDeps } from "./deps.ts";
-
-/** A query every model can score; readiness means the default model answers it. */
-const PROBE_QUERY = { sqlText: "SELECT 1", queryId: "readiness_probe" };
 
 /**
  * `GET /healthz` (the process answers), `GET /readyz` (the default model scores a probe query)
