@@ -12,6 +12,7 @@ import { directoryModelSource, httpModelSource, type ModelSource } from "./model
 import { mlflowModelSource } from "./model/mlflow_model_source.ts";
 import { createModelReloader, type ModelReloader } from "./model/model_reloader.ts";
 import { registerModelMetrics } from "./server/model_metrics.ts";
+import { modelsAdminApi } from "./server/models_admin_api.ts";
 import { createRouter, type RouteInput, type Router } from "./routing/router.ts";
 import { createApp } from "./server/app.ts";
 import { extAuthzApi } from "./server/ext_authz_api.ts";
@@ -190,6 +191,7 @@ export async function createService(
         adminToken: config.adminToken,
         startedAtMs,
       }),
+    () => modelsAdminApi({ reloader, adminToken: config.adminToken }),
   ]);
   const extProc = config.extProcPort === undefined ? undefined : await startExtProcServer({
     store,
