@@ -154,6 +154,7 @@ Deno.test("MLflow registry: train → register → promote → the router serves
       mlflowModelName: "router-test",
       modelCacheDir: join(dir, "router-cache"),
       modelPollSeconds: POLL_SECONDS,
+      adminToken: "registry-test-token",
     };
     const service = await createService(config, { logger: createLogger((l) => logLines.push(l)) });
     services.push(service);
@@ -326,8 +327,12 @@ Deno.test("MLflow registry: train → register → promote → the router serves
         services.push(offline);
         assert.equal(offline.router.models.defaultVersion, "fixture-all-heavy");
         assert.ok(logLines.some((l) => l.includes("serving the last accepted bundle")));
-        const refreshed = await offline.reloader.refresh("api");
-        assert.equal(refreshed.outcome, "source_error");
+        const refreshed = await offline.app.request("/v1/models/refresh", {
+          method: "POST",
+          headers: { authorization: "Bearer registry-test-token" },
+        });
+        assert.equal(refreshed.status, 502);
+        assert.equal((await refreshed.json()).outcome, "source_error");
         assert.equal(offline.router.models.defaultVersion, "fixture-all-heavy");
       },
     );
