@@ -80,4 +80,9 @@ export class LruCache<K, V> {
   get size(): number {
     return this.#entries.size;
   }
+
+  /** The entries, least recently used first, without refreshing them. */
+  entries(): IterableIterator<[K, V]> {
+    return [...this.#entries].values();
+  }
 }

@@ -74,6 +74,14 @@ export class TtlLru<V> {
     return value;
   }
 
+  /** Live entries with their remaining lifetime in ms, least recently used first. */
+  *live(): Generator<[key: string, value: V, remainingMs: number]> {
+    const now = this.#now();
+    for (const [key, entry] of this.#entries.entries()) {
+      if (entry.expiresAt > now) yield [key, entry.value, entry.expiresAt - now];
+    }
+  }
+
   /** Removes every entry. */
   clear(): void {
     this.#entries.clear();

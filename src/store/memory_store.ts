@@ -104,9 +104,18 @@ export class MemoryStore implements Store {
     return Promise.resolve(this.#decisions.take(queryId));
   }
 
-  markTemplateHeavy(fingerprint: string): Promise<void> {
-    this.#templates.set(fingerprint, true, this.#ttls.templateMs);
+  /** Marks a template; `ttlMs` lets a mark learned elsewhere keep its own deadline. */
+  markTemplateHeavy(fingerprint: string, ttlMs: number = this.#ttls.templateMs): Promise<void> {
+    this.#templates.set(fingerprint, true, ttlMs);
     return Promise.resolve();
+  }
+
+  /** Live template marks and their remaining lifetime in ms (the Redis store's local copy). */
+  templateMarks(): Array<[fingerprint: string, remainingMs: number]> {
+    return [...this.#templates.live()].map(([fingerprint, , remainingMs]) => [
+      fingerprint,
+      remainingMs,
+    ]);
   }
 
   isTemplateHeavy(fingerprint: string): Promise<boolean> {

@@ -67,6 +67,12 @@ export interface RedisStoreOptions {
    * local copy.
    */
   readonly localMaxEntries?: number;
+  /**
+   * How often the local copy learns every template mark in Redis (ms; 0 disables). Marks then
+   * survive on each replica while Redis is dead or frozen, and are written back to a Redis that
+   * restarted empty. Default 30 s.
+   */
+  readonly templateSyncMs?: number;
   /** Clock in milliseconds, injectable for tests. */
   readonly now?: () => number;
   /** Where "store degraded"/"store recovered" lines go; defaults to JSON on stderr. */
@@ -81,6 +87,9 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 500;
 export const DEFAULT_KEY_PREFIX = "tsr:";
 
 const DEFAULT_LOCAL_MAX_ENTRIES = 10_000;
+const DEFAULT_TEMPLATE_SYNC_MS = 30_000;
+// A sync is background work: it gets a budget of its own, never the request path's 30 ms.
+const SYNC_TIMEOUT_MS = 2_000;
 // Reconnect quickly after a Redis restart but without spinning: 50 ms, 100 ms, … capped at 0.5 s.
 const MAX_RECONNECT_DELAY_MS = 500;
 
@@ -153,6 +162,7 @@ export class RedisStore implements Store {
   readonly #prefix: string;
   readonly #breaker: CircuitBreaker;
   readonly #local: MemoryStore | undefined;
+  readonly #localMaxEntries: number;
   readonly #now: () => number;
   readonly #log: StoreLogger;
   #lastError: string | undefined;
@@ -170,6 +180,7 @@ export class RedisStore implements Store {
     this.#log = options.log ?? defaultLog;
     this.#since = this.#now();
     const localMaxEntries = options.localMaxEntries ?? DEFAULT_LOCAL_MAX_ENTRIES;
+    this.#localMaxEntries = localMaxEntries;
     this.#local = localMaxEntries > 0
       ? new MemoryStore({ maxEntries: localMaxEntries, ttls: this.#ttls, now: this.#now })
       : undefined;
@@ -199,6 +210,65 @@ export class RedisStore implements Store {
     for (const event of ["ready", "close", "reconnecting", "end"]) {
       this.#redis.on(event, () => this.#reportHealth());
     }
+    const syncMs = options.templateSyncMs ?? DEFAULT_TEMPLATE_SYNC_MS;
+    if (this.#local && syncMs > 0) {
+      let connectedBefore = false;
+      this.#redis.on("ready", () => {
+        // Back after an outage: Redis may have restarted without persistence and forgotten
+        // every mark; this replica's copy writes them back (NX: never shortens a newer one).
+        if (connectedBefore) this.#republishTemplates();
+        connectedBefore = true;
+        this.#syncTemplates();
+      });
+      const timer = setInterval(() => this.#syncTemplates(), syncMs);
+      // Background upkeep must not keep a process (or a test) alive.
+      if (typeof timer === "number") Deno.unrefTimer(timer);
+      else (timer as { unref?: () => void }).unref?.();
+      this.#syncTimer = timer;
+    }
+  }
+
+  #syncTimer: ReturnType<typeof setInterval> | undefined;
+
+  /** Copies every template mark in Redis, with its remaining TTL, into the local copy. */
+  #syncTemplates(): void {
+    const local = this.#local;
+    if (!local || this.#closed || this.#redis.status !== "ready") return;
+    const pattern = `${this.#key("template")}:*`;
+    const start = this.#key("template").length + 1;
+    const limit = this.#localMaxEntries;
+    const work = (async () => {
+      let cursor = "0";
+      let seen = 0;
+      do {
+        const [next, keys] = await this.#redis.scan(cursor, "MATCH", pattern, "COUNT", 500);
+        cursor = next;
+        if (keys.length === 0) continue;
+        const pipeline = this.#redis.pipeline();
+        for (const key of keys) pipeline.pttl(key);
+        const ttls = (await pipeline.exec()) ?? [];
+        keys.forEach((key, i) => {
+          const ttl = Number(ttls[i]?.[1]);
+          if (ttl > 0) local.markTemplateHeavy(key.slice(start), ttl);
+          else if (ttl === -1) local.markTemplateHeavy(key.slice(start));
+        });
+        seen += keys.length;
+      } while (cursor !== "0" && seen < limit);
+    })();
+    withTimeout(work, SYNC_TIMEOUT_MS).catch(() => {/* the next round tries again */});
+  }
+
+  /** Writes this replica's live marks back to Redis with their remaining TTLs. */
+  #republishTemplates(): void {
+    const marks = this.#local?.templateMarks() ?? [];
+    if (marks.length === 0 || this.#closed) return;
+    const pipeline = this.#redis.pipeline();
+    for (const [fingerprint, remainingMs] of marks) {
+      pipeline.set(this.#key("template", fingerprint), "1", "PX", remainingMs, "NX");
+    }
+    withTimeout(pipeline.exec(), SYNC_TIMEOUT_MS).catch(
+      () => {/* retried on the next reconnect */},
+    );
   }
 
   /** Resolves when the first connection is ready, or after `timeoutMs` (for startup and tests). */
@@ -272,11 +342,16 @@ export class RedisStore implements Store {
 
   async isTemplateHeavy(fingerprint: string): Promise<boolean> {
     if (await this.#local?.isTemplateHeavy(fingerprint)) return true;
-    return await this.#call(
+    const ttl = await this.#call(
       "isTemplateHeavy",
-      false,
-      (redis) => redis.exists(this.#key("template", fingerprint)).then((count) => count > 0),
+      -2,
+      (redis) => redis.pttl(this.#key("template", fingerprint)),
     );
+    // A mark another replica wrote is kept here too, with its own deadline, so that this
+    // replica still knows it while Redis is away (-1: no expiry, -2: no such key).
+    if (ttl > 0) await this.#local?.markTemplateHeavy(fingerprint, ttl);
+    else if (ttl === -1) await this.#local?.markTemplateHeavy(fingerprint);
+    return ttl > 0 || ttl === -1;
   }
 
   async putSubmission(queryId: string, value: StoredSubmission): Promise<void> {
@@ -360,6 +435,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#syncTimer);
     await this.#local?.close();
     try {
       await withTimeout(this.#redis.quit(), 200);
