@@ -386,6 +386,8 @@ interface Validation {
   readonly predicted: { small: number; large: number };
   readonly measured: { small: number; large: number };
   readonly error: { small: number; large: number };
+  /** Retries the planner expects (heavy queries it sees failing on Small) and the router made. */
+  readonly retries: { predicted: number; measured: number };
 }
 
 const ms = (v: number) => `${Math.round(v)}`;
@@ -497,14 +499,14 @@ function formatReport(
     "router and predicts each cluster's CPU; measured = the Small and Large servers' own " +
     "completion events in the routed run of the same repeat.",
     "",
-    "| repeat | Small predicted | Small measured | error | Large predicted | Large measured | error |",
-    "|---|---|---|---|---|---|---|",
+    "| repeat | Small predicted | Small measured | error | Large predicted | Large measured | error | retries predicted / made |",
+    "|---|---|---|---|---|---|---|---|",
     ...validations.map((v) =>
       `| ${v.repeat} | ${v.predicted.small.toFixed(1)} | ${v.measured.small.toFixed(1)} | ${
         pct(v.error.small)
       } | ${v.predicted.large.toFixed(1)} | ${v.measured.large.toFixed(1)} | ${
         pct(v.error.large)
-      } |`
+      } | ${v.retries.predicted} / ${v.retries.measured} |`
     ),
     "",
   ].join("\n");
@@ -582,6 +584,7 @@ async function analyzeAndReport(recorded: Recorded): Promise<void> {
         small: m.small === 0 ? NaN : (p.small - m.small) / m.small,
         large: m.large === 0 ? NaN : (p.large - m.large) / m.large,
       },
+      retries: { predicted: predicted.plan.placement.retried, measured: routed.retries },
     });
   }
   const report = formatReport(settings, analyses, validations, { model, affinity, startedAt });
