@@ -173,6 +173,7 @@ async function startRouter(
     SMALL_CLUSTER: "small",
     LARGE_CLUSTER: "large",
     LARGE_CLUSTER_URL: `http://127.0.0.1:${large.port}`,
+    ROLLOUT_MODE: "full",
   };
   if (model) env.DEFAULT_MODEL_VERSION = model;
   const child = new Deno.Command(DENO, {

@@ -158,11 +158,21 @@ export function planLog(options: PlanLogOptions): Promise<LogPlan> {
   );
 }
 
-/** The model's threshold and multiples of it from ⅛ to 8×, inside (0, 1]. */
+/**
+ * Thresholds to try: multiples of the model's (¼× to 4×) and a fixed grid from 0.001 to 0.5, so
+ * the table reaches both a strict and a lax router whatever the model's own threshold is.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sensitivityThresholds } from "./plan.ts";
+ * assert.deepEqual(sensitivityThresholds(0.2), [0.001, 0.01, 0.05, 0.1, 0.2, 0.25, 0.4, 0.5, 0.8]);
+ * ```
+ */
 export function sensitivityThresholds(threshold: number): number[] {
-  const out = [0.125, 0.25, 0.5, 1, 2, 4, 8].map((m) => Number((threshold * m).toPrecision(4)))
-    .filter((t) => t > 0 && t <= 1);
-  return [...new Set(out)];
+  const multiples = [0.25, 0.5, 1, 2, 4].map((m) => Number((threshold * m).toPrecision(4)));
+  const grid = [0.001, 0.01, 0.05, 0.1, 0.25, 0.5];
+  return [...new Set([...multiples, ...grid])].filter((t) => t > 0 && t <= 1).sort((a, b) => a - b);
 }
 
 const money = (v: number) => v.toLocaleString("en-US", { maximumFractionDigits: 0 });
@@ -259,9 +269,11 @@ export function formatPlan(p: LogPlan): string {
     "| threshold | FNR | FPR | Small nodes | Large nodes | routed cost | CTS reduction |",
     "|---|---|---|---|---|---|---|",
     ...p.sensitivity.map((s) =>
-      `| ${s.threshold}${s.threshold === p.threshold ? " (model)" : ""} | ${pct(s.fnr)} | ${
-        pct(s.fpr)
-      } | ${s.smallNodes} | ${s.largeNodes} | ${money(s.routedCost)} | ${pct(s.ctsReduction)} |`
+      `| ${s.threshold}${s.threshold === Number(p.threshold.toPrecision(4)) ? " (model)" : ""} | ${
+        pct(s.fnr)
+      } | ${pct(s.fpr)} | ${s.smallNodes} | ${s.largeNodes} | ${money(s.routedCost)} | ${
+        pct(s.ctsReduction)
+      } |`
     ),
     "",
     "![sensitivity](sensitivity.svg)",
