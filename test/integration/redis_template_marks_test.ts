@@ -37,7 +37,7 @@ Deno.test({
       await new Promise((resolve) => setTimeout(resolve, 400));
       await server.kill();
       assert.ok(
-        await until(async () => reader.health().state === "degraded"),
+        await until(() => Promise.resolve(reader.health().state === "degraded")),
         "the reader sees the outage",
       );
       let heavy = 0;
