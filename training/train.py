@@ -57,6 +57,30 @@ NOVELTY_FEATURES = (
     "est_intermediate_log",
 )
 NOVELTY_MARGIN = 0.25
+EXPLAIN_FILE = "tree_covers.json"
+EXPLAIN_CHECK_ROWS = 200
+
+
+def tree_covers(model: xgb.XGBClassifier) -> list[list[float]]:
+    """Per tree, the cover (hessian sum of the training rows) of every node, in the node order
+    of the exported ONNX graph: onnxmltools numbers nodes depth-first, the "yes" (x < threshold,
+    ONNX's true branch) child before the "no" child — not XGBoost's own node ids."""
+    out = []
+    for text in model.get_booster().get_dump(dump_format="json", with_stats=True):
+        covers: list[float] = []
+        stack = [json.loads(text)]
+        while stack:
+            node = stack.pop()
+            covers.append(float(node["cover"]))
+            children = {int(c["nodeid"]): c for c in node.get("children", [])}
+            if children:
+                # Pushed "no" first so that "yes" is visited next (pre-order, yes first).
+                stack.append(children[int(node["no"])])
+                stack.append(children[int(node["yes"])])
+        out.append(covers)
+    return out
+
+
 # Cost never falls when a query reads more rows or adds an expensive construct: monotone
 # constraints hold the trees to that, so a family never seen in training is not scored light
 # because of a quirk of the families that were (`tables_unknown` goes to the novelty rule).
@@ -378,6 +402,17 @@ def main(argv: list[str]) -> int:
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "model.onnx").write_bytes(proto_bytes)
+    # What the router needs to explain a decision (src/model/tree_ensemble.ts): the training cover
+    # of every node, which the ONNX graph does not carry. XGBoost's own approximate contributions
+    # of a sample of test rows go to the work folder, for train.ts to check the router's against.
+    (out / EXPLAIN_FILE).write_text(json.dumps({"covers": tree_covers(xgb_model)}))
+    sample = np.flatnonzero(te)[:EXPLAIN_CHECK_ROWS]
+    contribs = xgb_model.get_booster().predict(
+        xgb.DMatrix(data.x[sample]), pred_contribs=True, approx_contribs=True
+    )
+    (Path(args.data) / "explain_check.json").write_text(
+        json.dumps({"queryIds": data.query_ids[sample].tolist(), "contribs": contribs.astype(float).tolist()})
+    )
     (out / "test_scores.json").write_text(
         json.dumps(
             {
@@ -419,6 +454,7 @@ def main(argv: list[str]) -> int:
         "threshold": thresholds["xgboost"],
         "onnx": {"file": "model.onnx", "input": INPUT_NAME, "output": OUTPUT_NAME},
         "novelty": novelty,
+        "explain": {"covers": EXPLAIN_FILE},
         "createdAt": created.isoformat(timespec="seconds").replace("+00:00", "Z"),
         "description": (
             f"XGBoost heavy-query classifier; threshold chosen on validation for heavy recall >= "

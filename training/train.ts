@@ -14,7 +14,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { validateManifest } from "../src/model/manifest.ts";
 import { sealBundle } from "./bundle_integrity.ts";
-import { cliArgs, featurizeLog, loadOptionsFromFlags, LOG_FLAGS } from "./featurize.ts";
+import { cliArgs, featurizeLog, loadOptionsFromFlags, LOG_FLAGS, readMatrix } from "./featurize.ts";
+import { nodeMeans, pathContributions, readTreeEnsemble } from "../src/model/tree_ensemble.ts";
 import type { SplitScheme } from "./query_log.ts";
 import { formatReport, PARITY_TOLERANCE, replay } from "./replay.ts";
 import {
@@ -129,6 +130,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (!parity || parity.maxAbsDiffRaw > PARITY_TOLERANCE || parity.decisionMismatches > 0) {
     throw new Error(`Deno parity check failed for ${bundleDir}: ${JSON.stringify(parity)}`);
   }
+  const explainParity = await checkExplanations(bundleDir, workDir);
+  if (explainParity.maxAbsDiff > EXPLAIN_TOLERANCE) {
+    throw new Error(
+      `explanations differ from XGBoost's approx contributions: ${JSON.stringify(explainParity)}`,
+    );
+  }
+  lap("explain-check");
   const heuristic = await replay({
     log: options.log,
     model: "heuristic-v1",
@@ -147,7 +155,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const metrics = {
     ...manifest.metrics,
     replay: { model: withoutBreakdowns(report), heuristic: withoutBreakdowns(heuristic.report) },
-    parity: { ...(manifest.metrics?.parity as object), onnxruntimeWebVsNative: parity },
+    parity: {
+      ...(manifest.metrics?.parity as object),
+      onnxruntimeWebVsNative: parity,
+      explainVsXgboostApproxContribs: explainParity,
+    },
   };
   const libraries = {
     ...manifest.libraries,
@@ -180,6 +192,44 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     say(`mlflow: run ${registered.runId}, registered version ${registered.registeredVersion}`);
   }
   return { bundleDir, version: manifest.version, seconds, registered };
+}
+
+/** Largest |router − XGBoost| contribution accepted (float32 leaves summed in float64). */
+const EXPLAIN_TOLERANCE = 1e-4;
+
+/**
+ * The router's tree-path contributions (decoded from the bundle's ONNX graph and covers) against
+ * XGBoost's `pred_contribs(approx_contribs=True)` on the rows train.py sampled, every feature and
+ * the bias compared.
+ */
+async function checkExplanations(
+  bundleDir: string,
+  workDir: string,
+): Promise<{ rows: number; maxAbsDiff: number }> {
+  const manifest = validateManifest(
+    JSON.parse(await readFile(join(bundleDir, "manifest.json"), "utf8")),
+    bundleDir,
+  );
+  const expected = JSON.parse(await readFile(join(workDir, "explain_check.json"), "utf8")) as {
+    queryIds: string[];
+    contribs: number[][];
+  };
+  const ensemble = readTreeEnsemble(await readFile(join(bundleDir, manifest.onnx!.file)));
+  const covers = JSON.parse(await readFile(join(bundleDir, manifest.explain!.covers), "utf8"));
+  const means = nodeMeans(ensemble, covers.covers);
+  const { sidecar, data } = await readMatrix(workDir);
+  const width = sidecar.shape[1];
+  const rowOf = new Map(sidecar.queryIds.map((id, i) => [id, i]));
+  let maxAbsDiff = 0;
+  expected.queryIds.forEach((id, k) => {
+    const i = rowOf.get(id)!;
+    const vector = data.subarray(i * width, (i + 1) * width);
+    const mine = pathContributions(ensemble, means, vector);
+    expected.contribs[k].forEach((c, j) => {
+      maxAbsDiff = Math.max(maxAbsDiff, Math.abs(c - mine[j]));
+    });
+  });
+  return { rows: expected.queryIds.length, maxAbsDiff };
 }
 
 function withoutBreakdowns<T extends { byUser: unknown }>(r: T): Omit<T, "byUser"> {

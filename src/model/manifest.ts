@@ -34,6 +34,8 @@ export interface ModelManifest {
   readonly onnx?: OnnxSignature;
   /** The unfamiliar-query rule learned at training (absent: every query is familiar). */
   readonly novelty?: NoveltyRule;
+  /** Files behind `?explain=true`: `covers` names the per-node training covers (JSON). */
+  readonly explain?: { readonly covers: string };
   readonly createdAt?: string;
   readonly description?: string;
   readonly metrics?: Readonly<Record<string, unknown>>;
@@ -117,6 +119,12 @@ export function validateManifest(json: unknown, where: string): ModelManifest {
   if (m.novelty !== undefined) {
     const problem = noveltyRuleProblem(m.novelty, expected);
     if (problem) fail(where, problem);
+  }
+  if (m.explain !== undefined) {
+    const explain = m.explain as { covers?: unknown };
+    if (typeof explain?.covers !== "string" || !/^[\w.-]{1,128}$/.test(explain.covers)) {
+      fail(where, "`explain.covers` must name a file of the bundle");
+    }
   }
   if (m.kind === "onnx") {
     const onnx = m.onnx as OnnxSignature | undefined;

@@ -9,6 +9,7 @@ import { createFeaturizer, type Featurizer } from "../features/featurizer.ts";
 import { createHeuristicScorer, HEURISTIC_MANIFEST, HEURISTIC_VERSION } from "./heuristic.ts";
 import type { ModelManifest } from "./manifest.ts";
 import { createNoveltyCheck, type NoveltyCheck } from "./novelty.ts";
+import { createExplainer, type Explainer } from "./explain.ts";
 import type { ModelBundle, ModelSource } from "./model_source.ts";
 import { integrityOf, verifyFileDigests, verifyParity } from "./bundle_integrity.ts";
 import { createOnnxScorer } from "./onnx_scorer.ts";
@@ -21,6 +22,8 @@ export interface LoadedModel {
   readonly scorer: Scorer;
   /** The bundle's unfamiliar-query rule, compiled (absent when the bundle has none). */
   readonly novelty?: NoveltyCheck;
+  /** Tree-path contributions of a vector (absent for the heuristic and bundles without covers). */
+  readonly explain?: Explainer;
 }
 
 /** A request named a model version that is not loaded. */
@@ -89,6 +92,7 @@ export async function modelSetFromBundles(
       featurize: createFeaturizer(manifest.featureSpec),
       scorer,
       novelty: manifest.novelty && createNoveltyCheck(manifest.novelty, manifest.features),
+      explain: explainerOf(manifest, onnxBytes, files),
     });
   }
   const versions = [...loaded.keys()];
@@ -137,4 +141,19 @@ export async function loadModelSet(
     throw error;
   }
   return modelSetFromBundles(catalog.bundles, defaultVersion ?? catalog.defaultVersion);
+}
+
+/** The explainer a bundle declares (`explain.covers`), built from its graph and covers file. */
+function explainerOf(
+  manifest: ModelManifest,
+  onnxBytes: Uint8Array | undefined,
+  files: ReadonlyMap<string, Uint8Array> | undefined,
+): Explainer | undefined {
+  const coversFile = manifest.explain?.covers;
+  if (coversFile === undefined || manifest.kind !== "onnx" || !onnxBytes) return undefined;
+  const covers = files?.get(coversFile);
+  if (!covers) {
+    throw new Error(`model bundle ${manifest.version}: explain.covers file ${coversFile} missing`);
+  }
+  return createExplainer(manifest.features, onnxBytes, covers);
 }

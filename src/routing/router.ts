@@ -11,6 +11,7 @@ import type { QueryInput } from "../features/featurizer.ts";
 import { queryTime } from "../features/context_features.ts";
 import type { ParseOutcome } from "../features/cst_features.ts";
 import type { LoadedModel, ModelSet } from "../model/model_set.ts";
+import type { FeatureContribution } from "../model/explain.ts";
 import { mustRunOnLarge, type StatementKind } from "../sql/statement_kind.ts";
 import { LruCache } from "../lru_cache.ts";
 
@@ -88,8 +89,26 @@ export interface RouterOptions {
   readonly cacheSize?: number;
 }
 
+/** Why the model scored a query as it did (`POST /v1/route?explain=true`). */
+export interface DecisionExplanation {
+  readonly modelVersion: string;
+  /** False for models without a tree ensemble (the heuristic): `top` is then empty. */
+  readonly available: boolean;
+  /** The novelty rule's finding (`kw_join=14>12`, `tables_unknown=1>0`), else null. */
+  readonly unfamiliar: string | null;
+  /** Margin (log-odds of heavy) every query starts from. */
+  readonly bias: number;
+  /** Features with the largest contributions to the margin, largest first. */
+  readonly top: readonly FeatureContribution[];
+}
+
 /** The classifier. */
 export interface Router {
+  /**
+   * Explains the model's score of one query: tree-path contributions of its features and the
+   * novelty rule's finding. Not cached; the decision itself is `route`'s.
+   */
+  explain(input: RouteInput, modelVersion?: string): DecisionExplanation;
   /** Decides for one query; throws `UnknownModelVersionError` for a version not loaded. */
   route(
     input: RouteInput,
@@ -175,6 +194,19 @@ export function createRouter(options: RouterOptions): Router {
   return {
     models,
     clusters,
+    explain(input, modelVersion) {
+      const model = models.get(modelVersion);
+      const { vector } = model.featurize(input);
+      const unfamiliar = model.novelty?.(vector) ?? null;
+      const explained = model.explain?.(vector);
+      return {
+        modelVersion: model.manifest.version,
+        available: explained !== undefined,
+        unfamiliar,
+        bias: explained?.bias ?? 0,
+        top: explained?.top ?? [],
+      };
+    },
     async route(input, modelVersion) {
       const model = models.get(modelVersion);
       const key = cacheKey(model.manifest.version, input);

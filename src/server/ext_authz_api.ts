@@ -12,7 +12,7 @@ import { inFlightLimit } from "./serve_limits.ts";
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AppDeps } from "./deps.ts";
-import type { QueryClass, RouteDecision } from "../routing/router.ts";
+import type { DecisionExplanation, QueryClass, RouteDecision } from "../routing/router.ts";
 import { reportRoutingFailure, routeAndReport } from "./route_and_report.ts";
 import { routeInputFromTrinoHeaders } from "./trino_headers.ts";
 
@@ -27,7 +27,43 @@ export const ROUTING_HEADERS = {
   score: "x-trino-router-score",
   /** The decision's reason, or `fallback` / `partial-body` when the router did not decide. */
   reason: "x-trino-router-reason",
+  /** Top features of the decision, when the request asked with {@linkcode EXPLAIN_REQUEST_HEADER}. */
+  explanation: "x-trino-router-explanation",
 } as const;
+
+/** Debug request header: `1` asks for the decision's top features in the response. */
+export const EXPLAIN_REQUEST_HEADER = "x-trino-router-explain";
+
+/**
+ * An explanation as one header value: `bias=<margin>; <feature>=<value>:<contribution>, …` and
+ * `; unfamiliar=<finding>` when the novelty rule fired. Names are URI-encoded (header-safe).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { explanationHeader } from "./ext_authz_api.ts";
+ * const value = explanationHeader({ modelVersion: "v", available: true, unfamiliar: null,
+ *   bias: -2, top: [{ feature: "rows_max_log", value: 6.5, contribution: 3.1 }] });
+ * assert.equal(value, "bias=-2; rows_max_log=6.5:+3.1");
+ * ```
+ */
+export function explanationHeader(explanation: DecisionExplanation): string {
+  const parts = [`bias=${explanation.bias}`];
+  if (!explanation.available) parts.push(`unavailable for ${explanation.modelVersion}`);
+  else {
+    parts.push(
+      explanation.top.map((c) =>
+        `${encodeURIComponent(c.feature)}=${c.value}:${
+          c.contribution >= 0 ? "+" : ""
+        }${c.contribution}`
+      ).join(", "),
+    );
+  }
+  if (explanation.unfamiliar) {
+    parts.push(`unfamiliar=${encodeURIComponent(explanation.unfamiliar)}`);
+  }
+  return parts.join("; ");
+}
 
 /** Set by Envoy when the body exceeded `with_request_body.max_request_bytes` and was cut. */
 const PARTIAL_BODY_HEADER = "x-envoy-auth-partial-body";
@@ -104,6 +140,10 @@ export function extAuthzApi(deps: AppDeps): Hono {
     const { input } = routeInputFromTrinoHeaders(c.req.raw.headers, await c.req.text());
     try {
       const decision = await routeAndReport(deps, input, "ext_authz", undefined, c.req.raw.headers);
+      if (c.req.header(EXPLAIN_REQUEST_HEADER) === "1") {
+        const explanation = deps.router.explain(input, decision.modelVersion);
+        c.header(ROUTING_HEADERS.explanation, explanationHeader(explanation));
+      }
       return answer(c, routingGroupOf(decision.applied), decision.reason, decision);
     } catch (error) {
       reportRoutingFailure(deps, "ext_authz", error);

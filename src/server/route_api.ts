@@ -1,5 +1,6 @@
 /**
- * `POST /v1/route`: the design document's API. Answers 200 with a decision, 400 for a body it
+ * `POST /v1/route`: the design document's API. Answers 200 with a decision (and, with
+ * `?explain=true`, the features that drove the model's score), 400 for a body it
  * cannot read, 413 for a body over the limit, 500 when featurizing or scoring failed (the
  * caller then sends the query to Large).
  *
@@ -69,6 +70,12 @@ export function routeApi(deps: AppDeps): Hono {
     try {
       const modelVersion = c.req.header(MODEL_VERSION_HEADER);
       const decision = await routeAndReport(deps, input, "route_api", modelVersion);
+      const explain = c.req.query("explain");
+      if (explain === "true" || explain === "1") {
+        // Explained with the version that decided (the challenger, under a canary).
+        const explanation = deps.router.explain(input, decision.modelVersion);
+        return c.json({ ...decisionBody(decision), explanation });
+      }
       return c.json(decisionBody(decision));
     } catch (error) {
       if (error instanceof UnknownModelVersionError) {
