@@ -26,18 +26,20 @@ import {
   RETRY_TEMPLATE_PATH,
 } from "../../deploy/envoy/envoy_process.ts";
 import { freeLoopbackPort } from "../../deploy/local_process.ts";
-import {
-  durationSeconds,
-  labelEvent,
-  type LabelThresholds,
-  type QueryCompletedEvent,
-} from "../../src/labels/query_event.ts";
-import { eventStatementKind } from "../../training/query_log.ts";
+import type { LabelThresholds, QueryCompletedEvent } from "../../src/labels/query_event.ts";
 import { cliArgs } from "../../training/featurize.ts";
 import { type Collector, startCollector, writeLog } from "../workload/collector.ts";
 import { generateWorkload, type PlannedQuery } from "../workload/generate.ts";
-import { executeQuery, type QueryOutcome } from "../workload/trino_client.ts";
+import { executeQuery } from "../workload/trino_client.ts";
 import { cdfPoints, improvement, type LatencySummary, summarizeLatency } from "./latency.ts";
+import {
+  analyze,
+  labelsOf,
+  type Outcome,
+  portOf,
+  type RunAnalysis,
+  type RunResult,
+} from "./experiment_runs.ts";
 import { numberFlag, planLog } from "./plan.ts";
 import { lineChart } from "./svg_chart.ts";
 
@@ -71,27 +73,6 @@ interface Settings {
   readonly runRoot: string;
   readonly basePort: number;
   readonly cpus: { symmetric: string; small: string; large: string };
-}
-
-/** What the client saw of one planned query in one run. */
-interface Outcome extends QueryOutcome {
-  readonly seq: number;
-  readonly template: string;
-}
-
-/** One configuration run once. */
-interface RunResult {
-  readonly config: "symmetric" | "routed";
-  readonly repeat: number;
-  readonly seed: number;
-  readonly outcomes: readonly Outcome[];
-  /** Completion events of this run's queries (all instances), slimmed. */
-  readonly events: readonly QueryCompletedEvent[];
-  /** ext_proc retries during the run (router metric delta); 0 for symmetric. */
-  readonly retries: number;
-  readonly wallSeconds: number;
-  /** /proc/loadavg (1 min) at start and end: the machine is shared. */
-  readonly load: readonly [number, number];
 }
 
 const log = (message: string) =>
@@ -290,95 +271,6 @@ async function runOnce(
       `${result.retries} retries, load ${result.load.map((l) => l.toFixed(1)).join("→")}`,
   );
   return result;
-}
-
-/** The instance (by port) that ran an event. */
-function portOf(event: QueryCompletedEvent): number {
-  const uri = (event.metadata as { uri?: string }).uri ?? "";
-  return Number(/:(\d+)\//.exec(uri)?.[1] ?? NaN);
-}
-
-/** Per-class statistics of one run. */
-interface ClassStats {
-  readonly latency: LatencySummary;
-  readonly latencies: readonly number[];
-  readonly failures: number;
-  readonly queries: number;
-}
-
-/** The analysis of one run, classes by the symmetric run's labels. */
-interface RunAnalysis {
-  readonly config: RunResult["config"];
-  readonly repeat: number;
-  readonly light: ClassStats;
-  readonly heavy: ClassStats;
-  readonly unlabeled: number;
-  readonly retries: number;
-  readonly cpuSecondsByCluster: Readonly<Record<string, number>>;
-  readonly wallSeconds: number;
-  readonly load: readonly [number, number];
-}
-
-/**
- * Light/heavy of every planned query by the label rules: from the symmetric run's completion
- * event, else (that one was cancelled or failed for an unrelated reason) from the routed run's
- * final one; `null` when neither labels it (e.g. a user error).
- */
-function labelsOf(
-  runs: readonly RunResult[],
-  thresholds: LabelThresholds,
-): Map<number, boolean | null> {
-  const labels = new Map<number, boolean | null>();
-  runs.forEach((run, k) => {
-    // A fallback run's failures say nothing about the query (a light query can find Small's
-    // queue full): only its completed events label.
-    const usable = k === 0 ? run.events : run.events.filter((e) => !e.failureInfo?.errorCode);
-    const byId = new Map(usable.map((e) => [e.metadata.queryId, e]));
-    for (const o of run.outcomes) {
-      if ((labels.get(o.seq) ?? null) !== null) continue;
-      const event = byId.get(o.queryId);
-      const label = event
-        ? labelEvent(event, thresholds, eventStatementKind(event)).heavy
-        : k === 0 && o.errorType === "INSUFFICIENT_RESOURCES"
-        ? true
-        : null;
-      labels.set(o.seq, label);
-    }
-  });
-  return labels;
-}
-
-function analyze(
-  result: RunResult,
-  labels: Map<number, boolean | null>,
-  ports: Readonly<Record<number, string>>,
-): RunAnalysis {
-  const cls = (heavy: boolean): ClassStats => {
-    const rows = result.outcomes.filter((o) => labels.get(o.seq) === heavy);
-    const ok = rows.filter((o) => o.state === "FINISHED");
-    return {
-      latency: summarizeLatency(ok.map((o) => o.elapsedMs)),
-      latencies: ok.map((o) => o.elapsedMs),
-      failures: rows.length - ok.length,
-      queries: rows.length,
-    };
-  };
-  const cpu: Record<string, number> = {};
-  for (const e of result.events) {
-    const cluster = ports[portOf(e)] ?? "other";
-    cpu[cluster] = (cpu[cluster] ?? 0) + (durationSeconds(e.statistics.cpuTime) || 0);
-  }
-  return {
-    config: result.config,
-    repeat: result.repeat,
-    light: cls(false),
-    heavy: cls(true),
-    unlabeled: result.outcomes.filter((o) => (labels.get(o.seq) ?? null) === null).length,
-    retries: result.retries,
-    cpuSecondsByCluster: cpu,
-    wallSeconds: result.wallSeconds,
-    load: result.load,
-  };
 }
 
 /** Planner prediction vs measurement of one repeat's routed run. */
