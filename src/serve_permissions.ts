@@ -2,9 +2,10 @@
  * The narrowest Deno permissions the service runs with, derived from its configuration:
  * `--allow-net` to its listen addresses and configured upstreams only, `--allow-read` to the
  * models and the runtime files it loads, `--allow-write` only to the labeled log when enabled
- * and to the registry bundles' local copy (`MODEL_REGISTRY=mlflow`),
- * `--allow-env` to the {@linkcode ENV_NAMES}. `deploy/serve.sh` (`deno task serve`, the container
- * entry point) runs this module to print the flags, then starts `src/main.ts` with them.
+ * (which it also stats, hence reads it too) and to the registry bundles' local copy
+ * (`MODEL_REGISTRY=mlflow`), `--allow-env` to the {@linkcode ENV_NAMES}. `deploy/serve.sh`
+ * (`deno task serve`, the container entry point) runs this module to print the flags, then starts
+ * `src/main.ts` with them.
  *
  * @module
  */
@@ -25,11 +26,72 @@ function urlHostPort(raw: string): string {
   return port ? `${url.hostname}:${port}` : url.hostname;
 }
 
-/** The URL-valued settings of a configuration, at any depth. */
+/** The URL-valued settings inside a setting, at any depth. */
 function configuredUrls(value: unknown): string[] {
   if (typeof value === "string") return /^(https?|rediss?):\/\//.test(value) ? [value] : [];
   if (value === null || typeof value !== "object") return [];
   return Object.values(value).flatMap(configuredUrls);
+}
+
+/** The strings inside a setting (file paths of a path setting), at any depth. */
+function strings(value: unknown): string[] {
+  if (typeof value === "string") return [value];
+  if (value === null || typeof value !== "object") return [];
+  return Object.values(value).flatMap(strings);
+}
+
+/**
+ * What each setting asks of the permissions: `net` (the URLs in it are upstreams), `read` (it names
+ * files to read), `write` (a file the service appends to, and stats), `listen` (handled below),
+ * `none`. A setting added to {@linkcode Config} does not type-check until it is classified here,
+ * so a new upstream or file cannot be forgotten by `deno task serve`.
+ */
+const SETTING_ACCESS: { readonly [K in keyof Required<Config>]: Access } = {
+  host: "listen",
+  port: "listen",
+  extProcPort: "listen",
+  extProcHost: "listen",
+  // Addresses handed to clients; Small's is also the default shadow-route target (below), Large's
+  // the default retry target (below).
+  smallCluster: "none",
+  largeCluster: "none",
+  smallClusterName: "none",
+  largeClusterName: "none",
+  modelsDir: "read",
+  modelRegistryUrl: "net",
+  defaultModelVersion: "none",
+  modelRegistry: "none",
+  mlflowTrackingUri: "net",
+  mlflowModelName: "none",
+  mlflowModelAlias: "none",
+  // The registry's bundles are downloaded into, and served from, the local copy.
+  modelCacheDir: "write",
+  modelPollSeconds: "none",
+  maxInFlightBytes: "none",
+  maxBodyBytes: "none",
+  decisionCacheSize: "none",
+  redisUrl: "net",
+  redisCaFile: "read",
+  labeledLogPath: "write",
+  labeledLogMaxBytes: "none",
+  labelCpuSeconds: "none",
+  labelPeakMemoryBytes: "none",
+  largeClusterUrl: "net",
+  envoyPublicHost: "none",
+  gatewaySmallGroup: "none",
+  gatewayLargeGroup: "none",
+  adminToken: "none",
+  tls: "read",
+  rollout: "net",
+};
+type Access = "listen" | "net" | "read" | "write" | "none";
+
+/** Whether a model-source setting applies: one source serves the models. */
+function inUse(config: Config, key: keyof Config): boolean {
+  const mlflow = config.modelRegistry === "mlflow";
+  if (key === "modelsDir") return !mlflow && !config.modelRegistryUrl;
+  if (key === "modelCacheDir" || key === "mlflowTrackingUri") return mlflow;
+  return true;
 }
 
 /** A listen address as `--allow-net` names it; port 0 (any) can only be allowed by host. */
@@ -73,22 +135,19 @@ const PROCESS_METRIC_FILES = ["/proc/self/status", "/proc/self/limits", "/proc/s
  * ```
  */
 export function servePermissions(config: Config, runtime: RuntimeFiles): string[] {
-  // Every upstream the configuration names as a URL (Redis, the model registry, Large, and any
-  // URL a later setting adds), so that a new upstream cannot be forgotten here.
-  const net = [listenAddress(config.host, config.port), ...configuredUrls(config).map(urlHostPort)];
-  const read: string[] = [];
+  const net = [listenAddress(config.host, config.port)];
+  const read: string[] = [runtime.ortWasm, ...PROCESS_METRIC_FILES];
   const write: string[] = [];
-  if (config.modelRegistry === "mlflow") {
-    // The registry's bundles are downloaded into, and served from, the local copy.
-    read.push(config.modelCacheDir);
-    write.push(config.modelCacheDir);
-  } else if (!config.modelRegistryUrl) read.push(config.modelsDir);
-  read.push(runtime.ortWasm, ...PROCESS_METRIC_FILES);
+  for (const [key, access] of Object.entries(SETTING_ACCESS) as [keyof Config, Access][]) {
+    const value = config[key];
+    if (value === undefined || !inUse(config, key)) continue;
+    if (access === "net") net.push(...configuredUrls(value).map(urlHostPort));
+    if (access === "read" || access === "write") read.push(...strings(value));
+    if (access === "write") write.push(...strings(value));
+  }
   // The mode can become `shadow-route` at run time (admin endpoint), so the copies' target is
   // always allowed.
   net.push(urlHostPort(shadowRouteSmallUrl(config.rollout, config.smallCluster)));
-  if (config.redisCaFile) read.push(config.redisCaFile);
-  if (config.tls) read.push(config.tls.certFile, config.tls.keyFile);
   if (config.extProcPort !== undefined) {
     net.push(listenAddress(config.extProcHost, config.extProcPort));
     // The transparent retry resubmits to Large; see `startExtProcServer`.
@@ -103,8 +162,7 @@ export function servePermissions(config: Config, runtime: RuntimeFiles): string[
     // only the names above, the rest reads as unset instead of failing.
     "--ignore-env",
   ];
-  if (config.labeledLogPath) write.push(config.labeledLogPath);
-  if (write.length > 0) flags.push(`--allow-write=${write.join(",")}`);
+  if (write.length > 0) flags.push(`--allow-write=${[...new Set(write)].join(",")}`);
   return flags;
 }
 

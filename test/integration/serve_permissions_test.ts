@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { freeLoopbackPort } from "../../deploy/local_process.ts";
 import { configFromEnv } from "../../src/config.ts";
 import { RUNTIME_FILES, servePermissions } from "../../src/serve_permissions.ts";
+import { completedEvent } from "../unit/_feedback_events.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const TINY = new URL("../fixtures/models/tiny-xgb/", import.meta.url).pathname;
@@ -109,6 +110,51 @@ Deno.test("deno task serve: the narrowly permitted service loads its models and 
   }
 });
 
+Deno.test("deno task serve: the narrowly permitted service writes the labeled log", async () => {
+  const root = await Deno.makeTempDir({ prefix: "router-perm-" });
+  const port = freeLoopbackPort();
+  const log = `${root}/labeled.jsonl`;
+  const child = serve({
+    PORT: String(port),
+    MODELS_DIR: await tinyModels(root),
+    LABELED_LOG_PATH: log,
+    ROUTER_ADMIN_TOKEN: "perm-test-token",
+  });
+  try {
+    await (await waitReady(port, child)).body?.cancel();
+    const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(body),
+      });
+      assert.equal(response.status, 200, await response.clone().text());
+      await response.body?.cancel();
+    };
+    // Routed before Trino assigned the query id (as Envoy asks); the completion event joins it
+    // by its user, source, catalog, schema and SQL (see test/unit/service_feedback_test.ts).
+    const sql = "SELECT * FROM orders WHERE orderdate = DATE '2025-08-10'";
+    await post("/v1/route", {
+      user: "alice",
+      source: "trino-cli",
+      sessionProperties: { catalog: "tpch", schema: "sf1" },
+      sqlText: sql,
+    });
+    const event = completedEvent({ queryId: "20250811_123456_00001_plog", sql });
+    await post("/v1/events/small", event, { authorization: "Bearer perm-test-token" });
+    let text = "";
+    for (let i = 0; i < 100 && !text.includes("_plog"); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      text = await Deno.readTextFile(log).catch(() => "");
+    }
+    assert.match(text, /"20250811_123456_00001_plog"/);
+  } finally {
+    child.kill("SIGTERM");
+    await child.output();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("servePermissions: net, read and write follow the configuration", () => {
   const config = configFromEnv({
     HOST: "0.0.0.0",
@@ -142,7 +188,22 @@ Deno.test("servePermissions: net, read and write follow the configuration", () =
   }
   assert.ok(!read.some((path) => path === "/" || path === ROOT || path.endsWith("/proc/self")));
   assert.equal(get("allow-write"), "/var/log/router/labeled.jsonl");
+  assert.ok(read.includes("/var/log/router/labeled.jsonl"));
   assert.ok(get("allow-env")!.split(",").includes("ROUTER_ADMIN_TOKEN"));
   assert.ok(!flags.some((flag) => flag === "--allow-all" || flag === "-A"));
   assert.ok(!flags.some((flag) => /^--allow-(run|ffi|sys)/.test(flag)));
+});
+
+Deno.test("servePermissions: MLflow registry → its server and the bundles' local copy", () => {
+  const config = configFromEnv({
+    MODEL_REGISTRY: "mlflow",
+    MLFLOW_TRACKING_URI: "http://mlflow.ml:5000",
+    MODEL_CACHE_DIR: "/var/cache/router-models",
+  });
+  const flags = servePermissions(config, RUNTIME_FILES);
+  const get = (name: string) => flags.find((flag) => flag.startsWith(`--${name}=`))?.split("=")[1];
+  assert.ok(get("allow-net")!.split(",").includes("mlflow.ml:5000"));
+  assert.ok(get("allow-read")!.split(",").includes("/var/cache/router-models"));
+  assert.ok(!get("allow-read")!.split(",").includes(config.modelsDir));
+  assert.equal(get("allow-write"), "/var/cache/router-models");
 });
