@@ -9,6 +9,7 @@ import { commandRuns, freeLoopbackPort } from "../../deploy/local_process.ts";
 import { configFromEnv } from "../../src/config.ts";
 import { readServeMaterial, serveOptions } from "../../src/serve_options.ts";
 import { createTestPki } from "./_test_pki.ts";
+import { REFRESH_OUTCOMES, type RefreshOutcome } from "../../src/model/model_reloader.ts";
 import { createService } from "../../src/service.ts";
 import { TRINO_GATEWAY_PATH } from "../../src/server/trino_gateway_api.ts";
 
@@ -73,6 +74,20 @@ Deno.test("Prometheus rules and Grafana dashboard against a real Prometheus and 
     assert.ok(rules.success, rules.log);
   });
 
+  await t.step(
+    "the refresh alert matches exactly the failing outcomes of the reloader",
+    async () => {
+      const rules = await Deno.readTextFile(RULES);
+      const selector = rules.match(/trino_router_model_refresh_total\{outcome=~"([^"]+)"\}/);
+      assert.ok(selector, "refresh alert selector");
+      const alerting = new RegExp(`^(?:${selector[1]})$`);
+      const successes: RefreshOutcome[] = ["swapped", "unchanged"];
+      for (const outcome of REFRESH_OUTCOMES) {
+        assert.equal(alerting.test(outcome), !successes.includes(outcome), outcome);
+      }
+    },
+  );
+
   // The real service on a free loopback port, over HTTPS with a private CA (Prometheus verifies
   // it, as in Kubernetes); its in-memory store and the repository's model.
   const pki = await createTestPki();
@@ -97,8 +112,8 @@ Deno.test("Prometheus rules and Grafana dashboard against a real Prometheus and 
     for (const m of text.matchAll(/\b(trino_router_[a-z_]+)\b/g)) used.add(m[1]);
     // Histograms are exported as _bucket/_count/_sum series of their registered name.
     const base = (name: string) => name.replace(/_(bucket|count|sum)$/, "");
-    // Registered by the model-refresh work (issue 7) under these names; listed until it lands.
-    const pending = new Set(["trino_router_model_refresh_total", "trino_router_feature_psi"]);
+    // Registered by the drift work under this name; listed until it lands.
+    const pending = new Set(["trino_router_feature_psi"]);
     const unknown = [...used].filter((n) =>
       !exported.has(n) && !exported.has(base(n)) && !pending.has(n)
     );
@@ -214,6 +229,7 @@ Deno.test("Prometheus rules and Grafana dashboard against a real Prometheus and 
           "Decisions by class, reason and model version",
           "Score distribution (heavy probability)",
           "Store degraded",
+          "Serving model version per pod",
         ]
       ) {
         assert.ok(withData.includes(title), `no data: ${title}`);
