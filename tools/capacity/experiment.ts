@@ -281,6 +281,8 @@ interface Validation {
   readonly error: { small: number; large: number };
   /** Retries the planner expects (heavy queries it sees failing on Small) and the router made. */
   readonly retries: { predicted: number; measured: number };
+  /** Queries the planner's replay sends to Small, and the Small server's completed ones. */
+  readonly smallQueries: { predicted: number; measured: number };
 }
 
 const ms = (v: number) => `${Math.round(v)}`;
@@ -392,14 +394,14 @@ function formatReport(
     "router and predicts each cluster's CPU; measured = the Small and Large servers' own " +
     "completion events in the routed run of the same repeat.",
     "",
-    "| repeat | Small predicted | Small measured | error | Large predicted | Large measured | error | retries predicted / made |",
-    "|---|---|---|---|---|---|---|---|",
+    "| repeat | Small predicted | Small measured | error | Large predicted | Large measured | error | retries predicted / made | queries on Small predicted / ran |",
+    "|---|---|---|---|---|---|---|---|---|",
     ...validations.map((v) =>
       `| ${v.repeat} | ${v.predicted.small.toFixed(1)} | ${v.measured.small.toFixed(1)} | ${
         pct(v.error.small)
       } | ${v.predicted.large.toFixed(1)} | ${v.measured.large.toFixed(1)} | ${
         pct(v.error.large)
-      } | ${v.retries.predicted} / ${v.retries.measured} |`
+      } | ${v.retries.predicted} / ${v.retries.measured} | ${v.smallQueries.predicted} / ${v.smallQueries.measured} |`
     ),
     "",
   ].join("\n");
@@ -478,6 +480,10 @@ async function analyzeAndReport(recorded: Recorded): Promise<void> {
         large: m.large === 0 ? NaN : (p.large - m.large) / m.large,
       },
       retries: { predicted: predicted.plan.placement.retried, measured: routed.retries },
+      smallQueries: {
+        predicted: predicted.plan.small.demand.queries,
+        measured: routed.events.filter((e) => ports[portOf(e)] === "small").length,
+      },
     });
   }
   const report = formatReport(settings, analyses, validations, { model, affinity, startedAt });
