@@ -296,6 +296,7 @@ export async function loadOptionsFromFlags(values: {
   "valid-start"?: string;
   "test-start"?: string;
   "split-by"?: string;
+  "auto-time-split"?: boolean;
 }): Promise<LoadOptions> {
   const splitBy = values["split-by"];
   if (splitBy !== undefined && !["time", "template", "user"].includes(splitBy)) {
@@ -314,7 +315,10 @@ export async function loadOptionsFromFlags(values: {
     return t;
   };
   // The data's own split (labels.json `split`, epoch ms or ISO) unless flags override it.
-  const given = (v?: number | string) => typeof v === "number" ? v : time(v);
+  // `--auto-time-split`: the labels file's boundaries belong to another log (e.g. several logs
+  // trained together); cut 70/15/15 of this log's own time order instead.
+  const given = (v?: number | string) =>
+    values["auto-time-split"] ? undefined : typeof v === "number" ? v : time(v);
   return {
     thresholds,
     splitBy: splitBy as SplitScheme | undefined,
@@ -341,6 +345,8 @@ export const LOG_FLAGS = {
   "test-start": { type: "string" },
   /** time | template | user: which partition is the split (training uses template). */
   "split-by": { type: "string" },
+  /** Ignore the labels file's time boundaries (use 70/15/15 of the log's own time order). */
+  "auto-time-split": { type: "boolean" },
 } as const;
 
 if (import.meta.main) {

@@ -48,6 +48,8 @@ export interface TrainOptions {
   readonly targetRecall?: number;
   /** Partition of the headline evaluation (default `template`: whole families held out). */
   readonly splitBy?: SplitScheme;
+  /** Cut the time split 70/15/15 of the log's own order, whatever the labels file says. */
+  readonly autoTimeSplit?: boolean;
   /** Feature groups the model may not use (ablation), e.g. `["cst"]`. */
   readonly dropGroups?: readonly string[];
   /** Fit identity one-hots / TF-IDF too (off by default; see `SpecFitOptions`). */
@@ -86,6 +88,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     "valid-start": options.validStart,
     "test-start": options.testStart,
     "split-by": options.splitBy ?? "template",
+    "auto-time-split": options.autoTimeSplit,
   });
   const workDir = options.workDir ?? join(".cache", "training", "last-run");
   const { sidecar } = await featurizeLog({
@@ -274,6 +277,7 @@ if (import.meta.main) {
     testStart: values["test-start"],
     targetRecall: values["target-recall"] ? Number(values["target-recall"]) : undefined,
     splitBy: values["split-by"] as SplitScheme | undefined,
+    autoTimeSplit: values["auto-time-split"],
     dropGroups: values["drop-groups"]?.split(",").filter(Boolean),
     identity: values.identity,
     tfidf: values.tfidf,

@@ -56,10 +56,23 @@ const finiteOrZero = (v: unknown) => typeof v === "number" && Number.isFinite(v)
  */
 export function tableScansOfEvent(event: QueryCompletedEvent): TableScan[] {
   const scans: TableScan[] = [];
+  // Inputs carry the connector's canonical schema name (tpcds reports `sf1.0` for `sf1`,
+  // `sf0.01` for `tiny`); the catalog must be keyed by the names SQL uses, which the event's
+  // `metadata.tables` lists. An input takes that schema when exactly one is listed for its table.
+  const named = new Map<string, Set<string>>();
+  for (const t of event.metadata.tables ?? []) {
+    if (typeof t?.catalog !== "string" || typeof t.table !== "string") continue;
+    if (typeof t.schema !== "string") continue;
+    const key = `${t.catalog}.${t.table}`.toLowerCase();
+    named.set(key, (named.get(key) ?? new Set()).add(t.schema.toLowerCase()));
+  }
   for (const input of event.ioMetadata?.inputs ?? []) {
-    const { catalogName, schema, table } = input ?? {};
+    const { catalogName, table } = input ?? {};
+    let schema = input?.schema;
     if (typeof catalogName !== "string" || typeof schema !== "string") continue;
     if (typeof table !== "string" || !catalogName || !schema || !table) continue;
+    const sqlSchemas = named.get(`${catalogName}.${table}`.toLowerCase());
+    if (sqlSchemas?.size === 1) schema = [...sqlSchemas][0];
     scans.push({
       table: `${catalogName}.${schema}.${table}`.toLowerCase(),
       rows: finiteOrZero(input.physicalInputRows),

@@ -115,6 +115,32 @@ const CATALOG_SPEC = {
   },
 };
 
+Deno.test("a connector's canonical schema name (tpcds sf1.0) is keyed by the name SQL uses (sf1)", () => {
+  const event: QueryCompletedEvent = {
+    metadata: {
+      queryId: "q",
+      tables: [
+        { catalog: "tpcds", schema: "sf1", table: "item" },
+        { catalog: "tpcds", schema: "sf1", table: "web_sales" },
+        { catalog: "tpcds", schema: "tiny", table: "web_sales" },
+      ],
+    },
+    statistics: {},
+    context: {},
+    ioMetadata: {
+      inputs: [
+        { catalogName: "tpcds", schema: "sf1.0", table: "item", physicalInputRows: 18_000 },
+        { catalogName: "tpcds", schema: "sf1.0", table: "web_sales", physicalInputRows: 719_384 },
+      ],
+    },
+  };
+  assert.deepEqual(tableScansOfEvent(event).map((s) => s.table), [
+    "tpcds.sf1.item",
+    // Two schemas named for web_sales: the input keeps its own.
+    "tpcds.sf1.0.web_sales",
+  ]);
+});
+
 Deno.test("size features read the catalog: sf1 tables weigh more than tiny ones, unknown ones are counted", () => {
   const featurize = createFeaturizer(CATALOG_SPEC);
   const names = ["rows_max_log", "large_join_log", "sort_no_limit_rows_log", "tables_unknown"];
