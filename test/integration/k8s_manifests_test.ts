@@ -12,6 +12,7 @@ import {
 import { K8S_ENVOY_CONFIG, k8sEnvoyConfig } from "../../deploy/k8s/envoy_config.ts";
 import { envoyBinary, envoyInstalled } from "../../deploy/envoy/envoy_process.ts";
 import { createTestPki } from "./_test_pki.ts";
+import { ENV_NAMES } from "../../src/config.ts";
 
 const tools = await commandRuns("kubectl", ["version", "--client"]) &&
   await commandRuns("go", ["version"]);
@@ -147,4 +148,12 @@ Deno.test("k8s: the Envoy config is the template's rendering, and real Envoy acc
   } finally {
     await pki.remove();
   }
+});
+
+Deno.test("k8s: every variable the router's ConfigMap sets (or suggests) is one it reads", async () => {
+  const env = await Deno.readTextFile(new URL("../../deploy/k8s/base/router.env", import.meta.url));
+  const names = [...env.matchAll(/^#?\s*([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]);
+  assert.ok(names.length >= 10);
+  const read: readonly string[] = ENV_NAMES;
+  assert.deepEqual(names.filter((name) => !read.includes(name)), []);
 });
