@@ -154,6 +154,9 @@ export function servePermissions(config: Config, runtime: RuntimeFiles): string[
     net.push(urlHostPort(config.largeClusterUrl ?? `http://${config.largeCluster}`));
     read.push(runtime.protoDir);
   }
+  // proto-loader finds the protos with fs.accessSync(R_OK), which Deno answers only with the
+  // process's uid: that one system value, and only when the gRPC server runs.
+  const sys = config.extProcPort !== undefined ? ["--allow-sys=uid"] : [];
   const flags = [
     `--allow-net=${[...new Set(net)].join(",")}`,
     `--allow-read=${[...new Set(read)].join(",")}`,
@@ -161,6 +164,7 @@ export function servePermissions(config: Config, runtime: RuntimeFiles): string[
     // Libraries probe other variables (`debug` lists the whole environment at load): they see
     // only the names above, the rest reads as unset instead of failing.
     "--ignore-env",
+    ...sys,
   ];
   if (write.length > 0) flags.push(`--allow-write=${[...new Set(write)].join(",")}`);
   return flags;

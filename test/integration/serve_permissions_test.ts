@@ -7,6 +7,14 @@ import { freeLoopbackPort } from "../../deploy/local_process.ts";
 import { configFromEnv } from "../../src/config.ts";
 import { RUNTIME_FILES, servePermissions } from "../../src/serve_permissions.ts";
 import { completedEvent } from "../unit/_feedback_events.ts";
+import { createTestPki } from "./_test_pki.ts";
+import {
+  exchange,
+  extProcClient,
+  HEAVY_SQL,
+  queued,
+  submissionStream,
+} from "./ext_proc_grpc_client.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const TINY = new URL("../fixtures/models/tiny-xgb/", import.meta.url).pathname;
@@ -110,6 +118,41 @@ Deno.test("deno task serve: the narrowly permitted service loads its models and 
   }
 });
 
+Deno.test("deno task serve: HTTPS and the ext_proc gRPC server over TLS start and answer", async () => {
+  const root = await Deno.makeTempDir({ prefix: "router-perm-" });
+  const pki = await createTestPki();
+  const port = freeLoopbackPort();
+  const extProcPort = freeLoopbackPort();
+  const child = serve({
+    PORT: String(port),
+    MODELS_DIR: await tinyModels(root),
+    TLS_CERT_FILE: pki.certFile,
+    TLS_KEY_FILE: pki.keyFile,
+    EXT_PROC_PORT: String(extProcPort),
+  });
+  const client = Deno.createHttpClient({ caCerts: [pki.ca] });
+  const grpc = extProcClient(extProcPort, pki.ca);
+  try {
+    const deadline = Date.now() + 45_000;
+    let ready: Response | undefined;
+    while (!ready && Date.now() < deadline) {
+      ready = await fetch(`https://localhost:${port}/readyz`, { client }).catch(() => undefined);
+      if (!ready) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(ready?.status, 200);
+    await ready?.body?.cancel();
+    const answers = await exchange(grpc, submissionStream(HEAVY_SQL, queued("q-perm-tls")));
+    assert.equal(answers.length, 3);
+  } finally {
+    grpc.close();
+    client.close();
+    child.kill("SIGTERM");
+    await child.output();
+    await pki.remove();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("deno task serve: the narrowly permitted service writes the labeled log", async () => {
   const root = await Deno.makeTempDir({ prefix: "router-perm-" });
   const port = freeLoopbackPort();
@@ -191,7 +234,12 @@ Deno.test("servePermissions: net, read and write follow the configuration", () =
   assert.ok(read.includes("/var/log/router/labeled.jsonl"));
   assert.ok(get("allow-env")!.split(",").includes("ROUTER_ADMIN_TOKEN"));
   assert.ok(!flags.some((flag) => flag === "--allow-all" || flag === "-A"));
-  assert.ok(!flags.some((flag) => /^--allow-(run|ffi|sys)/.test(flag)));
+  assert.ok(!flags.some((flag) => /^--allow-(run|ffi)/.test(flag)));
+  // With the ext_proc server: the uid (proto-loader's access check), no other system value.
+  assert.deepEqual(flags.filter((flag) => flag.startsWith("--allow-sys")), ["--allow-sys=uid"]);
+  assert.ok(
+    !servePermissions(configFromEnv({}), RUNTIME_FILES).some((f) => f.startsWith("--allow-sys")),
+  );
 });
 
 Deno.test("servePermissions: MLflow registry → its server and the bundles' local copy", () => {
