@@ -8,6 +8,7 @@ import { configFromEnv } from "../../src/config.ts";
 import { RUNTIME_FILES, servePermissions } from "../../src/serve_permissions.ts";
 import { completedEvent } from "../unit/_feedback_events.ts";
 import { createTestPki } from "./_test_pki.ts";
+import { RedisServer, skipRedisTests } from "./_redis_server.ts";
 import {
   exchange,
   extProcClient,
@@ -118,9 +119,12 @@ Deno.test("deno task serve: the narrowly permitted service loads its models and 
   }
 });
 
-Deno.test("deno task serve: HTTPS and the ext_proc gRPC server over TLS start and answer", async () => {
+Deno.test("deno task serve: HTTPS, ext_proc and Redis over TLS all work under its permissions", {
+  ignore: await skipRedisTests(),
+}, async () => {
   const root = await Deno.makeTempDir({ prefix: "router-perm-" });
   const pki = await createTestPki();
+  const redis = await RedisServer.start({ tls: pki });
   const port = freeLoopbackPort();
   const extProcPort = freeLoopbackPort();
   const child = serve({
@@ -129,6 +133,8 @@ Deno.test("deno task serve: HTTPS and the ext_proc gRPC server over TLS start an
     TLS_CERT_FILE: pki.certFile,
     TLS_KEY_FILE: pki.keyFile,
     EXT_PROC_PORT: String(extProcPort),
+    REDIS_URL: redis.url,
+    REDIS_CA_FILE: pki.caFile,
   });
   const client = Deno.createHttpClient({ caCerts: [pki.ca] });
   const grpc = extProcClient(extProcPort, pki.ca);
@@ -140,7 +146,13 @@ Deno.test("deno task serve: HTTPS and the ext_proc gRPC server over TLS start an
       if (!ready) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.equal(ready?.status, 200);
-    await ready?.body?.cancel();
+    // The store reached Redis over TLS, verified with the private CA.
+    let body = await ready!.json();
+    for (let i = 0; i < 50 && body.store.state !== "ok"; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      body = await (await fetch(`https://localhost:${port}/readyz`, { client })).json();
+    }
+    assert.deepEqual([body.store.backend, body.store.state], ["redis", "ok"]);
     const answers = await exchange(grpc, submissionStream(HEAVY_SQL, queued("q-perm-tls")));
     assert.equal(answers.length, 3);
   } finally {
@@ -148,6 +160,7 @@ Deno.test("deno task serve: HTTPS and the ext_proc gRPC server over TLS start an
     client.close();
     child.kill("SIGTERM");
     await child.output();
+    await redis.stop();
     await pki.remove();
     await Deno.remove(root, { recursive: true });
   }
