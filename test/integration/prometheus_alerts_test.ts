@@ -15,6 +15,7 @@ import { TRINO_GATEWAY_PATH } from "../../src/server/trino_gateway_api.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const RULES = `${ROOT}deploy/prometheus/rules.yaml`;
+const RULES_TEST = `${ROOT}deploy/prometheus/rules_test.yaml`;
 const DASHBOARD = `${ROOT}deploy/grafana/trino_router_dashboard.json`;
 
 const installed = await commandRuns("prometheus", ["--version"]) &&
@@ -72,6 +73,23 @@ Deno.test("Prometheus rules and Grafana dashboard against a real Prometheus and 
   await t.step("promtool accepts the rules", async () => {
     const rules = await promtool(["check", "rules", RULES]);
     assert.ok(rules.success, rules.log);
+  });
+
+  await t.step("promtool unit tests: each alert fires at its threshold, not below", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "promtool-test-" });
+    try {
+      // Annotations are left out (their templates passed `check rules`): promtool would compare
+      // them verbatim, and the expressions, labels and `for:` are what is under test.
+      const rules = (await Deno.readTextFile(RULES))
+        .replace(/^ {8}annotations:\n(?:(?: {10,}.*)?\n)*/gm, "");
+      assert.ok(!rules.includes("annotations:"), "every annotations block stripped");
+      await Deno.writeTextFile(`${dir}/rules.yaml`, rules);
+      await Deno.copyFile(RULES_TEST, `${dir}/rules_test.yaml`);
+      const result = await promtool(["test", "rules", `${dir}/rules_test.yaml`]);
+      assert.ok(result.success, result.log);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   });
 
   await t.step(
