@@ -268,10 +268,14 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
   ): Promise<DecisionRecord | undefined> {
     const input = eventToQueryInput(event);
     for (const key of new Set([decisionRecordKey(input), decisionJoinKey(input)])) {
-      const found = await store.getDecision(key);
+      const found = await store.takeDecision(key);
       if (found === undefined) continue;
-      if (ranOn !== undefined && clusterNamed(found.targetCluster) !== ranOn) return undefined;
-      return await store.takeDecision(key);
+      if (ranOn !== undefined && clusterNamed(found.targetCluster) !== ranOn) {
+        // Put back for the event of the cluster it names (one store call in the common case).
+        await store.putDecision(key, found);
+        return undefined;
+      }
+      return found;
     }
     return undefined;
   }

@@ -317,16 +317,14 @@ export class RedisStore implements Store {
   }
 
   async takeDecision(queryId: string): Promise<DecisionRecord | undefined> {
-    const local = await this.#local?.takeDecision(queryId);
-    const remote = await this.#attempt(
+    // Redis decides which replica's event joins the decision (see #take).
+    return await this.#take(
       "takeDecision",
-      (redis) =>
-        redis.getdel(this.#key("decision", queryId)).then((text) =>
-          parseJson<DecisionRecord>(text, isDecision)
-        ),
+      "decision",
+      queryId,
+      isDecision,
+      await this.#local?.takeDecision(queryId),
     );
-    // As for submissions: Redis's GETDEL decides which replica's event joins the decision.
-    return remote === UNREACHED ? local : remote;
   }
 
   async markTemplateHeavy(fingerprint: string): Promise<void> {
@@ -366,18 +364,33 @@ export class RedisStore implements Store {
   }
 
   async takeSubmission(queryId: string): Promise<StoredSubmission | undefined> {
-    const local = await this.#local?.takeSubmission(queryId);
-    const remote = await this.#attempt(
+    return await this.#take(
       "takeSubmission",
-      (redis) =>
-        redis.getdel(this.#key("submission", queryId)).then((text) =>
-          parseJson<StoredSubmission>(text, isSubmission)
-        ),
+      "submission",
+      queryId,
+      isSubmission,
+      await this.#local?.takeSubmission(queryId),
     );
-    // When Redis answers, its GETDEL (atomic, Redis 6.2+) is the one arbiter between replicas,
-    // even against this replica's own copy: of two replicas racing for a submission exactly one
-    // wins, which is what keeps a query from being retried twice. Only while Redis is away does
-    // the local copy stand in, so that this replica can still retry what it saw.
+  }
+
+  /**
+   * Takes (returns and removes) an entry. When Redis answers, its GETDEL (atomic, Redis 6.2+) is
+   * the one arbiter between replicas, even against this replica's own copy (`local`, already
+   * taken): of two replicas racing for a submission exactly one wins, which is what keeps a query
+   * from being retried twice, and a decision joins one event only. Only while Redis is away does
+   * the local copy stand in, so that this replica can still use what it saw.
+   */
+  async #take<T>(
+    op: string,
+    kind: string,
+    id: string,
+    isT: (value: unknown) => boolean,
+    local: T | undefined,
+  ): Promise<T | undefined> {
+    const remote = await this.#attempt(
+      op,
+      (redis) => redis.getdel(this.#key(kind, id)).then((text) => parseJson<T>(text, isT)),
+    );
     return remote === UNREACHED ? local : remote;
   }
 

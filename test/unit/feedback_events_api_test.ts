@@ -153,8 +153,8 @@ Deno.test("the answer does not wait for the event to be handled", async () => {
   const feedback = createFeedbackLoop({
     store: new Proxy(store, {
       get: (target, name) =>
-        name === "getDecision"
-          ? (id: string) => gate.then(() => target.getDecision(id))
+        name === "takeDecision"
+          ? (id: string) => gate.then(() => target.takeDecision(id))
           : Reflect.get(target, name),
     }),
     log: () => {},

@@ -251,7 +251,7 @@ Deno.test("replicas sharing a store report fleet-wide confusion counts", async (
 Deno.test("a store that throws never makes the feedback loop reject", async () => {
   const broken = new Proxy(new MemoryStore(), {
     get: (target, name) =>
-      name === "getDecision" ? () => Promise.reject(new Error("boom")) : Reflect.get(target, name),
+      name === "takeDecision" ? () => Promise.reject(new Error("boom")) : Reflect.get(target, name),
   }) as Store;
   const lines: Record<string, unknown>[] = [];
   const feedback = createFeedbackLoop({ store: broken, log: (line) => lines.push(line) });
@@ -267,8 +267,8 @@ Deno.test("accept handles events in the background and refuses past its in-fligh
   const store = new MemoryStore();
   const slow = new Proxy(store, {
     get: (target, name) =>
-      name === "getDecision"
-        ? (id: string) => gate.then(() => target.getDecision(id))
+      name === "takeDecision"
+        ? (id: string) => gate.then(() => target.takeDecision(id))
         : Reflect.get(target, name),
   }) as Store;
   const feedback = createFeedbackLoop({ store: slow, maxInFlight: 2, log: () => {} });
