@@ -1,0 +1,203 @@
+/**
+ * Re-runs the attack and fault cases of issue 10 against the real router process on loopback and
+ * prints what happened (counts and sizes, not pass/fail: the tests assert the behaviour).
+ *
+ * ```sh
+ * deno run -A bench/attack_rerun.ts [--events 400000]
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { freeLoopbackPort } from "../deploy/local_process.ts";
+import { completedEvent } from "../test/unit/_feedback_events.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { events: { type: "string", default: "400000" } },
+});
+const ROOT = new URL("../", import.meta.url).pathname;
+const TOKEN = "attack-rerun-token";
+const port = freeLoopbackPort();
+const base = `http://127.0.0.1:${port}`;
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+const child = new Deno.Command("bash", {
+  args: ["-c", `ulimit -n 1024 && exec ${ROOT}node_modules/.bin/deno run -A src/main.ts`],
+  cwd: ROOT,
+  env: {
+    PORT: String(port),
+    ROUTER_ADMIN_TOKEN: TOKEN,
+    MODELS_DIR: `${ROOT}test/fixtures/models`,
+    SMALL_CLUSTER: "small.test:8080",
+    LARGE_CLUSTER: "large.test:8080",
+  },
+  stdout: "null",
+  stderr: "null",
+}).spawn();
+let alive = true;
+child.status.then(() => alive = false);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+async function get(path: string): Promise<{ status: number; text: string }> {
+  try {
+    const response = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(5_000) });
+    return { status: response.status, text: await response.text() };
+  } catch {
+    return { status: 0, text: "" };
+  }
+}
+const rss = async () => {
+  const match = /trino_router_memory_rss_bytes (\d+)/.exec((await get("/metrics")).text);
+  return match ? Number(match[1]) : Number.NaN;
+};
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+
+try {
+  for (let i = 0; i < 150 && (await get("/healthz")).status !== 200; i++) await sleep(200);
+  console.log(`router on ${base}, fd limit 1024, RSS ${mib(await rss())}`);
+
+  // 1. 1,100 idle connections at a 1,024 descriptor limit.
+  const idle: Deno.Conn[] = [];
+  for (let i = 0; i < 1_100; i++) {
+    try {
+      idle.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    } catch {
+      break;
+    }
+  }
+  await sleep(2_000);
+  const during = (await get("/healthz")).status;
+  for (const conn of idle) conn.close();
+  let recoveredMs = Number.NaN;
+  const closedAt = performance.now();
+  for (let i = 0; i < 100; i++) {
+    if ((await get("/healthz")).status === 200) {
+      recoveredMs = performance.now() - closedAt;
+      break;
+    }
+    await sleep(100);
+  }
+  console.log(
+    `idle connections: opened ${idle.length}; /healthz during: ${during || "no answer"}; ` +
+      `process alive: ${alive}; answering again ${recoveredMs.toFixed(0)} ms after closing them`,
+  );
+
+  // 2. Forged events: no token, then with the token but for queries the router never decided.
+  const sql = "SELECT * FROM orders WHERE orderdate = DATE '2025-08-10'";
+  const route = async () =>
+    await (await fetch(`${base}/v1/route`, {
+      method: "POST",
+      body: JSON.stringify({
+        user: "alice",
+        source: "trino-cli",
+        sqlText: sql,
+        sessionProperties: { catalog: "tpch", schema: "sf1" },
+      }),
+    })).json();
+  const before = (await route()).targetCluster;
+  const statuses: Record<string, number> = {};
+  for (let i = 0; i < 80; i++) {
+    const forged = completedEvent({
+      queryId: `20250811_000000_${String(i).padStart(5, "0")}_forge`,
+      sql: `${sql} -- ${i}`,
+      cpuSeconds: i % 2 ? 900 : 0.1,
+      error: i === 0 ? ["EXCEEDED_CPU_LIMIT", "INSUFFICIENT_RESOURCES"] : undefined,
+    });
+    for (const headers of [{}, auth]) {
+      const response = await fetch(`${base}/v1/events/small`, {
+        method: "POST",
+        body: JSON.stringify(forged),
+        headers,
+      });
+      await response.body?.cancel();
+      const key = `${"authorization" in headers ? "token" : "anonymous"} ${response.status}`;
+      statuses[key] = (statuses[key] ?? 0) + 1;
+    }
+  }
+  await sleep(500);
+  const metrics = (await get("/metrics")).text;
+  const marks = /trino_router_template_cache_marks_total (\d+)/.exec(metrics)?.[1];
+  const confusion = metrics.split("\n").filter((l) =>
+    l.startsWith("trino_router_feedback_confusion_total{") && !l.endsWith(" 0")
+  );
+  console.log(
+    `forged events: ${JSON.stringify(statuses)}; template marks ${marks}; ` +
+      `non-zero confusion series ${confusion.length}; template of a forged failure: ` +
+      `${before} → ${(await route()).targetCluster}`,
+  );
+
+  // 3. Distinct cluster names and environments in events.
+  const total = Number(values.events);
+  const sizeBefore = (await get("/metrics")).text.length;
+  const started = performance.now();
+  let sent = 0;
+  const worker = async () => {
+    while (sent < total) {
+      const i = sent++;
+      const event = completedEvent({ queryId: `q${i}`, environment: `env-${i}` });
+      const response = await fetch(`${base}/v1/events/cluster-${i}`, {
+        method: "POST",
+        body: JSON.stringify(event),
+        headers: auth,
+      });
+      await response.body?.cancel();
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+  const scrapeStart = performance.now();
+  const after = (await get("/metrics")).text;
+  console.log(
+    `${total} events with distinct cluster names in ${
+      ((scrapeStart - started) / 1000).toFixed(0)
+    } s: /metrics ${sizeBefore} → ${after.length} bytes, scrape ${
+      (performance.now() - scrapeStart).toFixed(0)
+    } ms; ${/rejected_events_total\{reason="unknown_cluster"\} (\d+)/.exec(after)?.[0]}`,
+  );
+
+  // 4. 300 concurrent 1 MiB routing requests, and 20 concurrent 30 MiB events.
+  const rssBefore = await rss();
+  const big = JSON.stringify({
+    user: "alice",
+    sqlText: `SELECT '${"x".repeat(1024 * 1024 - 100)}'`,
+  });
+  const routeStatuses: Record<number, number> = {};
+  await Promise.all(Array.from({ length: 300 }, async () => {
+    const response = await fetch(`${base}/v1/route`, { method: "POST", body: big });
+    await response.body?.cancel();
+    routeStatuses[response.status] = (routeStatuses[response.status] ?? 0) + 1;
+  }));
+  const rssRoutes = await rss();
+  const hugeEvent = JSON.stringify({
+    ...completedEvent({ queryId: "huge" }),
+    padding: "p".repeat(30 * 1024 * 1024),
+  });
+  const eventStatuses: Record<number, number> = {};
+  await Promise.all(Array.from({ length: 20 }, async () => {
+    const response = await fetch(`${base}/v1/events/small`, {
+      method: "POST",
+      body: hugeEvent,
+      headers: auth,
+    });
+    await response.body?.cancel();
+    eventStatuses[response.status] = (eventStatuses[response.status] ?? 0) + 1;
+  }));
+  const rssEvents = await rss();
+  const gateway = await fetch(`${base}/trino-gateway/route`, {
+    method: "POST",
+    body: new Uint8Array(100 * 1024 * 1024).fill(0x20),
+  });
+  const gatewayAnswer = await gateway.json();
+  console.log(
+    `300 × 1 MiB routes: ${JSON.stringify(routeStatuses)}, RSS ${mib(rssBefore)} → ${
+      mib(rssRoutes)
+    }; 20 × 30 MiB events: ${JSON.stringify(eventStatuses)}, RSS ${mib(rssEvents)}; ` +
+      `100 MiB gateway body: ${gateway.status} ${gatewayAnswer.routingGroup}; RSS now ${
+        mib(await rss())
+      }`,
+  );
+} finally {
+  if (alive) child.kill("SIGTERM");
+  await child.status;
+}
