@@ -11,6 +11,7 @@ import { createLogger, type Logger, recordLog } from "./log.ts";
 import { directoryModelSource, httpModelSource, type ModelSource } from "./model/model_source.ts";
 import { mlflowModelSource } from "./model/mlflow_model_source.ts";
 import { createModelReloader, type ModelReloader } from "./model/model_reloader.ts";
+import { createFeatureDriftMonitor } from "./model/feature_drift.ts";
 import { registerModelMetrics } from "./server/model_metrics.ts";
 import { modelsAdminApi } from "./server/models_admin_api.ts";
 import { createRouter, type RouteInput, type Router } from "./routing/router.ts";
@@ -73,11 +74,13 @@ export async function createService(
   } = {},
 ): Promise<Service> {
   const logger = options.logger ?? createLogger();
+  const driftMonitor = createFeatureDriftMonitor();
   const reloader = await createModelReloader({
     source: modelSource(config, logger),
     defaultVersion: config.defaultModelVersion,
     pollIntervalMs: config.modelPollSeconds * 1000,
     log: recordLog(logger, "models"),
+    observeFeatures: driftMonitor.observe,
   });
   const models = reloader.models;
   logger.info("models loaded", {
@@ -144,7 +147,7 @@ export async function createService(
     log: recordLog(logger, "feedback"),
   });
   registerStoreMetrics(metrics.registry, store);
-  registerModelMetrics(metrics.registry, reloader);
+  registerModelMetrics(metrics.registry, reloader, driftMonitor);
   registerFeedbackMetrics(metrics.registry, feedback);
 
   const recordDecision = (

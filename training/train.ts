@@ -16,6 +16,7 @@ import { validateManifest } from "../src/model/manifest.ts";
 import { sealBundle } from "./bundle_integrity.ts";
 import { cliArgs, featurizeLog, loadOptionsFromFlags, LOG_FLAGS, readMatrix } from "./featurize.ts";
 import { nodeMeans, pathContributions, readTreeEnsemble } from "../src/model/tree_ensemble.ts";
+import { fitDriftReference } from "../src/model/feature_drift.ts";
 import type { SplitScheme } from "./query_log.ts";
 import { formatReport, PARITY_TOLERANCE, replay } from "./replay.ts";
 import {
@@ -169,7 +170,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     deno: Deno.version.deno,
     "onnxruntime-web": await packageVersion("onnxruntime-web"),
   };
-  const updated = { ...manifest, metrics, libraries };
+  // The online PSI's reference: the training split's distribution of a few dense features.
+  const matrix = await readMatrix(workDir);
+  const trainRows = matrix.sidecar.splits.flatMap((split, i) => split === "train" ? [i] : []);
+  const driftReference = fitDriftReference(matrix.sidecar.featureNames, matrix.data, trainRows);
+  const updated = { ...manifest, metrics, libraries, driftReference };
   validateManifest(updated, bundleDir);
   await writeFile(manifestPath, JSON.stringify(updated, null, 1) + "\n");
   const reportPath = join(bundleDir, "report.md");

@@ -6,13 +6,16 @@
  */
 
 import { Counter, Gauge, type Registry } from "prom-client";
+import type { FeatureDriftMonitor } from "../model/feature_drift.ts";
 import { type ModelReloader, REFRESH_OUTCOMES } from "../model/model_reloader.ts";
 
 /**
  * Registers on `registry`:
  * - `trino_router_model_serving{model_version}`: 1 for the default version serving now;
  * - `trino_router_model_refresh_total{outcome}`: refreshes (poll or `POST /v1/models/refresh`)
- *   by outcome: `swapped`, `unchanged`, `refused`, `source_error`.
+ *   by outcome: `swapped`, `unchanged`, `refused`, `source_error`;
+ * - `trino_router_feature_psi{model_version,feature}` (with `drift`): population stability
+ *   index of the latest live queries against the version's training split.
  *
  * @example
  * ```ts
@@ -30,7 +33,11 @@ import { type ModelReloader, REFRESH_OUTCOMES } from "../model/model_reloader.ts
  * await reloader.close();
  * ```
  */
-export function registerModelMetrics(registry: Registry, reloader: ModelReloader): void {
+export function registerModelMetrics(
+  registry: Registry,
+  reloader: ModelReloader,
+  drift?: FeatureDriftMonitor,
+): void {
   new Gauge({
     name: "trino_router_model_serving",
     help: "1 for the model version serving as the default now.",
@@ -51,6 +58,20 @@ export function registerModelMetrics(registry: Registry, reloader: ModelReloader
       const counts = reloader.refreshCounts();
       this.reset();
       for (const outcome of REFRESH_OUTCOMES) this.inc({ outcome }, counts[outcome]);
+    },
+  });
+  if (!drift) return;
+  new Gauge({
+    name: "trino_router_feature_psi",
+    help: "PSI of a dense feature, latest live queries vs the model version's training split " +
+      "(> 0.25: significant shift).",
+    labelNames: ["model_version", "feature"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { modelVersion, feature, psi } of drift.snapshot()) {
+        this.set({ model_version: modelVersion, feature }, psi);
+      }
     },
   });
 }

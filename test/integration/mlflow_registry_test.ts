@@ -262,9 +262,17 @@ Deno.test("MLflow registry: train → register → promote → the router serves
             await metricValue(service, /^trino_router_model_serving\{model_version="fixture-a"\}/),
           ),
         );
-        assert.ok(
-          logLines.some((l) => l.includes('"model swapped"') && l.includes("fixture-all-heavy")),
+        const swapLine = logLines.find((l) =>
+          l.includes('"model swapped"') && l.includes("fixture-all-heavy")
         );
+        assert.ok(swapLine);
+        console.log(`swap (download, load, check): ${JSON.parse(swapLine).durationMs} ms`);
+        // The trained bundle carries its training split's bins: the online PSI is exported.
+        const psi = await metricValue(
+          service,
+          /^trino_router_feature_psi\{model_version="fixture-all-heavy",feature="sql_length"\}/,
+        );
+        assert.ok(psi >= 0, `psi ${psi}`);
       },
     );
 
