@@ -228,7 +228,7 @@ Deno.test("MLflow registry: train → register → promote → the router serves
         const requestsAfterSwitch = seen.length;
         await until(
           "more load after the switch",
-          () => Promise.resolve(seen.length > requestsAfterSwitch + 30 ? true : undefined),
+          () => Promise.resolve(seen.length > requestsAfterSwitch + 150 ? true : undefined),
         );
         stop = true;
         await Promise.all(workers);
@@ -267,7 +267,8 @@ Deno.test("MLflow registry: train → register → promote → the router serves
         );
         assert.ok(swapLine);
         console.log(`swap (download, load, check): ${JSON.parse(swapLine).durationMs} ms`);
-        // The trained bundle carries its training split's bins: the online PSI is exported.
+        // The trained bundle carries its training split's bins: once the new version featurized
+        // 100 queries (150 requests over 200 distinct ones), its online PSI is exported.
         const psi = await metricValue(
           service,
           /^trino_router_feature_psi\{model_version="fixture-all-heavy",feature="sql_length"\}/,
