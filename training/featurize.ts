@@ -158,6 +158,7 @@ export interface DatasetSidecar {
   readonly parseOutcomes: readonly string[];
   readonly log: {
     readonly path: string;
+    readonly files: readonly string[];
     readonly sha256: string;
     readonly lines: number;
     readonly dropped: QueryLog["dropped"];
@@ -263,7 +264,13 @@ export async function featurizeLog(options: FeaturizeOptions): Promise<Featurize
     statementKinds: log.rows.map((r) => r.statementKind),
     users: log.rows.map((r) => r.event.context.user ?? ""),
     parseOutcomes,
-    log: { path: options.log, sha256: log.sha256, lines: log.lines, dropped: log.dropped },
+    log: {
+      path: options.log,
+      files: log.files,
+      sha256: log.sha256,
+      lines: log.lines,
+      dropped: log.dropped,
+    },
     thresholds: log.thresholds,
     boundaries: {
       validStart: new Date(log.boundaries.validStart).toISOString(),

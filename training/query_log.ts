@@ -129,6 +129,8 @@ export interface QueryLog {
     readonly unreadable: number;
   };
   readonly lines: number;
+  /** The files read, in order (a log argument may name several, or a pattern). */
+  readonly files: readonly string[];
 }
 
 /**
@@ -185,6 +187,38 @@ async function* readEvents(
 }
 
 /**
+ * The files of a log argument: comma-separated paths, each a file or a `*` pattern in its last
+ * component (`data/random_log/chunk-*.jsonl.gz`), matches in name order — the order (and so the
+ * sha256) is the same on every machine.
+ *
+ * @example
+ * ```ts ignore
+ * const files = await logFiles("data/query_log.jsonl.gz,data/random_log/*.jsonl.gz");
+ * ```
+ */
+export async function logFiles(spec: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const part of spec.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const slash = part.lastIndexOf("/");
+    const dir = slash >= 0 ? part.slice(0, slash) : ".";
+    const name = part.slice(slash + 1);
+    if (!name.includes("*")) {
+      out.push(part);
+      continue;
+    }
+    const pattern = new RegExp(
+      "^" + name.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*") + "$",
+    );
+    const matches: string[] = [];
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isFile && pattern.test(entry.name)) matches.push(entry.name);
+    }
+    out.push(...matches.sort().map((m) => (slash >= 0 ? `${dir}/${m}` : m)));
+  }
+  return out;
+}
+
+/**
  * Epoch milliseconds of an event timestamp: Jackson writes an `Instant` as decimal epoch
  * seconds, older listeners as ISO-8601 text.
  */
@@ -228,8 +262,10 @@ export async function loadQueryLog(path: string, options: LoadOptions = {}): Pro
   let lines = 0;
   const latest = new Map<string, { event: QueryCompletedEvent; order: number; end: number }>();
   let duplicate = 0;
+  const files = await logFiles(path);
+  if (files.length === 0) throw new Error(`${path}: no log file matches`);
   const events = async function* () {
-    for (const file of path.split(",")) yield* readEvents(file, hash, () => unreadable++);
+    for (const file of files) yield* readEvents(file, hash, () => unreadable++);
   };
   for await (const event of events()) {
     const order = lines++;
@@ -287,6 +323,7 @@ export async function loadQueryLog(path: string, options: LoadOptions = {}): Pro
     sha256: hash.digest("hex"),
     dropped: { unrelatedFailure, duplicate, unreadable },
     lines,
+    files,
   };
 }
 

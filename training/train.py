@@ -95,6 +95,8 @@ MONOTONE_INCREASING = {
     "kw_union",
     "kw_intersect_except",
     "shuffle_risk",
+    "rows_product_log",
+    "expression_joins",
     "cst_join_count",
     "cst_window_count",
     "cst_distinct_count",
@@ -333,6 +335,9 @@ def main(argv: list[str]) -> int:
         "statement, size, identity, tfidf",
     )
     parser.add_argument(
+        "--schemes", default="template,user,time", help="split schemes to evaluate (comma-separated)"
+    )
+    parser.add_argument(
         "--eval-only", action="store_true", help="print every split scheme's test metrics as JSON; no bundle"
     )
     # One thread by default: on a shared, oversubscribed machine OpenMP spin-waiting made a
@@ -352,7 +357,7 @@ def main(argv: list[str]) -> int:
     # LightGBM comparison; its numbers are the same).
     by_scheme = {
         scheme: evaluate_scheme(data, scheme, args.threads, args.target_recall, dropped)[1]
-        for scheme in ("template", "user", "time")
+        for scheme in args.schemes.split(",")
         if scheme != primary and has_heavy_everywhere(data, scheme)
     }
     if args.eval_only:

@@ -33,7 +33,7 @@ import { TOKEN_FEATURE_NAMES, tokenFeatures } from "./token_features.ts";
  * Version of the vector layout rules. Bump it whenever a feature is added, removed, reordered
  * or computed differently: models trained on another version are refused at load.
  */
-export const FEATURE_SCHEMA_VERSION = 2;
+export const FEATURE_SCHEMA_VERSION = 3;
 
 const STATEMENT_KINDS: readonly StatementKind[] = ["read", "write", "ddl", "utility"];
 

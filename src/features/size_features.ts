@@ -20,6 +20,8 @@ export const SIZE_FEATURE_NAMES = [
   "rows_sum_log",
   "bytes_sum_log",
   "large_join_log",
+  "rows_product_log",
+  "expression_joins",
   "est_intermediate_log",
   "cte_reuse",
   "cte_reuse_rows_log",
@@ -79,10 +81,13 @@ export function sizeFeatures(
   const max = logs[0] ?? 0;
   const second = logs[1] ?? 0;
   const joined = logs.length > 1 ? max + second : 0;
-  // Crude cardinality: key joins keep the largest input's size; every cross join multiplies
-  // by the next largest table.
+  // Crude cardinality: key joins keep the largest input's size; every cross join or
+  // expression join multiplies by the next largest table.
   let intermediate = max;
-  for (let k = 1; k <= tokens.kw_cross_join && k < logs.length; k++) intermediate += logs[k];
+  const multiplying = tokens.kw_cross_join + refs.expressionJoins;
+  for (let k = 1; k <= multiplying && k < logs.length; k++) intermediate += logs[k];
+  let product = 0;
+  for (const l of logs) product += l;
   const unlimitedSorts = Math.max(0, tokens.kw_order_by - tokens.kw_limit);
   return {
     tables_unknown: unknown,
@@ -92,6 +97,8 @@ export function sizeFeatures(
     rows_sum_log: log1p10(rowsSum),
     bytes_sum_log: log1p10(bytesSum),
     large_join_log: joined,
+    rows_product_log: product,
+    expression_joins: refs.expressionJoins,
     est_intermediate_log: intermediate,
     cte_reuse: refs.cteExtraReads,
     cte_reuse_rows_log: refs.cteExtraReads * max,

@@ -18,6 +18,11 @@ export interface TableReferences {
   readonly tables: readonly string[];
   /** How many times the query reads one of its own CTEs beyond the first read of each. */
   readonly cteExtraReads: number;
+  /**
+   * Joins whose ON condition is not plain column equality (`a.k = b.k [AND …]`): expressions,
+   * inequalities, OR. They cannot follow a key and behave like partial cross joins.
+   */
+  readonly expressionJoins: number;
 }
 
 const TABLE_INTRODUCERS = new Set(["FROM", "JOIN", "INTO", "TABLE", "UPDATE", "USING"]);
@@ -153,7 +158,73 @@ export function tableReferences(
   }
   let cteExtraReads = 0;
   for (const reads of cteReads.values()) cteExtraReads += reads - 1;
-  return { references, tables: [...new Set(references)].sort(), cteExtraReads };
+  return {
+    references,
+    tables: [...new Set(references)].sort(),
+    cteExtraReads,
+    expressionJoins: countExpressionJoins(tokens),
+  };
+}
+
+/** Words that end an ON condition at its own parenthesis depth. */
+const CONDITION_END = new Set([
+  "JOIN",
+  "LEFT",
+  "RIGHT",
+  "FULL",
+  "INNER",
+  "CROSS",
+  "WHERE",
+  "GROUP",
+  "ORDER",
+  "HAVING",
+  "LIMIT",
+  "UNION",
+  "EXCEPT",
+  "INTERSECT",
+  "WINDOW",
+  "ON",
+]);
+
+/**
+ * Counts ON conditions that are not `column = column [AND column = column …]` (a column being
+ * one identifier or a dotted chain).
+ */
+function countExpressionJoins(tokens: readonly Token[]): number {
+  let count = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    if (tokens[i].kind !== "word" || tokens[i].text !== "ON") continue;
+    let depth = 0;
+    let plain = true;
+    // Expected next: a column (state 0), `=` (1), a column (2), AND or the end (3).
+    let state = 0;
+    let j = i + 1;
+    for (; j < tokens.length; j++) {
+      const t = tokens[j];
+      if (t.text === "(") depth++;
+      else if (t.text === ")") {
+        if (depth === 0) break;
+        depth--;
+      }
+      if (depth === 0 && (t.text === "," || t.text === ";")) break;
+      if (depth === 0 && t.kind === "word" && CONDITION_END.has(t.text)) break;
+      if (!plain) continue;
+      if (depth > 0 || t.text === "(") {
+        plain = false;
+        continue;
+      }
+      const column = t.kind === "word" || t.kind === "quoted_ident";
+      if ((state === 0 || state === 2) && column) {
+        while (tokens[j + 1]?.text === "." && tokens[j + 2] !== undefined) j += 2;
+        state = state === 0 ? 1 : 3;
+      } else if (state === 1 && t.text === "=") state = 2;
+      else if (state === 3 && t.kind === "word" && t.text === "AND") state = 0;
+      else plain = false;
+    }
+    if (!plain || state !== 3) count++;
+    i = j - 1;
+  }
+  return count;
 }
 
 /**
