@@ -25,15 +25,10 @@ import type { ModelCatalog, ModelSource } from "./model_source.ts";
  * What a refresh did: `swapped` a new set in, found the source `unchanged`, `refused` a catalog
  * that failed to load or check, or could not reach the source (`source_error`).
  */
-export type RefreshOutcome = "swapped" | "unchanged" | "refused" | "source_error";
+export type RefreshOutcome = typeof REFRESH_OUTCOMES[number];
 
 /** Every outcome, for metrics that must show zero counts too. */
-export const REFRESH_OUTCOMES: readonly RefreshOutcome[] = [
-  "swapped",
-  "unchanged",
-  "refused",
-  "source_error",
-];
+export const REFRESH_OUTCOMES = ["swapped", "unchanged", "refused", "source_error"] as const;
 
 /** The answer of one refresh. */
 export interface RefreshResult {
