@@ -19,6 +19,7 @@ const server = new Deno.Command(Deno.execPath(), {
     "--allow-net",
     "--allow-read",
     "--allow-env",
+    "--allow-run",
     "src/main.ts",
   ],
   env: { PORT: String(PORT), HOST: "127.0.0.1" },

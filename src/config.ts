@@ -52,6 +52,15 @@ export interface Config {
    */
   readonly maxInFlightBytes: number;
   readonly decisionCacheSize: number;
+  /** Byte budget of the template CST cache (`CST_CACHE_BYTES`). */
+  readonly cstCacheBytes: number;
+  /** Threads parsing cold templates off the event loop (`PARSE_WORKERS`); 0 parses inline. */
+  readonly parseWorkers: number;
+  /**
+   * Server processes sharing the port (`WORKERS`): default the number of cores when state is
+   * shared (`REDIS_URL`), else 1, since each process has its own in-memory store.
+   */
+  readonly workers: number;
   /** Shared state; without it the service keeps state in memory. */
   readonly redisUrl?: string;
   /** Trino Gateway routing group for light queries (`GATEWAY_SMALL_GROUP`). */
@@ -113,6 +122,9 @@ export const ENV_NAMES = [
   "MAX_BODY_BYTES",
   "MAX_IN_FLIGHT_BYTES",
   "DECISION_CACHE_SIZE",
+  "CST_CACHE_BYTES",
+  "PARSE_WORKERS",
+  "WORKERS",
   "REDIS_URL",
   "REDIS_CA_FILE",
   "LABELED_LOG_PATH",
@@ -176,6 +188,9 @@ export const DEFAULT_CONFIG: Config = {
   maxBodyBytes: 1024 * 1024,
   maxInFlightBytes: 64 * 1024 * 1024,
   decisionCacheSize: 10_000,
+  cstCacheBytes: 16 * 1024 * 1024,
+  parseWorkers: 1,
+  workers: 1,
   labelCpuSeconds: 300,
   labelPeakMemoryBytes: 10 * 1024 ** 3,
   extProcHost: "127.0.0.1",
@@ -220,6 +235,20 @@ function modelRegistry(env: ConfigEnv): "mlflow" | undefined {
     throw new ConfigError("MODEL_REGISTRY=mlflow needs MLFLOW_TRACKING_URI");
   }
   return raw;
+}
+
+/** `WORKERS`, checked: several processes need a shared store, or feedback would not join. */
+function workerCount(env: ConfigEnv): number {
+  const shared = Boolean(env.REDIS_URL);
+  const cores = navigator.hardwareConcurrency ?? 1;
+  const workers = positiveInteger("WORKERS", env.WORKERS, shared ? cores : 1);
+  if (workers < 1) throw new ConfigError(`WORKERS must be at least 1, got "${env.WORKERS}"`);
+  if (workers > 1 && !shared) {
+    throw new ConfigError(
+      `WORKERS=${workers} needs REDIS_URL: each process would keep its own decisions and template cache`,
+    );
+  }
+  return workers;
 }
 
 /**
@@ -274,6 +303,9 @@ export function configFromEnv(env: ConfigEnv): Config {
       env.DECISION_CACHE_SIZE,
       d.decisionCacheSize,
     ),
+    cstCacheBytes: positiveInteger("CST_CACHE_BYTES", env.CST_CACHE_BYTES, d.cstCacheBytes),
+    parseWorkers: positiveInteger("PARSE_WORKERS", env.PARSE_WORKERS, d.parseWorkers),
+    workers: workerCount(env),
     redisUrl: env.REDIS_URL || undefined,
     labeledLogPath: env.LABELED_LOG_PATH || undefined,
     labeledLogMaxBytes: positiveInteger(

@@ -1,6 +1,6 @@
 /**
  * Deno entry point: `deno task serve`. Reads the environment, builds the service and serves it
- * until SIGINT/SIGTERM.
+ * until SIGINT/SIGTERM; with `WORKERS` > 1 it supervises that many copies of itself instead.
  *
  * @module
  */
@@ -10,18 +10,29 @@ import { createLogger } from "./log.ts";
 import { readServeMaterial, serveOptions } from "./serve_options.ts";
 import { createService } from "./service.ts";
 import { serveWithRecovery } from "./server/serve_limits.ts";
+import { isWorkerProcess, superviseWorkers } from "./supervisor.ts";
 
 const logger = createLogger();
 const config = configFromEnv(readConfigEnv());
+if (config.workers > 1 && !isWorkerProcess()) {
+  await superviseWorkers(config, new URL(import.meta.url), logger);
+}
 const material = await readServeMaterial(config);
 const service = await createService(config, { logger, material });
 const server = serveWithRecovery(
-  serveOptions(
-    config,
-    material,
-    ({ hostname, port, scheme }) =>
-      logger.info("listening", { component: "server", detail: `${scheme}://${hostname}:${port}` }),
-  ),
+  {
+    ...serveOptions(
+      config,
+      material,
+      ({ hostname, port, scheme }) =>
+        logger.info("listening", {
+          component: "server",
+          detail: `${scheme}://${hostname}:${port}`,
+        }),
+    ),
+    // Several worker processes share the port; the kernel spreads connections across them.
+    reusePort: config.workers > 1,
+  },
   service.app.fetch,
   {
     onRestart: (error, delayMs) =>

@@ -70,6 +70,10 @@ const SETTING_ACCESS: { readonly [K in keyof Required<Config>]: Access } = {
   maxInFlightBytes: "none",
   maxBodyBytes: "none",
   decisionCacheSize: "none",
+  cstCacheBytes: "none",
+  parseWorkers: "none",
+  // WORKERS > 1 adds --allow-run for the Deno binary and --unstable-net (below).
+  workers: "none",
   redisUrl: "net",
   redisCaFile: "read",
   labeledLogPath: "write",
@@ -167,6 +171,9 @@ export function servePermissions(config: Config, runtime: RuntimeFiles): string[
     ...sys,
   ];
   if (write.length > 0) flags.push(`--allow-write=${[...new Set(write)].join(",")}`);
+  // WORKERS > 1: the supervisor starts copies of itself (`src/supervisor.ts`); workers share
+  // the port, which Deno 2 keeps behind --unstable-net.
+  if (config.workers > 1) flags.push(`--allow-run=${Deno.execPath()}`, "--unstable-net");
   return flags;
 }
 

@@ -16,6 +16,8 @@ import { registerModelMetrics } from "./server/model_metrics.ts";
 import { modelsAdminApi } from "./server/models_admin_api.ts";
 import { createRouter, type RouteInput, type Router } from "./routing/router.ts";
 import { createApp } from "./server/app.ts";
+import { createCstPool } from "./features/cst_pool.ts";
+import { templateCstCache } from "./features/cst_cache.ts";
 import { extAuthzApi } from "./server/ext_authz_api.ts";
 import { trinoGatewayApi } from "./server/trino_gateway_api.ts";
 import { createRouterMetrics, type RouterMetrics } from "./server/metrics.ts";
@@ -88,6 +90,11 @@ export async function createService(
     modelVersion: models.defaultVersion,
     detail: `${models.versions.join(",")} from ${reloader.origin}`,
   });
+  templateCstCache.resize(config.cstCacheBytes);
+  const parsePool = config.parseWorkers > 0
+    ? createCstPool({ size: config.parseWorkers })
+    : undefined;
+  await parsePool?.ready;
   const material = options.material ?? await readServeMaterial(config);
   const store = createStore({
     redisUrl: config.redisUrl,
@@ -99,6 +106,7 @@ export async function createService(
     clusters: { small: config.smallCluster, large: config.largeCluster },
     templateCache: store,
     cacheSize: config.decisionCacheSize,
+    coldParse: parsePool?.parse,
   });
   const metrics = createRouterMetrics();
   const startedAtMs = Date.now();
@@ -223,6 +231,7 @@ export async function createService(
       await feedback.close();
       await store.close();
       await reloader.close();
+      parsePool?.close();
     },
   };
 }

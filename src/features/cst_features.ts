@@ -1,12 +1,17 @@
 /**
- * Features from the concrete syntax tree of `sql-parser-cst`. The parser is synchronous and
- * its cost grows with the input (and deep nesting overflows its stack), so it only sees inputs
- * that pass a size and nesting guard; everything else falls back to token features.
+ * Features from the concrete syntax tree of `sql-parser-cst`, computed from the query's
+ * literal-free template (so they are a pure function of it, and a template seen before needs no
+ * parse: see `cst_cache.ts`). Trino-only syntax is first rewritten into shapes the parser knows
+ * (`src/sql/trino_rewrite.ts`). The parser is synchronous and its cost grows with the input
+ * (and deep nesting overflows its stack), so it only sees templates that pass a size and
+ * nesting guard; everything else falls back to token features.
  *
  * @module
  */
 
 import { parse } from "sql-parser-cst";
+import { lex } from "../sql/lexer.ts";
+import { rewriteForParser } from "../sql/trino_rewrite.ts";
 
 /** Names of the CST features, in vector order. */
 export const CST_FEATURE_NAMES = [
@@ -52,8 +57,11 @@ export const DEFAULT_PARSE_GUARD: ParseGuard = {
   maxParenDepth: 64,
 };
 
-/** Why CST features are missing, when they are. */
-export type ParseOutcome = "parsed" | "too-large" | "too-deep" | "syntax-error";
+/**
+ * Why CST features are missing, when they are. `over-budget`: the parse did not finish within
+ * the routing budget (the only outcome that depends on timing; it is never cached).
+ */
+export type ParseOutcome = "parsed" | "too-large" | "too-deep" | "syntax-error" | "over-budget";
 
 /** CST features plus how the parse went and the tables it found. */
 export interface CstResult {
@@ -71,33 +79,49 @@ function emptyFeatures(): Record<CstFeatureName, number> {
 }
 
 /**
- * Parses (when the guard allows) and measures the tree. Never throws.
+ * The result for a query whose CST features are missing for `outcome`.
  *
  * @example
  * ```ts
- * import { cstFeatures } from "./cst_features.ts";
- * const r = cstFeatures("SELECT a FROM x JOIN y ON x.k = y.k", { tokenCount: 12, maxParenDepth: 0 });
- * console.assert(r.outcome === "parsed" && r.features.cst_join_count === 1);
+ * import assert from "node:assert/strict";
+ * import { unparsed } from "./cst_features.ts";
+ * assert.equal(unparsed("too-large").features.cst_parsed, 0);
  * ```
  */
-export function cstFeatures(
-  sql: string,
-  shape: { tokenCount: number; maxParenDepth: number },
-  guard: ParseGuard = DEFAULT_PARSE_GUARD,
-): CstResult {
-  const features = emptyFeatures();
-  if (sql.length > guard.maxChars) return { features, outcome: "too-large", tables: [] };
-  if (shape.tokenCount > guard.maxTokens) return { features, outcome: "too-large", tables: [] };
-  if (shape.maxParenDepth > guard.maxParenDepth) {
-    return { features, outcome: "too-deep", tables: [] };
-  }
+export function unparsed(outcome: Exclude<ParseOutcome, "parsed">): CstResult {
+  return { features: emptyFeatures(), outcome, tables: [] };
+}
+
+/**
+ * Parses a parse template (see `parseTemplate`) when the guard allows, and measures the tree.
+ * Never throws; a pure function of `template` and `guard`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cstFeatures } from "./cst_features.ts";
+ * const r = cstFeatures("select a from x join y on x . k = y . k");
+ * assert.equal(r.outcome, "parsed");
+ * assert.equal(r.features.cst_join_count, 1);
+ * ```
+ */
+export function cstFeatures(template: string, guard: ParseGuard = DEFAULT_PARSE_GUARD): CstResult {
+  if (template.length > guard.maxChars) return unparsed("too-large");
+  const lexed = lex(template, guard.maxTokens + 1);
+  if (lexed.truncated || lexed.tokens.length > guard.maxTokens) return unparsed("too-large");
+  if (lexed.maxParenDepth > guard.maxParenDepth) return unparsed("too-deep");
   let tree: unknown;
   try {
-    tree = parse(sql, { dialect: PARSER_DIALECT, includeRange: false, paramTypes: ["?"] });
+    tree = parse(rewriteForParser(lexed.tokens), {
+      dialect: PARSER_DIALECT,
+      includeRange: false,
+      paramTypes: ["?"],
+    });
   } catch {
     // Syntax errors and stack overflows alike: the token features still stand.
-    return { features, outcome: "syntax-error", tables: [] };
+    return unparsed("syntax-error");
   }
+  const features = emptyFeatures();
   const tables = measureTree(tree, features);
   features.cst_parsed = 1;
   const n = features.cst_table_count;

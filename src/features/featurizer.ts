@@ -6,16 +6,23 @@
  * @module
  */
 
-import { lex } from "../sql/lexer.ts";
-import { normalizedTokens, queryTemplate, templateFingerprint } from "../sql/normalize.ts";
+import { lex, type LexResult } from "../sql/lexer.ts";
+import {
+  normalizedTokens,
+  parseTemplate,
+  templateFingerprint,
+  templateOfWords,
+} from "../sql/normalize.ts";
 import { type StatementKind, statementKind } from "../sql/statement_kind.ts";
 import {
   CST_FEATURE_NAMES,
   cstFeatures,
+  type CstResult,
   DEFAULT_PARSE_GUARD,
-  type ParseGuard,
   type ParseOutcome,
+  unparsed,
 } from "./cst_features.ts";
+import { type CstCache, templateCstCache } from "./cst_cache.ts";
 import {
   CATEGORY_NAMES,
   type CategoryName,
@@ -108,8 +115,24 @@ export interface Featurized {
   readonly tables: readonly string[];
 }
 
-/** Turns a query into its feature vector; never throws for any string input. */
-export type Featurizer = (input: QueryInput) => Featurized;
+/**
+ * Computes a cold template's CST features elsewhere (a worker pool), resolving `undefined`
+ * when it cannot within the routing budget.
+ */
+export type ColdParse = (parseTemplate: string) => Promise<CstResult | undefined>;
+
+/**
+ * Turns a query into its feature vector; never throws for any string input. Called directly it
+ * parses a cold template inline (training, tests); `withColdParse` hands the parse to a
+ * {@linkcode ColdParse} instead, so the event loop never parses. Both give the same vector,
+ * except when the cold parse misses its budget (`over-budget`, token features only).
+ */
+export type Featurizer = ((input: QueryInput) => Featurized) & {
+  readonly withColdParse: (
+    input: QueryInput,
+    coldParse: ColdParse,
+  ) => Featurized | Promise<Featurized>;
+};
 
 /**
  * Feature names in vector order for a spec: this list is written to, and checked against,
@@ -132,7 +155,22 @@ export function featureNames(spec: FeatureSpec): string[] {
 
 /** Options for {@linkcode createFeaturizer}. */
 export interface FeaturizerOptions {
-  readonly parseGuard?: ParseGuard;
+  /** Where CST results are cached by parse template; defaults to the process's shared cache. */
+  readonly cstCache?: CstCache;
+}
+
+/** What is known of a query before its CST features: everything but the parse. */
+interface Prepared {
+  readonly sql: string;
+  readonly lexed: LexResult;
+  readonly kind: StatementKind;
+  /** Normalised tokens, for the template and TF-IDF alike. */
+  readonly words: readonly string[];
+  readonly fingerprint: string;
+  /** What the CST features are a function of (see `parseTemplate`). */
+  readonly parseTemplate: string;
+  /** Known without a parse: cached, or refused by the guard before any parse. */
+  readonly cst: CstResult | undefined;
 }
 
 /**
@@ -148,7 +186,7 @@ export interface FeaturizerOptions {
  * ```
  */
 export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions = {}): Featurizer {
-  const parseGuard = options.parseGuard ?? DEFAULT_PARSE_GUARD;
+  const cstCache = options.cstCache ?? templateCstCache;
   const fixedCount = FIXED_FEATURE_NAMES.length;
   const categoryOffsets = new Map<CategoryName, Map<string, number>>();
   let offset = fixedCount;
@@ -166,14 +204,33 @@ export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions =
     if (index !== undefined) vector[index] = 1;
   };
 
-  return (input) => {
+  const prepare = (input: QueryInput): Prepared => {
     const sql = typeof input.sqlText === "string" ? input.sqlText : "";
     const lexed = lex(sql);
-    const kind = statementKind(lexed.tokens);
+    const words = normalizedTokens(lexed.tokens);
+    const fingerprint = templateFingerprint(templateOfWords(words));
+    const parsed = parseTemplate(lexed.tokens);
+    // A cut token stream has no complete template to parse; a template's nesting is the
+    // query's (literals go, parentheses stay), so the depth guard needs no second look.
     const cst = lexed.truncated
-      ? cstFeatures(sql, { tokenCount: Infinity, maxParenDepth: 0 }, parseGuard)
-      : cstFeatures(sql, { tokenCount: lexed.tokens.length, ...lexed }, parseGuard);
-    const tokenStats = tokenFeatures(sql, lexed);
+      ? unparsed("too-large")
+      : lexed.maxParenDepth > DEFAULT_PARSE_GUARD.maxParenDepth
+      ? unparsed("too-deep")
+      : cstCache.get(parsed);
+    return {
+      sql,
+      lexed,
+      kind: statementKind(lexed.tokens),
+      words,
+      fingerprint,
+      parseTemplate: parsed,
+      cst,
+    };
+  };
+
+  const assemble = (input: QueryInput, p: Prepared, cst: CstResult): Featurized => {
+    const { lexed } = p;
+    const tokenStats = tokenFeatures(p.sql, lexed);
     const time = queryTime(input);
     const refs = tableReferences(lexed.tokens, input);
     const size = sizeFeatures(refs, tokenStats, sizeOf);
@@ -183,7 +240,7 @@ export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions =
     for (const name of TOKEN_FEATURE_NAMES) vector[i++] = tokenStats[name];
     for (const name of CST_FEATURE_NAMES) vector[i++] = cst.features[name];
     for (const name of TIME_FEATURE_NAMES) vector[i++] = time[name];
-    for (const k of STATEMENT_KINDS) vector[i++] = k === kind ? 1 : 0;
+    for (const k of STATEMENT_KINDS) vector[i++] = k === p.kind ? 1 : 0;
     vector[i++] = lexed.truncated ? 1 : 0;
     for (const name of SIZE_FEATURE_NAMES) vector[i++] = size[name];
 
@@ -194,14 +251,63 @@ export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions =
     for (const table of refs.tables) setCategory(vector, "table", table);
     for (const tag of input.clientTags ?? []) setCategory(vector, "client_tag", tag);
 
-    const words = normalizedTokens(lexed.tokens);
-    vectorizeTfidf(words, vector, tfidfOffset);
+    if (spec.tfidf.vocabulary.length > 0) {
+      vectorizeTfidf(p.words, vector, tfidfOffset);
+    }
     return {
       vector,
-      statementKind: kind,
+      statementKind: p.kind,
       parseOutcome: cst.outcome,
-      templateFingerprint: templateFingerprint(queryTemplate(lexed.tokens)),
+      templateFingerprint: p.fingerprint,
       tables: refs.tables,
     };
   };
+
+  const featurize = (input: QueryInput): Featurized => {
+    const p = prepare(input);
+    let cst = p.cst;
+    if (cst === undefined) {
+      cst = cstFeatures(p.parseTemplate);
+      cstCache.set(p.parseTemplate, cst);
+    }
+    return assemble(input, p, cst);
+  };
+  const withColdParse = (input: QueryInput, coldParse: ColdParse) => {
+    const p = prepare(input);
+    if (p.cst !== undefined) return assemble(input, p, p.cst);
+    return coldParse(p.parseTemplate).then((cst) =>
+      assemble(input, p, cst ?? unparsed("over-budget"))
+    );
+  };
+  return Object.assign(featurize, { withColdParse });
+}
+
+/**
+ * A featurizer that hands every vector it produces, on either path, to `observe` (drift
+ * monitoring) before returning it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createFeaturizer, FIXED_ONLY_SPEC, observedFeaturizer } from "./featurizer.ts";
+ * const seen: number[] = [];
+ * const featurize = observedFeaturizer(createFeaturizer(FIXED_ONLY_SPEC), (f) => seen.push(f.vector[0]));
+ * featurize({ sqlText: "SELECT 1" });
+ * assert.deepEqual(seen, [8]);
+ * ```
+ */
+export function observedFeaturizer(
+  featurize: Featurizer,
+  observe: (featurized: Featurized) => void,
+): Featurizer {
+  const seen = (featurized: Featurized) => {
+    observe(featurized);
+    return featurized;
+  };
+  return Object.assign((input: QueryInput) => seen(featurize(input)), {
+    withColdParse: (input: QueryInput, coldParse: ColdParse) => {
+      const result = featurize.withColdParse(input, coldParse);
+      return result instanceof Promise ? result.then(seen) : seen(result);
+    },
+  });
 }

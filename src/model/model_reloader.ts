@@ -8,7 +8,7 @@
  */
 
 import { createHash } from "node:crypto";
-import type { Featurized } from "../features/featurizer.ts";
+import { type Featurized, observedFeaturizer } from "../features/featurizer.ts";
 import type { RecordLog } from "../log.ts";
 import type { ModelManifest } from "./manifest.ts";
 import { MlflowError } from "./mlflow_client.ts";
@@ -130,11 +130,10 @@ export async function createModelReloader(options: ModelReloaderOptions): Promis
         observeFeatures
           ? {
             ...model,
-            featurize: (input) => {
-              const featurized = model.featurize(input);
-              observeFeatures(model.manifest, featurized);
-              return featurized;
-            },
+            featurize: observedFeaturizer(
+              model.featurize,
+              (featurized) => observeFeatures(model.manifest, featurized),
+            ),
           }
           : model,
       );

@@ -28,6 +28,21 @@ import type { RouteInput } from "./router.ts";
 export function decisionJoinKey(
   input: Pick<RouteInput, "sqlText" | "user" | "source" | "catalog" | "schema">,
 ): string {
+  // The router's decision cache and the decision record both need it for one request: the SQL
+  // is hashed once per input object (inputs are read-only once built).
+  let key = joinKeys.get(input);
+  if (key === undefined) {
+    key = computeJoinKey(input);
+    joinKeys.set(input, key);
+  }
+  return key;
+}
+
+const joinKeys = new WeakMap<object, string>();
+
+function computeJoinKey(
+  input: Pick<RouteInput, "sqlText" | "user" | "source" | "catalog" | "schema">,
+): string {
   return "req:" + createHash("sha256")
     .update(
       JSON.stringify([

@@ -6,14 +6,15 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
-import type { QueryInput } from "../features/featurizer.ts";
+import type { ColdParse, QueryInput } from "../features/featurizer.ts";
 import { queryTime } from "../features/context_features.ts";
 import type { ParseOutcome } from "../features/cst_features.ts";
 import type { LoadedModel, ModelSet } from "../model/model_set.ts";
 import type { FeatureContribution } from "../model/explain.ts";
 import { mustRunOnLarge, type StatementKind } from "../sql/statement_kind.ts";
+import { createHash } from "node:crypto";
 import { LruCache } from "../lru_cache.ts";
+import { decisionJoinKey } from "./join_key.ts";
 
 /** A query and its context, as every adapter hands it to the router. */
 export interface RouteInput extends QueryInput {
@@ -87,6 +88,11 @@ export interface RouterOptions {
   readonly templateCache?: TemplateCache;
   /** Entries of the decision cache (identical SQL + context + version); 0 disables it. */
   readonly cacheSize?: number;
+  /**
+   * Where cold templates are parsed (the worker pool of `cst_pool.ts`); without it they are
+   * parsed inline, on the caller's thread.
+   */
+  readonly coldParse?: ColdParse;
 }
 
 /** Why the model scored a query as it did (`POST /v1/route?explain=true`). */
@@ -138,6 +144,9 @@ type CachedDecision = Omit<RouteDecision, "queryId">;
  */
 export function createRouter(options: RouterOptions): Router {
   const { models, clusters, templateCache } = options;
+  const { coldParse } = options;
+  // Entries have a bounded size (the key is a fixed-length digest of the varying parts, the
+  // decision a handful of short strings), so the entry bound is a byte bound: ~1 KB each.
   const cache = new LruCache<string, CachedDecision>(options.cacheSize ?? 10_000);
 
   const targetOf = (decision: QueryClass) => decision === "heavy" ? clusters.large : clusters.small;
@@ -148,7 +157,9 @@ export function createRouter(options: RouterOptions): Router {
     input: RouteInput,
   ): Promise<{ decision: CachedDecision; timings: RouteTimings }> {
     const started = performance.now();
-    const features = model.featurize(input);
+    const features = coldParse
+      ? await model.featurize.withColdParse(input, coldParse)
+      : model.featurize(input);
     const featurized = performance.now();
     const base = {
       modelVersion: model.manifest.version,
@@ -209,12 +220,15 @@ export function createRouter(options: RouterOptions): Router {
     },
     async route(input, modelVersion) {
       const model = models.get(modelVersion);
-      const key = cacheKey(model.manifest.version, input);
+      // The join key hashes the SQL text once per request (it is memoised for the input): the
+      // decision cache reuses it rather than hashing the SQL again.
+      const key = cacheKey(model.manifest.version, decisionJoinKey(input), input);
       let decision = cache.get(key);
       let timings: RouteTimings = { featurizeMs: 0, inferMs: 0, cached: true };
       if (decision === undefined) {
         ({ decision, timings } = await decide(model, input));
-        cache.set(key, decision);
+        // A parse that missed its budget depends on timing: the next request must try again.
+        if (decision.parseOutcome !== "over-budget") cache.set(key, decision);
       }
       // The template cache is live state, so it is consulted on every call, cached or not; only
       // the model's part of a decision is cached.
@@ -298,23 +312,21 @@ function roundScore(score: number): number {
   return Number.isFinite(score) ? Math.round(score * 1e6) / 1e6 : 1;
 }
 
-/** Everything a decision depends on: version, context, time features and the SQL itself. */
-function cacheKey(version: string, input: RouteInput): string {
+/**
+ * Everything a decision depends on: version, the join key (which covers user, source, catalog,
+ * schema and the SQL itself), client tags and time features.
+ */
+function cacheKey(version: string, joinKey: string, input: RouteInput): string {
   const time = queryTime(input);
-  return createHash("sha256")
-    .update(JSON.stringify([
-      version,
-      input.user,
-      input.source,
-      input.catalog,
-      input.schema,
-      input.clientTags,
-      // Whether, not which: the transaction id changes the decision only by existing.
-      input.transactionId !== undefined,
-      time.hour_of_day,
-      time.day_of_week,
-    ]))
-    .update("\0")
-    .update(input.sqlText)
-    .digest("base64");
+  const tags = input.clientTags ?? [];
+  return JSON.stringify([
+    version,
+    joinKey,
+    // Client tags are caller-controlled and unbounded: a digest keeps the key's size fixed.
+    tags.length === 0 ? "" : createHash("sha256").update(JSON.stringify(tags)).digest("base64"),
+    // Whether, not which: the transaction id changes the decision only by existing.
+    input.transactionId !== undefined,
+    time.hour_of_day,
+    time.day_of_week,
+  ]);
 }

@@ -70,7 +70,23 @@ export function normalizedTokens(tokens: readonly Token[]): string[] {
  * ```
  */
 export function queryTemplate(tokens: readonly Token[]): string {
-  const words = normalizedTokens(tokens);
+  return templateOfWords(normalizedTokens(tokens));
+}
+
+/**
+ * {@linkcode queryTemplate} from already normalised tokens, for a caller that needs the words
+ * too (the featurizer's TF-IDF): the tokens are normalised once.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { lex } from "./lexer.ts";
+ * import { normalizedTokens, queryTemplate, templateOfWords } from "./normalize.ts";
+ * const tokens = lex("select 1, 2").tokens;
+ * assert.equal(templateOfWords(normalizedTokens(tokens)), queryTemplate(tokens));
+ * ```
+ */
+export function templateOfWords(words: readonly string[]): string {
   const out: string[] = [];
   for (const word of words) {
     const isLiteral = word === STRING_PLACEHOLDER || word === NUMBER_PLACEHOLDER;
@@ -78,6 +94,59 @@ export function queryTemplate(tokens: readonly Token[]): string {
     if (isLiteral && previous === ",") {
       const beforeComma = out[out.length - 2];
       if (beforeComma === STRING_PLACEHOLDER || beforeComma === NUMBER_PLACEHOLDER) {
+        out.pop();
+        continue;
+      }
+    }
+    out.push(word);
+  }
+  return out.join(" ");
+}
+
+/** Literal stand-ins of the template: still SQL, so the template itself can be parsed. */
+const TEMPLATE_STRING = "''";
+const TEMPLATE_NUMBER = "0";
+
+/**
+ * The query's parse template: the SQL with every literal replaced by `''` or `0`, words
+ * lower-cased, comments and layout dropped, and runs of literal lists collapsed like
+ * {@linkcode queryTemplate}'s. Unlike the template it is still SQL (typed literals keep their
+ * type, quoted identifiers their quotes, both because the parser needs them): the CST features
+ * are computed from it, so they are a pure function of it, and it keys the CST cache.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { lex } from "./lexer.ts";
+ * import { parseTemplate } from "./normalize.ts";
+ * const a = parseTemplate(lex("select * from t where id in (1, 2, 3)").tokens);
+ * const b = parseTemplate(lex("SELECT *  FROM t WHERE id IN (7)").tokens);
+ * assert.equal(a, b);
+ * assert.equal(a, "select * from t where id in ( 0 )");
+ * ```
+ */
+export function parseTemplate(tokens: readonly Token[]): string {
+  const out: string[] = [];
+  for (const token of tokens) {
+    let word: string;
+    switch (token.kind) {
+      case "string":
+        word = TEMPLATE_STRING;
+        break;
+      case "number":
+        word = TEMPLATE_NUMBER;
+        break;
+      case "word":
+      case "quoted_ident":
+        word = token.text.toLowerCase();
+        break;
+      default:
+        word = token.text;
+    }
+    const isLiteral = word === TEMPLATE_STRING || word === TEMPLATE_NUMBER;
+    if (isLiteral && out.length >= 2 && out[out.length - 1] === ",") {
+      const beforeComma = out[out.length - 2];
+      if (beforeComma === TEMPLATE_STRING || beforeComma === TEMPLATE_NUMBER) {
         out.pop();
         continue;
       }

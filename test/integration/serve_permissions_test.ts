@@ -225,6 +225,7 @@ Deno.test("servePermissions: net, read and write follow the configuration", () =
     LARGE_CLUSTER_URL: "http://trino-large:8080",
     LABELED_LOG_PATH: "/var/log/router/labeled.jsonl",
     SHADOW_ROUTE_SMALL_URL: "http://trino-small:8080",
+    WORKERS: "1",
   });
   const flags = servePermissions(config, RUNTIME_FILES);
   const get = (name: string) => flags.find((flag) => flag.startsWith(`--${name}=`))?.split("=")[1];
@@ -253,6 +254,11 @@ Deno.test("servePermissions: net, read and write follow the configuration", () =
   assert.ok(
     !servePermissions(configFromEnv({}), RUNTIME_FILES).some((f) => f.startsWith("--allow-sys")),
   );
+  // Several workers: the supervisor may also start the Deno binary, and nothing else.
+  const supervisor = servePermissions({ ...config, workers: 2 }, RUNTIME_FILES);
+  assert.deepEqual(supervisor.filter((flag) => /^--allow-(run|ffi)/.test(flag)), [
+    `--allow-run=${Deno.execPath()}`,
+  ]);
 });
 
 Deno.test("servePermissions: MLflow registry → its server and the bundles' local copy", () => {

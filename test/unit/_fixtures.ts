@@ -19,6 +19,9 @@ export const TEST_CONFIG: Config = {
   modelsDir: FIXTURE_MODELS_DIR,
   smallCluster: "small.test:8080",
   largeCluster: "large.test:8080",
+  // Cold templates parse inline: decisions here must not depend on how loaded the machine is
+  // (the pool's budget is tested in cst_pool_test.ts and through the real servers).
+  parseWorkers: 0,
 };
 
 /** A logger that keeps its lines for assertions. */

@@ -164,13 +164,19 @@ Deno.test("hostile SQL gets a decision", () =>
     const hostile = [
       "SELECT " + "(".repeat(5000) + "1" + ")".repeat(5000),
       "SELECT * FROM t WHERE x IN (" + Array.from({ length: 100_000 }, (_, i) => i).join(",") + ")",
-      "SELECT \u0000 FROM t",
     ];
     for (const sqlText of hostile) {
       const response = await request("/v1/route", post(JSON.stringify({ ...REQUEST, sqlText })));
       assert.equal(response.status, 200);
       assert.equal((await response.json()).reason, "parse-fallback");
     }
+    // The lexer drops control bytes, so the template (what is parsed) is `select from t`.
+    const nul = await request(
+      "/v1/route",
+      post(JSON.stringify({ ...REQUEST, sqlText: "SELECT \u0000 FROM t" })),
+    );
+    assert.equal(nul.status, 200);
+    assert.equal((await nul.json()).reason, "model");
     const invalidUtf8 = new Uint8Array([
       ...new TextEncoder().encode('{"sqlText": "SELECT '),
       0xff,

@@ -1,0 +1,152 @@
+/**
+ * The cold-parse pool: a few workers that parse templates not yet in the CST cache, so a
+ * 15 ms parse never holds up the requests behind it on the event loop. A request waits at most
+ * the routing budget for its parse; past it the request goes on with token features only
+ * (`over-budget` → `parse-fallback`), and the parse, once done, still warms the cache for the
+ * template's next query. Concurrent requests for one template share one parse.
+ *
+ * @module
+ */
+
+import type { ColdParse } from "./featurizer.ts";
+import type { CstResult } from "./cst_features.ts";
+import { type CstCache, templateCstCache } from "./cst_cache.ts";
+
+/** Options of {@linkcode createCstPool}. */
+export interface CstPoolOptions {
+  /** Worker threads; default 1 (the service scales by processes, one per core). */
+  readonly size?: number;
+  /** Longest a request waits for its parse, in milliseconds; default 50 (the design's budget). */
+  readonly budgetMs?: number;
+  /**
+   * Parses waiting for a worker beyond which new cold templates are not queued (they answer
+   * `over-budget` at once): a burst of new templates must not build a queue no request waits
+   * for. Default 64.
+   */
+  readonly maxQueued?: number;
+  /** Where results go; default the process's shared cache. */
+  readonly cache?: CstCache;
+}
+
+/** A running pool. */
+export interface CstPool {
+  /** The featurizer's cold parse. */
+  readonly parse: ColdParse;
+  /** Parses queued or running. */
+  readonly pending: () => number;
+  /**
+   * Resolves once every worker has loaded the parser and parsed once (a cold worker takes
+   * longer than the budget): the service awaits it before listening.
+   */
+  readonly ready: Promise<void>;
+  /** Stops the workers; pending parses resolve `undefined`. */
+  close(): void;
+}
+
+interface Job {
+  readonly template: string;
+  readonly done: (result: CstResult | undefined) => void;
+}
+
+/**
+ * Starts the workers.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createCstPool } from "./cst_pool.ts";
+ * import { CstCache } from "./cst_cache.ts";
+ * const pool = createCstPool({ cache: new CstCache() });
+ * await pool.ready;
+ * const result = await pool.parse("select a from t");
+ * assert.equal(result?.outcome, "parsed");
+ * pool.close();
+ * ```
+ */
+export function createCstPool(options: CstPoolOptions = {}): CstPool {
+  const size = Math.max(1, options.size ?? 1);
+  const budgetMs = options.budgetMs ?? 50;
+  const maxQueued = options.maxQueued ?? 64;
+  const cache = options.cache ?? templateCstCache;
+  const queue: Job[] = [];
+  const running = new Map<Worker, Job>();
+  const inFlight = new Map<string, Promise<CstResult | undefined>>();
+  const idle: Worker[] = [];
+  let closed = false;
+
+  const workers = Array.from({ length: size }, () => {
+    const worker = new Worker(new URL("./cst_worker.ts", import.meta.url), { type: "module" });
+    const finish = (result: CstResult | undefined) => {
+      const job = running.get(worker);
+      running.delete(worker);
+      job?.done(result);
+      idle.push(worker);
+      dispatch();
+    };
+    worker.onmessage = (event: MessageEvent<CstResult>) => finish(event.data);
+    // `cstFeatures` never throws; should the worker still fail, its job answers `undefined`
+    // (token features) and the worker takes the next one.
+    worker.onerror = (event) => {
+      event.preventDefault();
+      finish(undefined);
+    };
+    idle.push(worker);
+    return worker;
+  });
+
+  function dispatch(): void {
+    while (idle.length > 0 && queue.length > 0) {
+      const job = queue.shift()!;
+      const worker = idle.pop()!;
+      running.set(worker, job);
+      worker.postMessage({ template: job.template });
+    }
+  }
+
+  const parse: ColdParse = (template) => {
+    if (closed) return Promise.resolve(undefined);
+    let result = inFlight.get(template);
+    if (result === undefined) {
+      if (queue.length >= maxQueued) return Promise.resolve(undefined);
+      result = new Promise<CstResult | undefined>((resolve) => {
+        queue.push({
+          template,
+          done: (cst) => {
+            inFlight.delete(template);
+            if (cst) cache.set(template, cst);
+            resolve(cst);
+          },
+        });
+      });
+      inFlight.set(template, result);
+      dispatch();
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const overBudget = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), budgetMs);
+    });
+    return Promise.race([result, overBudget]).finally(() => clearTimeout(timer));
+  };
+
+  // One warm-up parse per worker, straight to each worker (not through the shared queue).
+  const ready = Promise.all(workers.map((worker) =>
+    new Promise<void>((resolve) => {
+      idle.splice(idle.indexOf(worker), 1);
+      running.set(worker, { template: "", done: () => resolve() });
+      worker.postMessage({ template: "select 0 from t where a in ( select 0 ) " });
+    })
+  )).then(() => undefined);
+
+  return {
+    parse,
+    ready,
+    pending: () => queue.length + running.size,
+    close() {
+      closed = true;
+      for (const worker of workers) worker.terminate();
+      for (const job of [...queue, ...running.values()]) job.done(undefined);
+      queue.length = 0;
+      running.clear();
+    },
+  };
+}
