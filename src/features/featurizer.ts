@@ -209,14 +209,15 @@ export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions =
     const lexed = lex(sql);
     const words = normalizedTokens(lexed.tokens);
     const fingerprint = templateFingerprint(templateOfWords(words));
-    const parsed = parseTemplate(lexed.tokens);
     // A cut token stream has no complete template to parse; a template's nesting is the
     // query's (literals go, parentheses stay), so the depth guard needs no second look.
-    const cst = lexed.truncated
+    const refused = lexed.truncated
       ? unparsed("too-large")
       : lexed.maxParenDepth > DEFAULT_PARSE_GUARD.maxParenDepth
       ? unparsed("too-deep")
-      : cstCache.get(parsed);
+      : undefined;
+    const parsed = refused ? "" : parseTemplate(lexed.tokens);
+    const cst = refused ?? cstCache.get(parsed);
     return {
       sql,
       lexed,
