@@ -14,6 +14,7 @@ import type { ModelManifest } from "./manifest.ts";
 import { MlflowError } from "./mlflow_client.ts";
 import { checkModelSet } from "./model_check.ts";
 import {
+  loadCatalog,
   type LoadedModel,
   type ModelSet,
   modelSetFromBundles,
@@ -110,7 +111,7 @@ export async function createModelReloader(options: ModelReloaderOptions): Promis
   const wantedDefault = (catalog: ModelCatalog) => options.defaultVersion ?? catalog.defaultVersion;
   const revisionOf = async () => source.revision ? await source.revision() : undefined;
   let revision = await revisionOf().catch(() => undefined);
-  const first = await source.load();
+  const first = await loadCatalog(source, options.defaultVersion);
   let current = await build(first);
   try {
     await checkModelSet(current.set);

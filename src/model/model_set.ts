@@ -10,7 +10,7 @@ import { createHeuristicScorer, HEURISTIC_MANIFEST, HEURISTIC_VERSION } from "./
 import type { ModelManifest } from "./manifest.ts";
 import { createNoveltyCheck, type NoveltyCheck } from "./novelty.ts";
 import { createExplainer, type Explainer } from "./explain.ts";
-import type { ModelBundle, ModelSource } from "./model_source.ts";
+import type { ModelBundle, ModelCatalog, ModelSource } from "./model_source.ts";
 import { integrityOf, verifyFileDigests, verifyParity } from "./bundle_integrity.ts";
 import { createOnnxScorer } from "./onnx_scorer.ts";
 import type { Scorer } from "./scorer.ts";
@@ -131,16 +131,35 @@ export async function loadModelSet(
   source: ModelSource,
   defaultVersion?: string,
 ): Promise<ModelSet> {
-  let catalog;
+  const catalog = await loadCatalog(source, defaultVersion);
+  return modelSetFromBundles(catalog.bundles, defaultVersion ?? catalog.defaultVersion);
+}
+
+/**
+ * A source's catalog at start-up. A source that cannot be read fails, loudly, unless the operator
+ * asked for the built-in heuristic by name (`defaultVersion`), which then serves alone: never a
+ * silent fallback.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { directoryModelSource } from "./model_source.ts";
+ * import { loadCatalog } from "./model_set.ts";
+ * const broken = directoryModelSource("/nonexistent-models");
+ * await assert.rejects(() => loadCatalog(broken, undefined));
+ * assert.deepEqual(await loadCatalog(broken, "heuristic-v1"), { bundles: [] });
+ * ```
+ */
+export async function loadCatalog(
+  source: ModelSource,
+  defaultVersion: string | undefined,
+): Promise<ModelCatalog> {
   try {
-    catalog = await source.load();
+    return await source.load();
   } catch (error) {
-    // The operator asked for the heuristic by name: a broken models source is no reason to
-    // refuse that. Otherwise the error stands (never a silent fallback).
-    if (defaultVersion === HEURISTIC_VERSION) return modelSetFromBundles([], HEURISTIC_VERSION);
+    if (defaultVersion === HEURISTIC_VERSION) return { bundles: [] };
     throw error;
   }
-  return modelSetFromBundles(catalog.bundles, defaultVersion ?? catalog.defaultVersion);
 }
 
 /** The explainer a bundle declares (`explain.covers`), built from its graph and covers file. */

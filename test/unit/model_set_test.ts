@@ -8,7 +8,8 @@ import { ManifestError } from "../../src/model/manifest.ts";
 import { sha256Hex, verifyBundle } from "../../src/model/bundle_integrity.ts";
 import { directoryModelSource, httpModelSource } from "../../src/model/model_source.ts";
 import { loadModelSet, UnknownModelVersionError } from "../../src/model/model_set.ts";
-import { FIXTURE_MODELS_DIR } from "./_fixtures.ts";
+import { FIXTURE_MODELS_DIR, TEST_CONFIG } from "./_fixtures.ts";
+import { createService } from "../../src/service.ts";
 
 Deno.test("a models folder loads every bundle next to the built-in heuristic", async () => {
   const models = await loadModelSet(directoryModelSource(FIXTURE_MODELS_DIR));
@@ -186,4 +187,22 @@ Deno.test("an unreadable models folder or DEFAULT pointer fails loudly, unless t
   await Deno.remove(join(other, "tiny-xgb", "manifest.json"));
   await Deno.mkdir(join(other, "tiny-xgb", "manifest.json"));
   await assert.rejects(() => loadModelSet(directoryModelSource(other)), /cannot read/);
+});
+
+Deno.test("the service refuses to start on an unreadable models folder unless the heuristic was asked for", async () => {
+  const missing = join(tmpdir(), `no-such-models-${crypto.randomUUID()}`);
+  const quiet = { info() {}, warn() {}, error() {} };
+  await assert.rejects(
+    () => createService({ ...TEST_CONFIG, modelsDir: missing }, { logger: quiet }),
+    /cannot read models folder/,
+  );
+  const service = await createService(
+    { ...TEST_CONFIG, modelsDir: missing, defaultModelVersion: HEURISTIC_VERSION },
+    { logger: quiet },
+  );
+  try {
+    assert.equal(service.router.models.defaultVersion, HEURISTIC_VERSION);
+  } finally {
+    await service.close();
+  }
 });
