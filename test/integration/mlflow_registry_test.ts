@@ -160,7 +160,18 @@ Deno.test("MLflow registry: train → register → promote → the router serves
       modelPollSeconds: POLL_SECONDS,
       adminToken: "registry-test-token",
     };
-    const service = await createService(config, { logger: createLogger((l) => logLines.push(l)) });
+    // Refresh counts at the moment of each swap (the swap's log line is written synchronously
+    // right after its count), to count the polls a promotion took exactly.
+    const countsAtSwap: ReturnType<Service["reloader"]["refreshCounts"]>[] = [];
+    const swapTimes: number[] = [];
+    const service: Service = await createService(config, {
+      logger: createLogger((line) => {
+        logLines.push(line);
+        if (!line.includes('"model swapped"')) return;
+        countsAtSwap.push(service.reloader.refreshCounts());
+        swapTimes.push(performance.now());
+      }),
+    });
     services.push(service);
     const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, service.app.fetch);
     httpServers.push(http);
@@ -192,11 +203,13 @@ Deno.test("MLflow registry: train → register → promote → the router serves
           version?: string;
           decision?: string;
           reason?: string;
+          startedAt: number;
           at: number;
         }[] = [];
         let stop = false;
         const worker = async (offset: number) => {
           for (let i = offset; !stop; i += 3) {
+            const startedAt = performance.now();
             const response = await fetch(`${base}/v1/route`, {
               method: "POST",
               body: JSON.stringify(events[i % events.length]),
@@ -207,6 +220,7 @@ Deno.test("MLflow registry: train → register → promote → the router serves
               version: body.modelVersion,
               decision: body.decision,
               reason: body.reason,
+              startedAt,
               at: performance.now(),
             });
           }
@@ -214,15 +228,14 @@ Deno.test("MLflow registry: train → register → promote → the router serves
         const workers = [0, 1, 2].map(worker);
         await until("load running", () => Promise.resolve(seen.length > 30 ? true : undefined));
         const swapsBefore = service.reloader.refreshCounts().swapped;
+        const swapsLogged = countsAtSwap.length;
         const promoted = await promote({ ...promoteOptions, challenger: bundle });
         assert.ok(promoted.verdict.promote, promoted.verdict.reasons.join("\n"));
         // promote() returns right after moving the alias.
         const aliasedAt = performance.now();
         const before = service.reloader.refreshCounts();
-        let atSwitch = before;
         const switchedAt = await until("the new version to serve", () => {
           const hit = seen.find((s) => s.at > aliasedAt && s.version === "fixture-all-heavy");
-          if (hit) atSwitch = service.reloader.refreshCounts();
           return Promise.resolve(hit?.at);
         });
         const requestsAfterSwitch = seen.length;
@@ -242,14 +255,19 @@ Deno.test("MLflow registry: train → register → promote → the router serves
         // The poll that found the moved alias swapped it: counting from the moment promote()
         // returned, one poll may already have been on its way; the next one swaps.
         const total = (counts: typeof before) => Object.values(counts).reduce((a, b) => a + b);
-        const polls = total(atSwitch) - total(before);
+        assert.equal(countsAtSwap.length, swapsLogged + 1);
+        const polls = total(countsAtSwap.at(-1)!) - total(before);
         assert.ok(polls <= 2, `swapped after ${polls} polls`);
-        const lastOld = Math.max(...seen.filter((s) => s.version === "fixture-a").map((s) => s.at));
         const newReads = seen.filter((s) =>
           s.version === "fixture-all-heavy" && s.reason === "model"
         );
         assert.ok(newReads.length > 0 && newReads.every((s) => s.decision === "heavy"));
-        assert.ok(lastOld < switchedAt + 1000, "no request long after the swap saw the old model");
+        // Atomic: every request that started after the swap was decided by the new version.
+        const swappedAt = swapTimes.at(-1)!;
+        assert.deepEqual(
+          seen.filter((s) => s.startedAt > swappedAt && s.version !== "fixture-all-heavy"),
+          [],
+        );
         assert.equal(
           await metricValue(
             service,
