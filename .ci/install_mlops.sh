@@ -10,6 +10,10 @@ requirements="$here/training/requirements-mlops.txt"
 want="$(sha256sum "$requirements" | cut -d' ' -f1)"
 venv="${MLOPS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/trino-smart-routing/mlops-venv}"
 stamp="$venv/.requirements.sha256"
+# Test files start in parallel and may all ask at once: one installs, the others wait for it.
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   echo "$venv"
   exit 0
