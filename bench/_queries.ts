@@ -1,62 +1,83 @@
 /**
- * Typical analytical queries (≤ 4 KB) for the benchmarks, with varied literals so that every
- * request is a decision-cache miss unless a benchmark repeats one on purpose.
+ * The benchmarks' request mix: the labeled log's reads of at most 4 KB (`data/query_log.jsonl.gz`,
+ * the customer's measurement), each request's SQL new. `warm`: a number literal varies (or a
+ * trailing comment when the query has none), so the template repeats and only the decision cache
+ * misses; `cold`: a unique column alias makes every template new, so every request parses.
  *
  * @module
  */
 
+import { gunzipSync } from "node:zlib";
 import type { RouteInput } from "../src/routing/router.ts";
+import { lex } from "../src/sql/lexer.ts";
+import { statementKind } from "../src/sql/statement_kind.ts";
 
-const TEMPLATES: Array<(n: number) => string> = [
-  (n) => `SELECT count(*) FROM hive.logs.events WHERE day = DATE '2025-08-${10 + (n % 18)}'`,
-  (n) =>
-    `SELECT o.orderkey, sum(l.extendedprice * (1 - l.discount)) AS revenue
-     FROM tpch.sf1.orders o JOIN tpch.sf1.lineitem l ON o.orderkey = l.orderkey
-     WHERE o.orderdate >= DATE '1995-01-01' AND l.shipmode IN ('AIR', 'MAIL') AND o.custkey > ${n}
-     GROUP BY o.orderkey ORDER BY revenue DESC LIMIT ${10 + (n % 90)}`,
-  (n) =>
-    `WITH recent AS (SELECT custkey, totalprice, row_number() OVER (PARTITION BY custkey ORDER BY orderdate DESC) rn
-       FROM tpch.sf1.orders WHERE totalprice > ${n % 5000})
-     SELECT c.name, r.totalprice FROM recent r JOIN tpch.sf1.customer c ON c.custkey = r.custkey
-     JOIN tpch.sf1.nation n ON n.nationkey = c.nationkey WHERE r.rn = 1 AND n.name LIKE 'A%'`,
-  (n) => `SELECT * FROM tpch.tiny.nation WHERE nationkey = ${n % 25}`,
-  (n) =>
-    `SELECT ss_store_sk, d_year, count(DISTINCT ss_customer_sk) FROM tpcds.sf1.store_sales
-     JOIN tpcds.sf1.date_dim ON ss_sold_date_sk = d_date_sk
-     WHERE d_year BETWEEN ${1998 + (n % 4)} AND 2002 GROUP BY ss_store_sk, d_year
-     UNION ALL SELECT 0, 0, ${n}`,
-  (n) =>
-    `SELECT ${
-      Array.from({ length: 40 }, (_, i) => `col_${i}`).join(", ")
-    } FROM warehouse.sales.daily
-     WHERE region IN (${Array.from({ length: 60 }, (_, i) => `'r${(i * 7 + n) % 500}'`).join(", ")})
-     AND ts > TIMESTAMP '2025-08-01 00:00:00' ORDER BY ts DESC LIMIT 1000`,
-];
+const LOG = new URL("../data/query_log.jsonl.gz", import.meta.url);
 
-const USERS = ["etl", "analyst", "bi-service"];
-const SOURCES = ["tableau-dashboard", "jupyter", "airflow"];
+interface Logged {
+  readonly sqlText: string;
+  readonly user?: string;
+  readonly source?: string;
+  readonly catalog?: string;
+  readonly schema?: string;
+}
+
+/** The labeled log's reads ≤ 4 KB, in log order. */
+export const LOGGED_READS: readonly Logged[] = (() => {
+  const text = new TextDecoder().decode(gunzipSync(Deno.readFileSync(LOG)));
+  const out: Logged[] = [];
+  for (const line of text.split("\n")) {
+    if (!line) continue;
+    const event = JSON.parse(line);
+    const sqlText: string = event.metadata?.query ?? "";
+    if (sqlText.length === 0 || sqlText.length > 4096) continue;
+    if (statementKind(lex(sqlText).tokens) !== "read") continue;
+    out.push({
+      sqlText,
+      user: event.context?.user,
+      source: event.context?.source,
+      catalog: event.context?.catalog,
+      schema: event.context?.schema,
+    });
+  }
+  return out;
+})();
+
+/** Whether a request's template repeats (`warm`) or is new every time (`cold`). */
+export type Mix = "warm" | "cold";
+
+const LAST_NUMBER = /(\d+)(?!.*\d)/s;
 
 /**
  * The n-th benchmark request.
  *
  * @example
  * ```ts
- * import { benchRequest } from "./_queries.ts";
- * console.assert(benchRequest(0).sqlText.length <= 4096);
+ * import assert from "node:assert/strict";
+ * import { benchRequest, LOGGED_READS } from "./_queries.ts";
+ * assert.notEqual(benchRequest(0, "warm").sqlText, benchRequest(LOGGED_READS.length, "warm").sqlText);
  * ```
  */
-export function benchRequest(
-  n: number,
-): RouteInput & { sessionProperties: Record<string, string> } {
+export function benchRequest(n: number, mix: Mix = "warm"): RouteInput & {
+  sessionProperties: Record<string, string>;
+} {
+  const logged = LOGGED_READS[n % LOGGED_READS.length];
+  let sqlText = logged.sqlText;
+  if (mix === "cold") sqlText = sqlText.replace(/\bselect\b/i, `SELECT 0 AS bench_${n},`);
+  else if (LAST_NUMBER.test(sqlText)) sqlText = sqlText.replace(LAST_NUMBER, String(1000 + n));
+  else sqlText += ` -- ${n}`;
   const hh = String(n % 24).padStart(2, "0");
   return {
-    queryId: `20250811_${hh}3456_${String(n).padStart(5, "0")}_bench`,
-    user: USERS[n % USERS.length],
-    source: SOURCES[n % SOURCES.length],
-    sqlText: TEMPLATES[n % TEMPLATES.length](n),
-    catalog: "tpch",
-    schema: "sf1",
-    sessionProperties: { catalog: "tpch", schema: "sf1" },
+    queryId: `20250811_${hh}3456_${String(n % 100_000).padStart(5, "0")}_bench`,
+    user: logged.user,
+    source: logged.source,
+    sqlText,
+    catalog: logged.catalog,
+    schema: logged.schema,
+    sessionProperties: {
+      ...(logged.catalog ? { catalog: logged.catalog } : {}),
+      ...(logged.schema ? { schema: logged.schema } : {}),
+    },
   };
 }
 

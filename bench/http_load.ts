@@ -1,34 +1,52 @@
 /**
- * `POST /v1/route` over HTTP on loopback: the service runs as its own process (as deployed),
- * this process is the load generator. Closed loop at 32 connections (throughput), open loop at
- * the design's 270 requests/s (latency), then the server's resident memory. Prints numbers.
+ * `POST /v1/route` over HTTP on loopback: the service runs as its own process(es), as deployed;
+ * this process is the load generator. Request mix: the labeled log's reads ≤ 4 KB, every SQL new
+ * (`_queries.ts`). Closed loop at 32 connections with templates warm and with every template
+ * new, open loop at the design's 270 requests/s, then the server's resident memory (all its
+ * processes). Prints numbers.
+ *
+ * Environment: `BENCH_SECONDS` (per run, default 10); `BENCH_SERVER_CPUS` (pin the server with
+ * `taskset -c`, e.g. `0`; pin this generator by starting it under `taskset -c 1`);
+ * `BENCH_WORKERS` (server processes; more than 1 starts a local Redis for their shared state);
+ * `BENCH_MEMORY_REQUESTS` (send that many more warm requests, then report memory again, e.g.
+ * 1000000); `BENCH_V8_FLAGS`.
  *
  * @module
  */
 
-import { benchRequest, percentile } from "./_queries.ts";
+import { freeLoopbackPort } from "../deploy/local_process.ts";
+import { RedisServer } from "../test/integration/_redis_server.ts";
+import { benchRequest, type Mix, percentile } from "./_queries.ts";
 
-const PORT = 18_000 + Math.floor(Math.random() * 1000);
+const PORT = freeLoopbackPort();
 const BASE = `http://127.0.0.1:${PORT}`;
-const DURATION_MS = Number(Deno.env.get("BENCH_SECONDS") ?? 10) * 1000;
+const env = (name: string) => Deno.env.get(name);
+const DURATION_MS = Number(env("BENCH_SECONDS") ?? 10) * 1000;
+const WORKERS = Number(env("BENCH_WORKERS") ?? 1);
+const CPUS = env("BENCH_SERVER_CPUS");
+const MEMORY_REQUESTS = Number(env("BENCH_MEMORY_REQUESTS") ?? 0);
 
-const server = new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    ...(Deno.env.get("BENCH_V8_FLAGS") ? [`--v8-flags=${Deno.env.get("BENCH_V8_FLAGS")}`] : []),
-    "--allow-net",
-    "--allow-read",
-    "--allow-env",
-    "--allow-run",
-    "src/main.ts",
-  ],
-  env: { PORT: String(PORT), HOST: "127.0.0.1" },
+const redis = WORKERS > 1 ? await RedisServer.start() : undefined;
+const serverArgs = [
+  "run",
+  ...(env("BENCH_V8_FLAGS") ? [`--v8-flags=${env("BENCH_V8_FLAGS")}`] : []),
+  "--allow-all",
+  "src/main.ts",
+];
+const server = new Deno.Command(CPUS ? "taskset" : Deno.execPath(), {
+  args: CPUS ? ["-c", CPUS, Deno.execPath(), ...serverArgs] : serverArgs,
+  env: {
+    PORT: String(PORT),
+    HOST: "127.0.0.1",
+    WORKERS: String(WORKERS),
+    ...(redis ? { REDIS_URL: redis.url } : {}),
+  },
   stdout: "null",
   stderr: "null",
 }).spawn();
 
 async function waitReady() {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 600; i++) {
     try {
       if ((await fetch(`${BASE}/readyz`)).ok) return;
     } catch {
@@ -40,8 +58,8 @@ async function waitReady() {
 }
 
 let sequence = 0;
-async function oneRequest(): Promise<number> {
-  const request = benchRequest(sequence++);
+async function oneRequest(mix: Mix): Promise<number> {
+  const request = benchRequest(sequence++, mix);
   const started = performance.now();
   const response = await fetch(`${BASE}/v1/route`, {
     method: "POST",
@@ -55,19 +73,23 @@ async function oneRequest(): Promise<number> {
 function report(label: string, times: number[], elapsedMs: number) {
   times.sort((a, b) => a - b);
   console.log(
-    `${label.padEnd(34)} ${(times.length / (elapsedMs / 1000)).toFixed(0).padStart(6)} req/s  p50 ${
+    `${label.padEnd(44)} ${(times.length / (elapsedMs / 1000)).toFixed(0).padStart(6)} req/s  p50 ${
       percentile(times, 50).toFixed(2)
     } ms  p99 ${percentile(times, 99).toFixed(2)} ms  (n=${times.length})`,
   );
 }
 
-async function closedLoop(connections: number) {
+async function closedLoop(connections: number, mix: Mix, label: string, requests = Infinity) {
   const times: number[] = [];
   const started = performance.now();
+  let sent = 0;
   await Promise.all(Array.from({ length: connections }, async () => {
-    while (performance.now() - started < DURATION_MS) times.push(await oneRequest());
+    while (performance.now() - started < DURATION_MS || requests < Infinity) {
+      if (sent++ >= requests) break;
+      times.push(await oneRequest(mix));
+    }
   }));
-  report(`closed loop, ${connections} connections`, times, performance.now() - started);
+  report(label, times, performance.now() - started);
 }
 
 async function openLoop(rate: number) {
@@ -79,26 +101,61 @@ async function openLoop(rate: number) {
     const due = started + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    pending.push(oneRequest().then((ms) => void times.push(ms)));
+    pending.push(oneRequest("warm").then((ms) => void times.push(ms)));
   }
   await Promise.all(pending);
-  report(`open loop, ${rate} req/s`, times, performance.now() - started);
+  report(`open loop, ${rate} req/s, templates warm`, times, performance.now() - started);
 }
 
-function residentMegabytes(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+/** The pids of a process and all its descendants. */
+function processTree(pid: number): number[] {
+  let children: number[] = [];
+  try {
+    const text = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
+    children = text === "" ? [] : text.split(/\s+/).map(Number);
+  } catch {
+    // gone
+  }
+  return [pid, ...children.flatMap(processTree)];
+}
+
+function residentMegabytes(root: number): number {
+  let kb = 0;
+  for (const pid of processTree(root)) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))?.[1]);
+    } catch {
+      // gone
+    }
+  }
+  return kb / 1024;
 }
 
 try {
   await waitReady();
+  if (WORKERS > 1) await new Promise((r) => setTimeout(r, 5_000)); // every worker listening
   const model = (await (await fetch(`${BASE}/v1/models`)).json()).defaultVersion;
-  console.log(`model ${model}; ${DURATION_MS / 1000} s per run; every request a cache miss`);
-  await closedLoop(4); // warm-up, not reported separately
-  await closedLoop(32);
+  console.log(
+    `model ${model}; ${DURATION_MS / 1000} s per run; server ${WORKERS} process(es)${
+      CPUS ? ` on CPU ${CPUS}` : ""
+    }; every request's SQL new`,
+  );
+  await closedLoop(4, "warm", "warm-up"); // also fills the CST cache with the log's templates
+  await closedLoop(32, "warm", "closed loop, 32 connections, templates warm");
+  await closedLoop(32, "cold", "closed loop, 32 connections, every template new");
   await openLoop(270);
   console.log(`server resident memory ${residentMegabytes(server.pid).toFixed(0)} MB`);
+  if (MEMORY_REQUESTS > 0) {
+    await closedLoop(32, "warm", `${MEMORY_REQUESTS} more requests`, MEMORY_REQUESTS);
+    await openLoop(270);
+    console.log(
+      `server resident memory after ${sequence} requests ${
+        residentMegabytes(server.pid).toFixed(0)
+      } MB`,
+    );
+  }
 } finally {
   server.kill("SIGTERM");
   await server.status;
+  await redis?.stop();
 }

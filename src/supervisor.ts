@@ -44,7 +44,6 @@ export async function superviseWorkers(
   config: Config,
   entry: URL,
   logger: Logger,
-  v8Flags: readonly string[] = [],
 ): Promise<never> {
   const { workers } = config;
   // The narrowest permissions, as deploy/serve.sh gives the single process.
@@ -60,7 +59,6 @@ export async function superviseWorkers(
         // `SO_REUSEPORT` on Linux is still behind this flag in Deno 2.
         "--unstable-net",
         ...permissions,
-        ...(v8Flags.length > 0 ? [`--v8-flags=${v8Flags.join(",")}`] : []),
         entry.href,
         WORKER_ARG,
         String(index),

@@ -57,12 +57,17 @@ export async function createOnnxScorer(
     throw new Error(`ONNX model has no output "${signature.output}" (has ${session.outputNames})`);
   }
   let queue: Promise<unknown> = Promise.resolve();
+  const fetches = [signature.output];
   const run = async (vectors: readonly Float32Array[]): Promise<Float32Array> => {
     const width = vectors[0]?.length ?? 0;
-    const batch = new Float32Array(vectors.length * width);
-    vectors.forEach((v, i) => batch.set(v, i * width));
+    // The router scores one vector per request: the tensor wraps it as is, no batch copy.
+    let batch = vectors[0];
+    if (vectors.length > 1) {
+      batch = new Float32Array(vectors.length * width);
+      vectors.forEach((v, i) => batch.set(v, i * width));
+    }
     const input = new ort.Tensor("float32", batch, [vectors.length, width]);
-    const result = await session.run({ [signature.input]: input }, [signature.output]);
+    const result = await session.run({ [signature.input]: input }, fetches);
     const probabilities = result[signature.output];
     const columns = probabilities.dims[1] ?? 1;
     const data = probabilities.data as Float32Array;
