@@ -359,7 +359,12 @@ export const LOG_FLAGS = {
 if (import.meta.main) {
   const { values } = parseArgs({
     args: cliArgs(),
-    options: { ...LOG_FLAGS, out: { type: "string" } },
+    options: {
+      ...LOG_FLAGS,
+      out: { type: "string" },
+      identity: { type: "boolean", default: false },
+      tfidf: { type: "boolean", default: false },
+    },
   });
   if (!values.log || !values.out) {
     console.error(
@@ -373,6 +378,8 @@ if (import.meta.main) {
     log: values.log,
     out: values.out,
     ...await loadOptionsFromFlags(values),
+    identity: values.identity,
+    useTfidf: values.tfidf,
   });
   console.log(
     `featurized ${sidecar.shape[0]} rows x ${sidecar.shape[1]} features into ${values.out} ` +

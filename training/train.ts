@@ -16,6 +16,11 @@ import { validateManifest } from "../src/model/manifest.ts";
 import { sealBundle } from "./bundle_integrity.ts";
 import { cliArgs, featurizeLog, loadOptionsFromFlags, LOG_FLAGS, readMatrix } from "./featurize.ts";
 import { nodeMeans, pathContributions, readTreeEnsemble } from "../src/model/tree_ensemble.ts";
+import { createFeaturizer, type FeatureSpec } from "../src/features/featurizer.ts";
+import { tableReferences } from "../src/features/table_references.ts";
+import { eventToQueryInput } from "../src/labels/query_event.ts";
+import { lex } from "../src/sql/lexer.ts";
+import type { LoggedQuery } from "./query_log.ts";
 import { fitDriftReference } from "../src/model/feature_drift.ts";
 import type { SplitScheme } from "./query_log.ts";
 import { formatReport, PARITY_TOLERANCE, replay } from "./replay.ts";
@@ -92,7 +97,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     "auto-time-split": options.autoTimeSplit,
   });
   const workDir = options.workDir ?? join(".cache", "training", "last-run");
-  const { sidecar } = await featurizeLog({
+  const { sidecar, log, spec } = await featurizeLog({
     log: options.log,
     out: workDir,
     ...loadOptions,
@@ -100,6 +105,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     useTfidf: options.tfidf,
   });
   lap("featurize");
+  const sessionIndependence = checkSessionIndependence(log.rows, spec);
+  if (sessionIndependence.mismatches > 0) {
+    throw new Error(`session schema changed a vector: ${JSON.stringify(sessionIndependence)}`);
+  }
   say(
     `featurized ${sidecar.shape.join(" x ")} → ${workDir}; splits ${
       JSON.stringify(sidecar.splitCounts)
@@ -164,6 +173,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       onnxruntimeWebVsNative: parity,
       explainVsXgboostApproxContribs: explainParity,
     },
+    sessionIndependence,
   };
   const libraries = {
     ...manifest.libraries,
@@ -181,6 +191,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   await writeFile(
     reportPath,
     (await readFile(reportPath, "utf8")) +
+      "\n## Session independence and explanations\n\n" +
+      `${sessionIndependence.rows} sampled queries whose tables are all fully qualified, ` +
+      "featurized under session schema `tiny`, `sf1` and none: " +
+      `${sessionIndependence.mismatches} vectors differ (bit for bit). Explanations (router, ` +
+      "from the ONNX trees) vs XGBoost `pred_contribs(approx_contribs=True)` on " +
+      `${explainParity.rows} test rows: max |Δ| = ${explainParity.maxAbsDiff.toExponential(2)}.\n` +
       "\n## Offline replay through the router\n\n" + formatReport(report, parity) + "\n\n" +
       formatReport(heuristic.report) + "\n",
   );
@@ -200,6 +216,37 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     say(`mlflow: run ${registered.runId}, registered version ${registered.registeredVersion}`);
   }
   return { bundleDir, version: manifest.version, seconds, registered };
+}
+
+/** Rows checked by {@linkcode checkSessionIndependence} (evenly spread over the log). */
+const SESSION_CHECK_ROWS = 2_000;
+
+/**
+ * "A query naming sf1 tables is never classified by the session's schema": every sampled row
+ * whose table references are all fully qualified is featurized under session schemas `tiny`,
+ * `sf1` and none; the vectors must be identical bit for bit.
+ */
+function checkSessionIndependence(
+  rows: readonly LoggedQuery[],
+  spec: FeatureSpec,
+): { rows: number; mismatches: number } {
+  const featurize = createFeaturizer(spec);
+  const step = Math.max(1, Math.floor(rows.length / SESSION_CHECK_ROWS));
+  let checked = 0;
+  let mismatches = 0;
+  for (let i = 0; i < rows.length; i += step) {
+    const input = eventToQueryInput(rows[i].event);
+    const refs = tableReferences(lex(input.sqlText).tokens, {});
+    if (refs.references.length === 0 || refs.references.some((t) => t.startsWith("."))) continue;
+    const bits = (schema: string | undefined) => {
+      const v = featurize({ ...input, schema }).vector;
+      return new Uint32Array(v.buffer, v.byteOffset, v.length).join(",");
+    };
+    const reference = bits("tiny");
+    if (bits("sf1") !== reference || bits(undefined) !== reference) mismatches++;
+    checked++;
+  }
+  return { rows: checked, mismatches };
 }
 
 /** Largest |router − XGBoost| contribution accepted (float32 leaves summed in float64). */
