@@ -10,6 +10,7 @@ import type { Config } from "./config.ts";
 import { createLogger, type Logger, recordLog } from "./log.ts";
 import { directoryModelSource, httpModelSource, type ModelSource } from "./model/model_source.ts";
 import { mlflowModelSource } from "./model/mlflow_model_source.ts";
+import { CHALLENGER_ALIAS } from "./model/mlflow_client.ts";
 import { createModelReloader, type ModelReloader } from "./model/model_reloader.ts";
 import { createFeatureDriftMonitor } from "./model/feature_drift.ts";
 import { registerModelMetrics } from "./server/model_metrics.ts";
@@ -243,6 +244,8 @@ function modelSource(config: Config, logger: Logger): ModelSource {
       trackingUri: config.mlflowTrackingUri!,
       modelName: config.mlflowModelName,
       alias: config.mlflowModelAlias,
+      // The registry's challenger is loaded beside the champion, so the rollout can score it.
+      companions: [CHALLENGER_ALIAS],
       cacheDir: config.modelCacheDir,
       log: recordLog(logger, "models"),
     });

@@ -14,6 +14,7 @@ import { createMlflowClient, type MlflowClient } from "./mlflow_client.ts";
 import {
   DEFAULT_POINTER_FILE,
   directoryModelSource,
+  type ModelBundle,
   type ModelCatalog,
   type ModelSource,
 } from "./model_source.ts";
@@ -28,6 +29,11 @@ export interface MlflowModelSourceOptions {
   readonly modelName: string;
   /** Alias the router follows (MLflow 3 aliases replace stages), e.g. `champion`. */
   readonly alias: string;
+  /**
+   * Aliases loaded beside it when set (e.g. `challenger`, for the rollout's challenger scoring);
+   * the served alias stays the default.
+   */
+  readonly companions?: readonly string[];
   /** Where the last accepted bundle is kept (a models folder: `<version>/`, `DEFAULT`). */
   readonly cacheDir: string;
   readonly client?: MlflowClient;
@@ -65,7 +71,8 @@ export function mlflowModelSource(options: MlflowModelSourceOptions): ModelSourc
   const client = options.client ?? createMlflowClient(options.trackingUri);
   const log = options.log ?? (() => {});
   const maxBytes = options.maxBundleBytes ?? DEFAULT_MAX_BUNDLE_BYTES;
-  const staged = new WeakMap<ModelCatalog, { dir: string; version: string }>();
+  const companions = options.companions ?? [];
+  const staged = new WeakMap<ModelCatalog, readonly string[]>();
   let loadedOnce = false;
 
   async function aliased() {
@@ -109,24 +116,44 @@ export function mlflowModelSource(options: MlflowModelSourceOptions): ModelSourc
     }
   }
 
-  async function loadRemote(): Promise<ModelCatalog> {
-    const version = await aliased();
-    const artifactUri = await client.resolveSource(version.source);
-    // Loads are serialised by the reloader, so one staging folder at a time is enough.
-    await rm(join(cacheDir, STAGING_DIR), { recursive: true, force: true });
-    const dir = join(cacheDir, STAGING_DIR, `v${version.version}`);
-    await download(artifactUri, join(dir, MLFLOW_BUNDLE_ARTIFACT), { files: 0, bytes: 0 });
-    const catalog = await directoryModelSource(dir).load();
-    if (catalog.bundles.length !== 1) {
-      throw new Error(
-        `MLflow version ${modelName}/${version.version} (${artifactUri}) holds no manifest.json`,
-      );
+  /** The served alias's version, then each set companion's (distinct registry versions). */
+  async function versions() {
+    const served = await aliased();
+    const found = [served];
+    for (const companion of companions) {
+      const version = await client.getModelVersionByAlias(modelName, companion);
+      if (version && !found.some((v) => v.version === version.version)) found.push(version);
     }
+    return found;
+  }
+
+  async function loadRemote(): Promise<ModelCatalog> {
+    const found = await versions();
+    // Loads are serialised by the reloader, so one staging folder at a time is enough.
+    const root = join(cacheDir, STAGING_DIR);
+    await rm(root, { recursive: true, force: true });
+    const catalogs: { bundle: ModelBundle; dir: string }[] = [];
+    for (const version of found) {
+      const artifactUri = await client.resolveSource(version.source);
+      const dir = join(root, `v${version.version}`);
+      await download(artifactUri, join(dir, MLFLOW_BUNDLE_ARTIFACT), { files: 0, bytes: 0 });
+      const catalog = await directoryModelSource(dir).load();
+      if (catalog.bundles.length !== 1) {
+        throw new Error(
+          `MLflow version ${modelName}/${version.version} (${artifactUri}) holds no manifest.json`,
+        );
+      }
+      catalogs.push({ bundle: catalog.bundles[0], dir: join(dir, MLFLOW_BUNDLE_ARTIFACT) });
+    }
+    // Two registry versions of one bundle (registered twice) load once.
+    const unique = catalogs.filter((c, i) =>
+      catalogs.findIndex((o) => o.bundle.manifest.version === c.bundle.manifest.version) === i
+    );
     const result = {
-      bundles: catalog.bundles,
-      defaultVersion: catalog.bundles[0].manifest.version,
+      bundles: unique.map((c) => c.bundle),
+      defaultVersion: unique[0].bundle.manifest.version,
     };
-    staged.set(result, { dir: join(dir, MLFLOW_BUNDLE_ARTIFACT), version: version.version });
+    staged.set(result, unique.map((c) => c.dir));
     return result;
   }
 
@@ -152,22 +179,24 @@ export function mlflowModelSource(options: MlflowModelSourceOptions): ModelSourc
       }
     },
     async revision() {
-      const version = await aliased();
-      return `${modelName}@${alias}=${version.version}`;
+      const found = await versions();
+      return `${modelName}@${alias}=${found.map((v) => v.version).join("+")}`;
     },
     async accepted(catalog) {
-      const pending = staged.get(catalog);
-      if (!pending) return;
-      const modelVersion = catalog.defaultVersion!;
-      const target = join(cacheDir, modelVersion);
-      await rm(target, { recursive: true, force: true });
-      await rename(pending.dir, target);
+      const dirs = staged.get(catalog);
+      if (!dirs) return;
+      const keep = catalog.bundles.map((b) => b.manifest.version);
+      for (const [i, dir] of dirs.entries()) {
+        const target = join(cacheDir, keep[i]);
+        await rm(target, { recursive: true, force: true });
+        await rename(dir, target);
+      }
       // Write-then-rename: a crash mid-write never leaves a half-written pointer.
       const pointerTmp = join(cacheDir, `${DEFAULT_POINTER_FILE}.tmp`);
-      await writeFile(pointerTmp, modelVersion + "\n");
+      await writeFile(pointerTmp, catalog.defaultVersion + "\n");
       await rename(pointerTmp, join(cacheDir, DEFAULT_POINTER_FILE));
       for (const entry of await readdir(cacheDir, { withFileTypes: true })) {
-        if (entry.isDirectory() && entry.name !== modelVersion) {
+        if (entry.isDirectory() && !keep.includes(entry.name)) {
           await rm(join(cacheDir, entry.name), { recursive: true, force: true });
         }
       }

@@ -180,6 +180,12 @@ Deno.test("MLflow registry: train → register → promote → the router serves
     await t.step("the router downloaded and serves the champion", async () => {
       const listed = await (await fetch(`${base}/v1/models`)).json();
       assert.equal(listed.defaultVersion, "fixture-a");
+      // The registry's challenger (the refused all-light version) is loaded beside it, never
+      // the default: the rollout can score it.
+      assert.deepEqual(
+        listed.models.map((m: { version: string }) => m.version).sort(),
+        ["fixture-a", "fixture-all-light", "heuristic-v1"],
+      );
       assert.equal(
         await metricValue(service, /^trino_router_model_serving\{model_version="fixture-a"\}/),
         1,
@@ -314,12 +320,13 @@ Deno.test("MLflow registry: train → register → promote → the router serves
         }, onnx);
         const { registeredVersion } = await logTrainingRun(target, bundle, manifest, {});
         await client.setAlias("router-test", CHAMPION_ALIAS, registeredVersion);
-        const revision = `revision=router-test@champion=${registeredVersion}`;
+        // The revision names the champion's registry version, then the challenger's.
+        const revision = new RegExp(`revision=router-test@champion=${registeredVersion}[+"]`);
         const line = await until(
           `${version} refused`,
           () =>
             Promise.resolve(
-              logLines.find((l) => l.includes("model refresh refused") && l.includes(revision)),
+              logLines.find((l) => l.includes("model refresh refused") && revision.test(l)),
             ),
         );
         console.log(`refused ${version}: ${JSON.parse(line).error}`);
