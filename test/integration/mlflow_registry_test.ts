@@ -80,6 +80,25 @@ Deno.test("MLflow registry: train → register → promote → the router serves
     });
     // The default gate everywhere except the first promotion (see there).
     const promoteOptions = { log: FIXTURE_LOG, modelsDir: models, mlflow: target };
+    /** The registry versions the two aliases point at. */
+    const aliases = async () => ({
+      champion: (await client.getModelVersionByAlias("router-test", CHAMPION_ALIAS))?.version,
+      challenger: (await client.getModelVersionByAlias("router-test", CHALLENGER_ALIAS))?.version,
+    });
+    /** Registers a copy of the trained bundle under `version`, edited; returns where it is. */
+    const registerVariant = async (
+      version: string,
+      edit: (m: Record<string, unknown>) => void,
+      onnx?: (bytes: Uint8Array) => Uint8Array,
+    ) => {
+      const bundle = join(models, version);
+      const manifest = await variant(trained.bundleDir, bundle, (m) => {
+        m.version = version;
+        edit(m);
+      }, onnx);
+      const { registeredVersion } = await logTrainingRun(target, bundle, manifest, {});
+      return { bundle, registeredVersion };
+    };
 
     await t.step(
       "training logged params, metrics, the bundle and a registered version",
@@ -117,37 +136,22 @@ Deno.test("MLflow registry: train → register → promote → the router serves
       });
       assert.ok(result.verdict.promote, result.verdict.reasons.join("\n"));
       assert.equal(result.registeredVersion, "1");
-      assert.equal(
-        (await client.getModelVersionByAlias("router-test", CHAMPION_ALIAS))?.version,
-        "1",
-      );
-      assert.equal(
-        (await client.getModelVersionByAlias("router-test", CHALLENGER_ALIAS))?.version,
-        "1",
-      );
+      assert.deepEqual(await aliases(), { champion: "1", challenger: "1" });
     });
 
     await t.step(
       "a challenger failing the gate is aliased challenger, never champion",
       async () => {
         // Threshold 1: (almost) everything light, so heavy recall collapses.
-        const bundle = join(models, "fixture-all-light");
-        const manifest = await variant(trained.bundleDir, bundle, (m) => {
-          m.version = "fixture-all-light";
-          m.threshold = 1;
-        });
-        assert.equal((await logTrainingRun(target, bundle, manifest, {})).registeredVersion, "2");
+        const { bundle, registeredVersion } = await registerVariant(
+          "fixture-all-light",
+          (m) => m.threshold = 1,
+        );
+        assert.equal(registeredVersion, "2");
         const result = await promote({ ...promoteOptions, challenger: bundle });
         assert.equal(result.verdict.promote, false);
         assert.equal(result.champion.version, "fixture-a", "the champion came from the registry");
-        assert.equal(
-          (await client.getModelVersionByAlias("router-test", CHAMPION_ALIAS))?.version,
-          "1",
-        );
-        assert.equal(
-          (await client.getModelVersionByAlias("router-test", CHALLENGER_ALIAS))?.version,
-          "2",
-        );
+        assert.deepEqual(await aliases(), { champion: "1", challenger: "2" });
       },
     );
 
@@ -195,13 +199,8 @@ Deno.test("MLflow registry: train → register → promote → the router serves
     await t.step(
       "under steady load a promotion switches decisions at the next poll; no request fails",
       async () => {
-        const bundle = join(models, "fixture-all-heavy");
         // Threshold 0: every read heavy. Recall 1 and nothing heavy on Small: it passes the gate.
-        const manifest = await variant(trained.bundleDir, bundle, (m) => {
-          m.version = "fixture-all-heavy";
-          m.threshold = 0;
-        });
-        await logTrainingRun(target, bundle, manifest, {});
+        const { bundle } = await registerVariant("fixture-all-heavy", (m) => m.threshold = 0);
         const events = (await readFile(FIXTURE_LOG, "utf8")).trim().split("\n").slice(0, 200)
           .map((line) => eventToQueryInput(JSON.parse(line) as QueryCompletedEvent));
         const seen: {
@@ -313,12 +312,7 @@ Deno.test("MLflow registry: train → register → promote → the router serves
         ["fixture-garbage-onnx", () => {}, (bytes) => bytes.map((b) => b ^ 0x5a)],
       ];
       for (const [version, edit, onnx] of corrupt) {
-        const bundle = join(models, version);
-        const manifest = await variant(trained.bundleDir, bundle, (m) => {
-          m.version = version;
-          edit(m);
-        }, onnx);
-        const { registeredVersion } = await logTrainingRun(target, bundle, manifest, {});
+        const { registeredVersion } = await registerVariant(version, edit, onnx);
         await client.setAlias("router-test", CHAMPION_ALIAS, registeredVersion);
         // The revision names the champion's registry version, then the challenger's.
         const revision = new RegExp(`revision=router-test@champion=${registeredVersion}[+"]`);
