@@ -9,7 +9,8 @@
  * `taskset -c`, e.g. `0`; pin this generator by starting it under `taskset -c 1`);
  * `BENCH_WORKERS` (server processes; more than 1 starts a local Redis for their shared state);
  * `BENCH_MEMORY_REQUESTS` (send that many more warm requests, then report memory again, e.g.
- * 1000000); `BENCH_V8_FLAGS`.
+ * 1000000); `BENCH_V8_FLAGS`; `BENCH_TARGET=seed`: measure the seed-style FastAPI + sqlglot +
+ * onnxruntime service (`bench/seed_service`, same model file) instead of the router.
  *
  * @module
  */
@@ -26,19 +27,36 @@ const WORKERS = Number(env("BENCH_WORKERS") ?? 1);
 const CPUS = env("BENCH_SERVER_CPUS");
 const MEMORY_REQUESTS = Number(env("BENCH_MEMORY_REQUESTS") ?? 0);
 
-const redis = WORKERS > 1 ? await RedisServer.start() : undefined;
-const serverArgs = [
-  "run",
-  ...(env("BENCH_V8_FLAGS") ? [`--v8-flags=${env("BENCH_V8_FLAGS")}`] : []),
-  "--allow-all",
-  "src/main.ts",
-];
-const server = new Deno.Command(CPUS ? "taskset" : Deno.execPath(), {
-  args: CPUS ? ["-c", CPUS, Deno.execPath(), ...serverArgs] : serverArgs,
+const SEED = env("BENCH_TARGET") === "seed";
+const redis = WORKERS > 1 && !SEED ? await RedisServer.start() : undefined;
+const modelDir = `models/${Deno.readTextFileSync("models/DEFAULT").trim()}`;
+const [command, ...args] = SEED
+  ? [
+    "bench/seed_service/.venv/bin/uvicorn",
+    "app:app",
+    "--app-dir",
+    "bench/seed_service",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(PORT),
+    "--log-level",
+    "warning",
+  ]
+  : [
+    Deno.execPath(),
+    "run",
+    ...(env("BENCH_V8_FLAGS") ? [`--v8-flags=${env("BENCH_V8_FLAGS")}`] : []),
+    "--allow-all",
+    "src/main.ts",
+  ];
+const server = new Deno.Command(CPUS ? "taskset" : command, {
+  args: CPUS ? ["-c", CPUS, command, ...args] : args,
   env: {
     PORT: String(PORT),
     HOST: "127.0.0.1",
     WORKERS: String(WORKERS),
+    MODEL_DIR: modelDir,
     ...(redis ? { REDIS_URL: redis.url } : {}),
   },
   stdout: "null",
