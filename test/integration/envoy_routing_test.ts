@@ -168,6 +168,18 @@ Deno.test({
 });
 
 Deno.test({
+  name: "x-trino-router-explain: 1 brings the decision's explanation back through Envoy",
+  ignore,
+  fn: () =>
+    withFixture(async (f) => {
+      const asked = await runQuery(f.url, LIGHT_SQL, { "x-trino-router-explain": "1" });
+      assert.match(asked.postHeaders.get("x-trino-router-explanation") ?? "", /^bias=/);
+      const plain = await runQuery(f.url, LIGHT_SQL);
+      assert.equal(plain.postHeaders.get("x-trino-router-explanation"), null);
+    }),
+});
+
+Deno.test({
   name: "a read inside a transaction runs on Large, where the transaction is",
   ignore,
   fn: () =>
