@@ -51,6 +51,8 @@ export interface Config {
    * a request is answered at once with its endpoint's "busy" answer, its body unread.
    */
   readonly maxInFlightBytes: number;
+  /** Time a whole request body may take to arrive (`BODY_TIMEOUT_MS`). */
+  readonly bodyTimeoutMs: number;
   readonly decisionCacheSize: number;
   /** Byte budget of the template CST cache (`CST_CACHE_BYTES`). */
   readonly cstCacheBytes: number;
@@ -121,6 +123,7 @@ export const ENV_NAMES = [
   "MODEL_POLL_SECONDS",
   "MAX_BODY_BYTES",
   "MAX_IN_FLIGHT_BYTES",
+  "BODY_TIMEOUT_MS",
   "DECISION_CACHE_SIZE",
   "CST_CACHE_BYTES",
   "PARSE_WORKERS",
@@ -187,6 +190,7 @@ export const DEFAULT_CONFIG: Config = {
   modelPollSeconds: 0,
   maxBodyBytes: 1024 * 1024,
   maxInFlightBytes: 64 * 1024 * 1024,
+  bodyTimeoutMs: 10_000,
   decisionCacheSize: 10_000,
   cstCacheBytes: 16 * 1024 * 1024,
   parseWorkers: 1,
@@ -293,6 +297,7 @@ export function configFromEnv(env: ConfigEnv): Config {
       registry ? DEFAULT_REGISTRY_POLL_SECONDS : d.modelPollSeconds,
     ),
     maxBodyBytes: positiveInteger("MAX_BODY_BYTES", env.MAX_BODY_BYTES, d.maxBodyBytes),
+    bodyTimeoutMs: positiveInteger("BODY_TIMEOUT_MS", env.BODY_TIMEOUT_MS, d.bodyTimeoutMs),
     maxInFlightBytes: positiveInteger(
       "MAX_IN_FLIGHT_BYTES",
       env.MAX_IN_FLIGHT_BYTES,

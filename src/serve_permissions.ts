@@ -68,6 +68,7 @@ const SETTING_ACCESS: { readonly [K in keyof Required<Config>]: Access } = {
   modelCacheDir: "write",
   modelPollSeconds: "none",
   maxInFlightBytes: "none",
+  bodyTimeoutMs: "none",
   maxBodyBytes: "none",
   decisionCacheSize: "none",
   cstCacheBytes: "none",

@@ -11,6 +11,17 @@ import type { Context, MiddlewareHandler } from "hono";
 /** Default {@linkcode InFlightBudget} size: 64 MiB of request bodies at once. */
 export const DEFAULT_MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
 
+/** Default {@linkcode InFlightBudget.bodyTimeoutMs}: 10 s for a whole request body. */
+export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
+
+/** A request body that did not arrive whole in time. */
+export class BodyTimeoutError extends Error {
+  override name = "BodyTimeoutError";
+  constructor(ms: number) {
+    super(`request body not received within ${ms} ms`);
+  }
+}
+
 /**
  * A budget of request-body bytes being received or handled at once, shared by every endpoint
  * of the process: 300 concurrent 1 MiB routing requests or 20 concurrent 30 MiB events cannot
@@ -30,8 +41,18 @@ export const DEFAULT_MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
 export class InFlightBudget {
   #used = 0;
   #refused = 0;
+  readonly bodyTimeoutMs: number;
 
-  constructor(readonly maxBytes: number = DEFAULT_MAX_IN_FLIGHT_BYTES) {}
+  /**
+   * `bodyTimeoutMs`: a body must arrive whole within this time, or its reading fails and its
+   * bytes go back to the budget (a client trickling a body cannot hold the budget for long).
+   */
+  constructor(
+    readonly maxBytes: number = DEFAULT_MAX_IN_FLIGHT_BYTES,
+    options: { readonly bodyTimeoutMs?: number } = {},
+  ) {
+    this.bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+  }
 
   /** Takes `bytes` from the budget; false (and nothing taken) when they do not fit. */
   reserve(bytes: number): boolean {
@@ -71,9 +92,34 @@ export class InFlightBudget {
         ? 0
         : unknownLengthBytes;
       if (!this.reserve(bytes)) return await onBusy(c);
+      const body = c.req.raw.body;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      if (body) {
+        // Reading fails past the deadline: the handler's read rejects, its error answer (Large,
+        // 500 or 503 per endpoint) goes out, and the reservation is released below.
+        const reader = body.getReader();
+        const timed = new ReadableStream<Uint8Array>({
+          start: (controller) => {
+            timer = setTimeout(() => {
+              controller.error(new BodyTimeoutError(this.bodyTimeoutMs));
+              reader.cancel().catch(() => {});
+            }, this.bodyTimeoutMs);
+          },
+          pull: async (controller) => {
+            const { done, value } = await reader.read();
+            if (done) {
+              clearTimeout(timer);
+              controller.close();
+            } else controller.enqueue(value);
+          },
+          cancel: (reason) => reader.cancel(reason),
+        });
+        c.req.raw = new Request(c.req.raw, { body: timed, duplex: "half" } as RequestInit);
+      }
       try {
         await next();
       } finally {
+        clearTimeout(timer);
         this.release(bytes);
       }
     };

@@ -173,3 +173,34 @@ Deno.test("client-chosen HTTP methods never become metric label values", async (
     await stop();
   }
 });
+
+Deno.test("a body trickled in too slowly gives its bytes back to the budget", async () => {
+  const { url, stop } = await served({
+    ...TEST_CONFIG,
+    maxInFlightBytes: 1536 * 1024,
+    bodyTimeoutMs: 500,
+  });
+  const port = Number(new URL(url).port);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    // Declares a megabyte, sends a few bytes, then stalls.
+    await conn.write(new TextEncoder().encode(
+      `POST /v1/route HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n{"sqlText": "`,
+    ));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const body = JSON.stringify({ sqlText: `SELECT '${"x".repeat(1024 * 1024 - 100)}'` });
+    const post = async () => {
+      const response = await fetch(`${url}/v1/route`, { method: "POST", body });
+      await response.body?.cancel();
+      return response.status;
+    };
+    // While the trickle holds its megabyte, another does not fit...
+    assert.equal(await post(), 503);
+    // ...and once its deadline passed, it does.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.equal(await post(), 200);
+  } finally {
+    conn.close();
+    await stop();
+  }
+});
