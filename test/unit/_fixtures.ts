@@ -1,7 +1,11 @@
 /** Shared helpers of the unit tests: the tiny ONNX fixture model and a quiet service. */
 import { fileURLToPath } from "node:url";
 import { type Config, DEFAULT_CONFIG } from "../../src/config.ts";
-import type { Logger } from "../../src/log.ts";
+import { createLogger, type Logger } from "../../src/log.ts";
+import type { ModelSet } from "../../src/model/model_set.ts";
+import { createRouter } from "../../src/routing/router.ts";
+import { createApp } from "../../src/server/app.ts";
+import { createRouterMetrics } from "../../src/server/metrics.ts";
 
 /** Folder holding `tiny-xgb/` (an ONNX model trained on random vectors) and nothing else. */
 export const FIXTURE_MODELS_DIR = fileURLToPath(new URL("../fixtures/models", import.meta.url));
@@ -30,4 +34,20 @@ export function capturingLogger(): Logger & { lines: string[] } {
   const push = (level: string) => (message: string, fields?: object) =>
     lines.push(JSON.stringify({ level, message, ...fields }));
   return { lines, info: push("info"), warn: push("warn"), error: push("error") };
+}
+
+/**
+ * A quiet app serving `apis` with a router over `models` (clusters `s` and `l`), for tests that
+ * exercise endpoints against real model bundles.
+ */
+export function appForModels(models: ModelSet, apis: Parameters<typeof createApp>[1]) {
+  const router = createRouter({ models, clusters: { small: "s", large: "l" } });
+  return createApp({
+    config: DEFAULT_CONFIG,
+    router,
+    metrics: createRouterMetrics(),
+    logger: createLogger(() => {}),
+    recordDecision: () => {},
+    storeHealth: () => ({ backend: "memory", state: "ok", circuit: "closed" }),
+  }, apis);
 }

@@ -7,10 +7,9 @@
  */
 
 import assert from "node:assert/strict";
+import { appForModels } from "./_fixtures.ts";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { DEFAULT_CONFIG } from "../../src/config.ts";
-import { createLogger } from "../../src/log.ts";
 import { loadModelSet } from "../../src/model/model_set.ts";
 import { directoryModelSource } from "../../src/model/model_source.ts";
 import {
@@ -20,10 +19,7 @@ import {
   readTreeEnsemble,
   TreeEnsembleError,
 } from "../../src/model/tree_ensemble.ts";
-import { createRouter } from "../../src/routing/router.ts";
-import { createApp } from "../../src/server/app.ts";
 import { extAuthzApi } from "../../src/server/ext_authz_api.ts";
-import { createRouterMetrics } from "../../src/server/metrics.ts";
 import { routeApi } from "../../src/server/route_api.ts";
 
 const QUERIES = [
@@ -63,15 +59,7 @@ Deno.test("the decoded ensemble scores like onnxruntime and its contributions su
 Deno.test("POST /v1/route?explain=true and x-trino-router-explain: 1 return the top features", async () => {
   const { models } = await bundled();
   try {
-    const router = createRouter({ models, clusters: { small: "s", large: "l" } });
-    const app = createApp({
-      config: DEFAULT_CONFIG,
-      router,
-      metrics: createRouterMetrics(),
-      logger: createLogger(() => {}),
-      recordDecision: () => {},
-      storeHealth: () => ({ backend: "memory", state: "ok", circuit: "closed" }),
-    }, [routeApi, extAuthzApi]);
+    const app = appForModels(models, [routeApi, extAuthzApi]);
     const sqlText = QUERIES[1];
     const body = JSON.stringify({ sqlText, sessionProperties: { catalog: "tpch", schema: "sf1" } });
     const plain = await (await app.request("/v1/route", { method: "POST", body })).json();

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { DEFAULT_CONFIG } from "../../src/config.ts";
+import { appForModels } from "./_fixtures.ts";
 import {
   createFeaturizer,
   FIXED_FEATURE_NAMES as FIXED_NAMES,
@@ -16,13 +16,9 @@ import {
 import { TableCatalogBuilder, tableScansOfEvent } from "../../src/features/table_catalog.ts";
 import { tableReferences } from "../../src/features/table_references.ts";
 import type { QueryCompletedEvent } from "../../src/labels/query_event.ts";
-import { createLogger } from "../../src/log.ts";
 import { loadModelSet } from "../../src/model/model_set.ts";
 import { directoryModelSource } from "../../src/model/model_source.ts";
-import { createRouter } from "../../src/routing/router.ts";
-import { createApp } from "../../src/server/app.ts";
 import { extAuthzApi } from "../../src/server/ext_authz_api.ts";
-import { createRouterMetrics } from "../../src/server/metrics.ts";
 import { lex } from "../../src/sql/lexer.ts";
 
 const refs = (sql: string, catalog?: string, schema?: string) =>
@@ -170,15 +166,7 @@ Deno.test("the bundled default model decides a query naming tpch.sf1.lineitem th
   const models = await loadModelSet(directoryModelSource("models"));
   try {
     assert.notEqual(models.defaultVersion, "heuristic-v1", "a trained model is bundled");
-    const router = createRouter({ models, clusters: { small: "s", large: "l" } });
-    const app = createApp({
-      config: DEFAULT_CONFIG,
-      router,
-      metrics: createRouterMetrics(),
-      logger: createLogger(() => {}),
-      recordDecision: () => {},
-      storeHealth: () => ({ backend: "memory", state: "ok", circuit: "closed" }),
-    }, [extAuthzApi]);
+    const app = appForModels(models, [extAuthzApi]);
     const answer = async (sql: string, schema: string) => {
       const response = await app.fetch(
         new Request("http://router/ext_authz/v1/statement", {
