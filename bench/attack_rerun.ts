@@ -11,7 +11,7 @@
 
 import { parseArgs } from "node:util";
 import { freeLoopbackPort } from "../deploy/local_process.ts";
-import { completedEvent } from "../test/unit/_feedback_events.ts";
+import { completedEvent, routeBodyFor } from "../test/unit/_feedback_events.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -89,12 +89,7 @@ try {
   const route = async () =>
     await (await fetch(`${base}/v1/route`, {
       method: "POST",
-      body: JSON.stringify({
-        user: "alice",
-        source: "trino-cli",
-        sqlText: sql,
-        sessionProperties: { catalog: "tpch", schema: "sf1" },
-      }),
+      body: routeBodyFor(sql),
     })).json();
   const before = (await route()).targetCluster;
   const statuses: Record<string, number> = {};

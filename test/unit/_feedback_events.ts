@@ -86,3 +86,16 @@ export function routed(queryId: string, overrides: Partial<DecisionRecord> = {})
 export function recordKey(spec: EventSpec): string {
   return decisionRecordKey(eventToQueryInput(completedEvent(spec)));
 }
+
+/**
+ * The `POST /v1/route` body for `sql` with the context {@linkcode completedEvent} reports (user,
+ * source, session catalog and schema), so that the router's decision joins that event.
+ */
+export function routeBodyFor(sql: string): string {
+  return JSON.stringify({
+    user: "alice",
+    source: "trino-cli",
+    sqlText: sql,
+    sessionProperties: { catalog: "tpch", schema: "sf1" },
+  });
+}

@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import { configFromEnv } from "../../src/config.ts";
 import { requireAdmin } from "../../src/server/admin_auth.ts";
 import { createService } from "../../src/service.ts";
-import { completedEvent } from "./_feedback_events.ts";
+import { completedEvent, routeBodyFor } from "./_feedback_events.ts";
 import { ADMIN_HEADERS, capturingLogger, TEST_ADMIN_TOKEN, TEST_CONFIG } from "./_fixtures.ts";
 
 function guarded(token: string | undefined) {
@@ -80,12 +80,7 @@ Deno.test("a forged completion event without the token changes no router state",
     const route = async () =>
       await (await service.app.request("/v1/route", {
         method: "POST",
-        body: JSON.stringify({
-          user: "alice",
-          source: "trino-cli",
-          sqlText: sql,
-          sessionProperties: { catalog: "tpch", schema: "sf1" },
-        }),
+        body: routeBodyFor(sql),
       })).json();
     assert.equal((await route()).targetCluster, "small.test:8080");
     const forged = completedEvent({
