@@ -2,7 +2,7 @@
  * The benchmarks' request mix: the labeled log's reads of at most 4 KB (`data/query_log.jsonl.gz`,
  * the customer's measurement), each request's SQL new. `warm`: a number literal varies (or a
  * trailing comment when the query has none), so the template repeats and only the decision cache
- * misses; `cold`: a unique column alias makes every template new, so every request parses.
+ * misses; `cold`: a CTE named after the request makes every template new, so every request parses.
  *
  * @module
  */
@@ -63,8 +63,13 @@ export function benchRequest(n: number, mix: Mix = "warm"): RouteInput & {
 } {
   const logged = LOGGED_READS[n % LOGGED_READS.length];
   let sqlText = logged.sqlText;
-  if (mix === "cold") sqlText = sqlText.replace(/\bselect\b/i, `SELECT 0 AS bench_${n},`);
-  else if (LAST_NUMBER.test(sqlText)) sqlText = sqlText.replace(LAST_NUMBER, String(1000 + n));
+  if (mix === "cold") {
+    // A CTE named after n: a template never seen before, still valid SQL of the same shape.
+    const cte = `bench_${n} AS (SELECT 1)`;
+    sqlText = /^\s*with\b/i.test(sqlText)
+      ? sqlText.replace(/^\s*with\b/i, `WITH ${cte},`)
+      : `WITH ${cte} ${sqlText}`;
+  } else if (LAST_NUMBER.test(sqlText)) sqlText = sqlText.replace(LAST_NUMBER, String(1000 + n));
   else sqlText += ` -- ${n}`;
   const hh = String(n % 24).padStart(2, "0");
   return {

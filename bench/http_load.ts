@@ -83,18 +83,25 @@ async function oneRequest(mix: Mix): Promise<number> {
     method: "POST",
     body: JSON.stringify(request),
   });
-  await response.arrayBuffer();
+  const body = await response.json();
   if (response.status !== 200) throw new Error(`status ${response.status}`);
+  reasons[body.reason] = (reasons[body.reason] ?? 0) + 1;
   return performance.now() - started;
 }
+
+/** Decisions by reason in the current run: how many cold parses missed their budget. */
+let reasons: Record<string, number> = {};
 
 function report(label: string, times: number[], elapsedMs: number) {
   times.sort((a, b) => a - b);
   console.log(
     `${label.padEnd(44)} ${(times.length / (elapsedMs / 1000)).toFixed(0).padStart(6)} req/s  p50 ${
       percentile(times, 50).toFixed(2)
-    } ms  p99 ${percentile(times, 99).toFixed(2)} ms  (n=${times.length})`,
+    } ms  p99 ${percentile(times, 99).toFixed(2)} ms  (n=${times.length}) ${
+      JSON.stringify(reasons)
+    }`,
   );
+  reasons = {};
 }
 
 async function closedLoop(connections: number, mix: Mix, label: string, requests = Infinity) {
