@@ -39,24 +39,21 @@ SEED = 20261124
 # Small on purpose: validation splits are small, and a large grid would overfit to them.
 XGB_GRID = {"max_depth": [2, 3, 5], "min_child_weight": [1, 5], "learning_rate": [0.1]}
 CV_FOLDS = 5
-# What the novelty rule watches: how many tables and how deep the query goes, and how much data
-# it touches. Literal counts, IN-list sizes and the like vary freely between families and say
-# little about cost, so they are left to the model. Ranges get a margin (NOVELTY_MARGIN of the
-# trained span, at least 1) so the rule flags queries well outside training, not its edges.
+# What the novelty rule watches: tables the catalog does not know (their size would read as 0,
+# i.e. light), and how deep and long the query is — features the model is not monotone in, so a
+# value far beyond training is a real extrapolation. Features under a monotone-increasing
+# constraint (joins, table reads, rows, intermediate size, windows) are left out: beyond the
+# trained range the model's score can only stay or rise. Each range is widened by its own span
+# (at least NOVELTY_MIN_MARGIN), so the rule flags queries well outside training, not its edges.
 NOVELTY_FEATURES = (
     "tables_unknown",
-    "table_refs",
-    "kw_join",
     "kw_select",
     "cst_depth",
     "max_paren_depth",
     "cst_cte_count",
-    "kw_over",
     "token_count",
-    "rows_sum_log",
-    "est_intermediate_log",
 )
-NOVELTY_MARGIN = 0.25
+NOVELTY_MIN_MARGIN = 2.0
 EXPLAIN_FILE = "tree_covers.json"
 EXPLAIN_CHECK_ROWS = 200
 
@@ -134,7 +131,7 @@ def schema_rule_scores(data: Dataset, mask: npt.NDArray[np.bool_]) -> npt.NDArra
 
 def novelty_rule(data: Dataset, fit: npt.NDArray[np.bool_], dropped: list[str]) -> dict[str, Any]:
     """The unfamiliar-query rule (src/model/novelty.ts): the range of NOVELTY_FEATURES over the
-    rows the model was fitted on, widened by the margin; any table the catalog does not know is
+    rows the model was fitted on, widened by its span on each side; any table the catalog does not know is
     unfamiliar whatever the training rows held (`tables_unknown` pinned to 0)."""
     names = [
         n
@@ -144,7 +141,7 @@ def novelty_rule(data: Dataset, fit: npt.NDArray[np.bool_], dropped: list[str]) 
     idx = [data.feature_names.index(n) for n in names]
     x = data.x[fit][:, idx].astype(np.float64)
     span_low, span_high = x.min(axis=0), x.max(axis=0)
-    margin = np.maximum(1.0, NOVELTY_MARGIN * (span_high - span_low))
+    margin = np.maximum(NOVELTY_MIN_MARGIN, span_high - span_low)
     low = (span_low - margin).astype(np.float32)
     high = (span_high + margin).astype(np.float32)
     if "tables_unknown" in names:
