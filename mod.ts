@@ -4,11 +4,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createRouter, directoryModelSource, loadModelSet } from "./mod.ts";
  * const models = await loadModelSet(directoryModelSource("models"));
  * const router = createRouter({ models, clusters: { small: "trino-small:8080", large: "trino-large:8080" } });
  * const { decision } = await router.route({ sqlText: "SELECT 1", user: "alice" });
- * console.assert(decision.decision === "light" || decision.decision === "heavy");
+ * assert(decision.decision === "light" || decision.decision === "heavy");
  * await models.close();
  * ```
  *

@@ -10,8 +10,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { freeLoopbackPort } from "./local_process.ts";
- * console.assert(freeLoopbackPort() > 0);
+ * assert(freeLoopbackPort() > 0);
  * ```
  */
 export function freeLoopbackPort(): number {
@@ -26,8 +27,9 @@ export function freeLoopbackPort(): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { commandRuns } from "./local_process.ts";
- * console.assert(!(await commandRuns("no-such-command-here", ["--version"])));
+ * assert(!(await commandRuns("no-such-command-here", ["--version"])));
  * ```
  */
 export async function commandRuns(command: string, args: string[]): Promise<boolean> {

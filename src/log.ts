@@ -59,11 +59,12 @@ export interface Logger {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createLogger } from "./log.ts";
  * const lines: string[] = [];
  * const log = createLogger((line) => lines.push(line));
  * log.info("routed", { queryId: "q1", sqlText: "SELECT secret" } as never);
- * console.assert(!lines[0].includes("secret"));
+ * assert(!lines[0].includes("secret"));
  * ```
  */
 export function createLogger(sink: LogSink = (line) => console.error(line)): Logger {
@@ -90,10 +91,11 @@ export type RecordLog = (line: Record<string, unknown>) => void;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createLogger, recordLog } from "./log.ts";
  * const lines: string[] = [];
  * recordLog(createLogger((l) => lines.push(l)), "store")({ level: "warn", msg: "degraded", backend: "redis" });
- * console.assert(lines[0].includes('"detail":"backend=redis"'));
+ * assert(lines[0].includes('"detail":"backend=redis"'));
  * ```
  */
 export function recordLog(logger: Logger, component: string): RecordLog {

@@ -10,13 +10,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LruCache } from "./lru_cache.ts";
  * const cache = new LruCache<string, number>(2);
  * cache.set("a", 1); cache.set("b", 2); cache.get("a"); cache.set("c", 3);
- * console.assert(cache.get("b") === undefined && cache.get("a") === 1);
+ * assert(cache.get("b") === undefined && cache.get("a") === 1);
  * const sized = new LruCache<string, string>(10, { maxBytes: 5, sizeOf: (v) => v.length });
  * sized.set("x", "abc"); sized.set("y", "abc");
- * console.assert(sized.get("x") === undefined && sized.bytes === 3);
+ * assert(sized.get("x") === undefined && sized.bytes === 3);
  * ```
  */
 export class LruCache<K, V> {

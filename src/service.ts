@@ -60,11 +60,12 @@ export interface Service {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_CONFIG } from "./config.ts";
  * import { createService } from "./service.ts";
  * const service = await createService(DEFAULT_CONFIG, { logger: { info() {}, warn() {}, error() {} } });
  * const response = await service.app.request("/readyz");
- * console.assert(response.status === 200);
+ * assert(response.status === 200);
  * await service.close();
  * ```
  */

@@ -242,9 +242,10 @@ function queryIdAt(millis: number, sequence: number, r: () => number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeFixtureLog } from "./make_fixture_log.ts";
  * const events = makeFixtureLog({ queries: 20 });
- * console.assert(events.length >= 20);
+ * assert(events.length >= 20);
  * ```
  */
 export function makeFixtureLog(options: FixtureOptions = {}): QueryCompletedEvent[] {

@@ -69,12 +69,13 @@ export interface GateVerdict {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { promotionGate } from "./promote.ts";
  * const s = { rows: 2, heavy: 1, confusion: { tp: 0, fn: 1, fp: 0, tn: 1 }, recall: 0, fnr: 1,
  *   fpr: 0, precision: null, aucPr: null, heavyCpuSecondsOnSmall: 500, lightCpuSecondsOnLarge: 0 };
  * const report = { ...s, version: "v", split: "test" as const, modelDecided: s,
  *   byStatementKind: {}, byUser: {}, byReason: {} };
- * console.assert(!promotionGate(report, report).promote);
+ * assert(!promotionGate(report, report).promote);
  * ```
  */
 export function promotionGate(

@@ -70,8 +70,9 @@ const FAMILY_IN_CLIENT_INFO = /"?family"?\s*[=:]\s*"?([\w.:-]{1,128})/;
  * ```ts
  * import assert from "node:assert/strict";
  * import { queryFamily } from "./query_log.ts";
+ * import type { QueryCompletedEvent } from "../src/labels/query_event.ts";
  * const event = { metadata: { queryId: "q", query: "SELECT 1" }, statistics: {},
- *   context: { clientInfo: "family=f42" } };
+ *   context: { clientInfo: "family=f42" } } as unknown as QueryCompletedEvent;
  * assert.equal(queryFamily(event), "f42");
  * ```
  */

@@ -75,8 +75,9 @@ const ratio = (a: number, b: number) => b === 0 ? null : a / b;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { averagePrecision } from "./replay.ts";
- * console.assert(averagePrecision([1, 0], [0.9, 0.1]) === 1);
+ * assert(averagePrecision([1, 0], [0.9, 0.1]) === 1);
  * ```
  */
 export function averagePrecision(
@@ -109,9 +110,10 @@ export function averagePrecision(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { summarize } from "./replay.ts";
  * const s = summarize([]);
- * console.assert(s.rows === 0 && s.recall === null);
+ * assert(s.rows === 0 && s.recall === null);
  * ```
  */
 export function summarize(rows: readonly ReplayedQuery[]): ReplaySummary {

@@ -106,13 +106,14 @@ export class EnvoyNotInstalledError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderEnvoyConfig } from "./envoy_process.ts";
  * const yaml = renderEnvoyConfig("port: {{LISTEN_PORT}}", {
  *   listen: { host: "127.0.0.1", port: 8080 }, adminPort: 9901,
  *   router: { host: "127.0.0.1", port: 1 }, small: { host: "127.0.0.1", port: 2 },
  *   large: { host: "127.0.0.1", port: 3 },
  * });
- * console.assert(yaml === "port: 8080");
+ * assert(yaml === "port: 8080");
  * ```
  */
 export function renderEnvoyConfig(template: string, values: EnvoyConfigValues): string {
@@ -145,8 +146,9 @@ export function renderEnvoyConfig(template: string, values: EnvoyConfigValues): 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { envoyBinary } from "./envoy_process.ts";
- * console.assert(envoyBinary().endsWith("envoy"));
+ * assert(envoyBinary().endsWith("envoy"));
  * ```
  */
 export function envoyBinary(): string {

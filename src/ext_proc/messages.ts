@@ -82,11 +82,12 @@ const decoder = new TextDecoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { headerRecord } from "./messages.ts";
  * const record = headerRecord({
  *   headers: { headers: [{ key: ":path", raw_value: new TextEncoder().encode("/v1/statement") }] },
  * });
- * console.assert(record[":path"] === "/v1/statement");
+ * assert(record[":path"] === "/v1/statement");
  * ```
  */
 export function headerRecord(message: HttpHeaders | undefined): Record<string, string> {
@@ -106,8 +107,9 @@ export function headerRecord(message: HttpHeaders | undefined): Record<string, s
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { continueResponse } from "./messages.ts";
- * console.assert("response_body" in continueResponse("response_body"));
+ * assert("response_body" in continueResponse("response_body"));
  * ```
  */
 export function continueResponse(

@@ -51,12 +51,13 @@ export interface RetryMetrics {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Registry } from "prom-client";
  * import { registerRetryMetrics } from "./retry_metrics.ts";
  * const registry = new Registry();
  * registerRetryMetrics(registry);
  * const text = await registry.metrics();
- * console.assert(text.includes('trino_router_retries_total{outcome="retried"} 0'));
+ * assert(text.includes('trino_router_retries_total{outcome="retried"} 0'));
  * ```
  */
 export function registerRetryMetrics(registry: Registry): RetryMetrics {

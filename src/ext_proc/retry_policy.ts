@@ -14,9 +14,10 @@ import type { StoredSubmission } from "../store/store.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { TrinoResponseSummary } from "./retry_policy.ts";
  * const summary: TrinoResponseSummary = { queryId: "q1", hasData: false, finished: false };
- * console.assert(!summary.hasData);
+ * assert(!summary.hasData);
  * ```
  */
 export interface TrinoResponseSummary {
@@ -40,10 +41,11 @@ const LEADING_ID = /^\s*\{\s*"id"\s*:\s*"([A-Za-z0-9_]+)"/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { summarizeTrinoResponse } from "./retry_policy.ts";
  * const body = '{"id":"q1","nextUri":"http://h/v1/statement/executing/q1/y/1","data":[[1]]}';
  * const summary = summarizeTrinoResponse(body, true);
- * console.assert(summary?.queryId === "q1" && summary.hasData && !summary.finished);
+ * assert(summary?.queryId === "q1" && summary.hasData && !summary.finished);
  * ```
  */
 export function summarizeTrinoResponse(
@@ -96,9 +98,10 @@ export type RetryVerdict =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { RetryState } from "./retry_policy.ts";
  * const state: RetryState = { rowsSent: false, submission: undefined };
- * console.assert(state.submission === undefined);
+ * assert(state.submission === undefined);
  * ```
  */
 export interface RetryState {
@@ -113,13 +116,14 @@ export interface RetryState {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decideRetry } from "./retry_policy.ts";
  * const response = {
  *   queryId: "q1", hasData: false, finished: true, errorType: "INSUFFICIENT_RESOURCES",
  * };
  * const submission = { sqlText: "SELECT count(*) FROM t", headers: {} };
- * console.assert(decideRetry(response, { rowsSent: false, submission }) === "retry");
- * console.assert(decideRetry(response, { rowsSent: true, submission }) === "skipped_rows_sent");
+ * assert(decideRetry(response, { rowsSent: false, submission }) === "retry");
+ * assert(decideRetry(response, { rowsSent: true, submission }) === "skipped_rows_sent");
  * ```
  */
 export function decideRetry(response: TrinoResponseSummary, state: RetryState): RetryVerdict {
@@ -136,9 +140,10 @@ export function decideRetry(response: TrinoResponseSummary, state: RetryState): 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isRetryableSql } from "./retry_policy.ts";
- * console.assert(isRetryableSql("WITH a AS (SELECT 1) SELECT * FROM a"));
- * console.assert(!isRetryableSql("INSERT INTO t SELECT * FROM u"));
+ * assert(isRetryableSql("WITH a AS (SELECT 1) SELECT * FROM a"));
+ * assert(!isRetryableSql("INSERT INTO t SELECT * FROM u"));
  * ```
  */
 export function isRetryableSql(sqlText: string): boolean {
@@ -182,14 +187,15 @@ const ORIGIN_HEADERS = new Set(["host", "x-forwarded-host", "x-forwarded-proto"]
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { submissionHeaders } from "./retry_policy.ts";
  * const kept = submissionHeaders({
  *   ":authority": "envoy:8080", "x-trino-user": "alice", authorization: "Basic c2VjcmV0",
  *   "x-trino-routing-group": "small", "x-trino-extra-credential": "token=s3cret",
  * });
- * console.assert(kept["x-trino-user"] === "alice" && kept.host === "envoy:8080");
- * console.assert(!("authorization" in kept) && !("x-trino-routing-group" in kept));
- * console.assert(!("x-trino-extra-credential" in kept));
+ * assert(kept["x-trino-user"] === "alice" && kept.host === "envoy:8080");
+ * assert(!("authorization" in kept) && !("x-trino-routing-group" in kept));
+ * assert(!("x-trino-extra-credential" in kept));
  * ```
  */
 export function submissionHeaders(
@@ -210,9 +216,10 @@ export function submissionHeaders(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { PublicOrigin } from "./retry_policy.ts";
  * const origin: PublicOrigin = { host: "trino.example.com:8080", proto: "http" };
- * console.assert(origin.proto === "http");
+ * assert(origin.proto === "http");
  * ```
  */
 export interface PublicOrigin {
@@ -228,13 +235,14 @@ export interface PublicOrigin {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { largeRetryHeaders } from "./retry_policy.ts";
  * const headers = largeRetryHeaders(
  *   { sqlText: "SELECT 1", headers: { "x-trino-user": "alice", host: "envoy:8080" } },
  *   {},
  * );
- * console.assert(headers["x-forwarded-prefix"] === "/large");
- * console.assert(headers["x-forwarded-host"] === "envoy:8080" && !("host" in headers));
+ * assert(headers["x-forwarded-prefix"] === "/large");
+ * assert(headers["x-forwarded-host"] === "envoy:8080" && !("host" in headers));
  * ```
  */
 export function largeRetryHeaders(

@@ -34,13 +34,14 @@ export const DEFAULT_RETRY_TIMEOUT_MS = 5_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryStore } from "../store/memory_store.ts";
  * import type { RetryProcessorOptions } from "./retry_processor.ts";
  * const options: RetryProcessorOptions = {
  *   store: new MemoryStore(),
  *   largeClusterUrl: "http://127.0.0.1:18082",
  * };
- * console.assert(options.largeClusterUrl.endsWith("18082"));
+ * assert(options.largeClusterUrl.endsWith("18082"));
  * await options.store.close();
  * ```
  */
@@ -69,13 +70,14 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryStore } from "../store/memory_store.ts";
  * import { RetryProcessor } from "./retry_processor.ts";
  * const store = new MemoryStore();
  * const processor = new RetryProcessor({ store, largeClusterUrl: "http://127.0.0.1:1" });
  * const stream = processor.stream();
  * const answer = await stream.handle({ request: "response_body", response_body: {} });
- * console.assert("response_body" in answer);
+ * assert("response_body" in answer);
  * await store.close();
  * ```
  */

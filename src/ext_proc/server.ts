@@ -25,9 +25,10 @@ export const EXT_PROC_PROTO = "envoy/service/ext_proc/v3/external_processor.prot
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadExtProcPackage } from "./server.ts";
  * const pkg = loadExtProcPackage();
- * console.assert(typeof pkg.envoy === "object");
+ * assert(typeof pkg.envoy === "object");
  * ```
  */
 export function loadExtProcPackage(): grpc.GrpcObject {
@@ -48,9 +49,10 @@ export function loadExtProcPackage(): grpc.GrpcObject {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { extProcService, loadExtProcPackage } from "./server.ts";
  * const service = extProcService(loadExtProcPackage());
- * console.assert(typeof service === "function");
+ * assert(typeof service === "function");
  * ```
  */
 export function extProcService(pkg: grpc.GrpcObject): grpc.ServiceClientConstructor {
@@ -64,6 +66,7 @@ export function extProcService(pkg: grpc.GrpcObject): grpc.ServiceClientConstruc
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryStore } from "../store/memory_store.ts";
  * import type { ExtProcServerOptions } from "./server.ts";
  * const options: ExtProcServerOptions = {
@@ -71,7 +74,7 @@ export function extProcService(pkg: grpc.GrpcObject): grpc.ServiceClientConstruc
  *   largeClusterUrl: "http://127.0.0.1:18082",
  *   port: 0,
  * };
- * console.assert(options.port === 0);
+ * assert(options.port === 0);
  * await options.store.close();
  * ```
  */
@@ -122,13 +125,14 @@ export interface ExtProcServer {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryStore } from "../store/memory_store.ts";
  * import { startExtProcServer } from "./server.ts";
  * const store = new MemoryStore();
  * const server = await startExtProcServer({
  *   store, largeClusterUrl: "http://127.0.0.1:18082", port: 0, host: "127.0.0.1",
  * });
- * console.assert(server.port > 0);
+ * assert(server.port > 0);
  * await server.close();
  * await store.close();
  * ```

@@ -46,9 +46,10 @@ const QUERY_ID_TIME = /^(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})_/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { queryTime } from "./context_features.ts";
  * const t = queryTime({ queryId: "20250811_123456_00012_abcde" });
- * console.assert(t.hour_of_day === 12 && t.day_of_week === 1);
+ * assert(t.hour_of_day === 12 && t.day_of_week === 1);
  * ```
  */
 export function queryTime(

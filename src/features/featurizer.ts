@@ -140,9 +140,10 @@ export type Featurizer = ((input: QueryInput) => Featurized) & {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { featureNames, FIXED_ONLY_SPEC } from "./featurizer.ts";
  * const names = featureNames(FIXED_ONLY_SPEC);
- * console.assert(names[0] === "sql_length");
+ * assert(names[0] === "sql_length");
  * ```
  */
 export function featureNames(spec: FeatureSpec): string[] {
@@ -179,10 +180,11 @@ interface Prepared {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createFeaturizer, FIXED_ONLY_SPEC } from "./featurizer.ts";
  * const featurize = createFeaturizer(FIXED_ONLY_SPEC);
  * const f = featurize({ sqlText: "INSERT INTO t SELECT * FROM s" });
- * console.assert(f.statementKind === "write" && f.vector[0] === 29);
+ * assert(f.statementKind === "write" && f.vector[0] === 29);
  * ```
  */
 export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions = {}): Featurizer {

@@ -29,9 +29,10 @@ const JOINER = " ";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ngramCounts } from "./tfidf.ts";
  * const counts = ngramCounts(["select", "*", "select"]);
- * console.assert(counts.get("select") === 2 && counts.get("select *") === 1);
+ * assert(counts.get("select") === 2 && counts.get("select *") === 1);
  * ```
  */
 export function ngramCounts(words: readonly string[]): Map<string, number> {
@@ -52,9 +53,10 @@ export function ngramCounts(words: readonly string[]): Map<string, number> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fitTfidf } from "./tfidf.ts";
  * const spec = fitTfidf([["select", "a"], ["select", "b"]], { minDocumentFrequency: 2 });
- * console.assert(spec.vocabulary.join() === "select");
+ * assert(spec.vocabulary.join() === "select");
  * ```
  */
 export function fitTfidf(
@@ -88,11 +90,12 @@ export type TfidfVectorizer = (words: readonly string[], out: Float32Array, offs
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createTfidfVectorizer } from "./tfidf.ts";
  * const vectorize = createTfidfVectorizer({ vocabulary: ["select", "from"], idf: [1, 2] });
  * const out = new Float32Array(2);
  * vectorize(["select", "from"], out, 0);
- * console.assert(Math.abs(out[0] ** 2 + out[1] ** 2 - 1) < 1e-6);
+ * assert(Math.abs(out[0] ** 2 + out[1] ** 2 - 1) < 1e-6);
  * ```
  */
 export function createTfidfVectorizer(spec: TfidfSpec): TfidfVectorizer {

@@ -87,11 +87,12 @@ const NOT_FUNCTIONS = new Set([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lex } from "../sql/lexer.ts";
  * import { tokenFeatures } from "./token_features.ts";
  * const sql = "SELECT * FROM a JOIN b ON a.x = b.x WHERE a.y IN (1, 2, 3)";
  * const f = tokenFeatures(sql, lex(sql));
- * console.assert(f.kw_join === 1 && f.in_list_max === 3 && f.wildcard_count === 1);
+ * assert(f.kw_join === 1 && f.in_list_max === 3 && f.wildcard_count === 1);
  * ```
  */
 export function tokenFeatures(

@@ -14,9 +14,10 @@ export type RouteClass = "light" | "heavy";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { falseNegativeRate, type ConfusionCounts } from "./confusion.ts";
  * const counts: ConfusionCounts = { truePositive: 9, falseNegative: 1, trueNegative: 90, falsePositive: 0 };
- * console.assert(falseNegativeRate(counts) === 0.1);
+ * assert(falseNegativeRate(counts) === 0.1);
  * ```
  */
 export interface ConfusionCounts {
@@ -35,8 +36,9 @@ export type ConfusionSnapshot = Readonly<Record<string, ConfusionCounts>>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { falseNegativeRate } from "./confusion.ts";
- * console.assert(Number.isNaN(falseNegativeRate({ truePositive: 0, falseNegative: 0, trueNegative: 5, falsePositive: 0 })));
+ * assert(Number.isNaN(falseNegativeRate({ truePositive: 0, falseNegative: 0, trueNegative: 5, falsePositive: 0 })));
  * ```
  */
 export function falseNegativeRate(counts: ConfusionCounts): number {
@@ -50,8 +52,9 @@ export function falseNegativeRate(counts: ConfusionCounts): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { falsePositiveRate } from "./confusion.ts";
- * console.assert(falsePositiveRate({ truePositive: 0, falseNegative: 0, trueNegative: 3, falsePositive: 1 }) === 0.25);
+ * assert(falsePositiveRate({ truePositive: 0, falseNegative: 0, trueNegative: 3, falsePositive: 1 }) === 0.25);
  * ```
  */
 export function falsePositiveRate(counts: ConfusionCounts): number {
@@ -64,8 +67,9 @@ export function falsePositiveRate(counts: ConfusionCounts): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { confusionCell } from "./confusion.ts";
- * console.assert(confusionCell("light", "heavy") === "falseNegative");
+ * assert(confusionCell("light", "heavy") === "falseNegative");
  * ```
  */
 export function confusionCell(predicted: RouteClass, actual: RouteClass): keyof ConfusionCounts {
@@ -81,8 +85,9 @@ const SHARED_PREFIX = "confusion|";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { confusionCounterName } from "./confusion.ts";
- * console.assert(confusionCounterName("v1", "light", "heavy") === "confusion|v1|light|heavy");
+ * assert(confusionCounterName("v1", "light", "heavy") === "confusion|v1|light|heavy");
  * ```
  */
 export function confusionCounterName(
@@ -108,9 +113,10 @@ const isClass = (value: string): value is RouteClass => value === "light" || val
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { snapshotFromCounters } from "./confusion.ts";
  * const snapshot = snapshotFromCounters({ "confusion|v1|light|heavy": 2, "other": 7 });
- * console.assert(snapshot.v1.falseNegative === 2);
+ * assert(snapshot.v1.falseNegative === 2);
  * ```
  */
 export function snapshotFromCounters(
@@ -138,11 +144,12 @@ export function snapshotFromCounters(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ConfusionMatrix } from "./confusion.ts";
  * const matrix = new ConfusionMatrix();
  * matrix.record("v1", "light", "heavy");
  * matrix.record("v1", "heavy", "heavy");
- * console.assert(matrix.snapshot().v1.falseNegative === 1);
+ * assert(matrix.snapshot().v1.falseNegative === 1);
  * ```
  */
 export class ConfusionMatrix {

@@ -89,12 +89,13 @@ export type AcceptResult = "accepted" | "busy" | "unknown-cluster";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { FeedbackOutcome } from "./feedback_loop.ts";
  * const outcome: FeedbackOutcome = {
  *   queryId: "q1", cluster: "small", joined: false, predicted: undefined, actual: "light",
  *   because: "light", markedTemplate: false, logged: false,
  * };
- * console.assert(outcome.actual === "light");
+ * assert(outcome.actual === "light");
  * ```
  */
 export interface FeedbackOutcome {
@@ -121,12 +122,13 @@ export interface FeedbackOutcome {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { FeedbackStats } from "./feedback_loop.ts";
  * const stats: FeedbackStats = {
  *   events: {}, templateMarks: 0, dropped: 0, failed: 0, rejectedClusters: 0,
  *   labeledLog: { written: 0, failed: 0, overLimit: 0 },
  * };
- * console.assert(stats.dropped === 0);
+ * assert(stats.dropped === 0);
  * ```
  */
 export interface FeedbackStats {
@@ -151,12 +153,13 @@ export interface FeedbackStats {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryStore } from "../store/memory_store.ts";
  * import { createFeedbackLoop, type FeedbackLoop } from "./feedback_loop.ts";
  * const feedback: FeedbackLoop = createFeedbackLoop({ store: new MemoryStore(), log: () => {} });
  * const event = { metadata: { queryId: "q1" }, statistics: {}, context: {} };
- * console.assert(feedback.accept(event) === "accepted");
- * console.assert(feedback.accept(event, "elsewhere") === "unknown-cluster");
+ * assert(feedback.accept(event) === "accepted");
+ * assert(feedback.accept(event, "elsewhere") === "unknown-cluster");
  * await feedback.idle();
  * ```
  */
@@ -196,6 +199,7 @@ const UNKNOWN_CLUSTER = "unknown";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryStore } from "../store/memory_store.ts";
  * import { createFeedbackLoop } from "./feedback_loop.ts";
  * const store = new MemoryStore();
@@ -211,8 +215,8 @@ const UNKNOWN_CLUSTER = "unknown";
  *   statistics: { cpuTime: 0.5, peakUserMemoryBytes: 1024 },
  *   context: {},
  * });
- * console.assert(outcome.joined && outcome.actual === "light");
- * console.assert(feedback.confusion().v1.trueNegative === 1);
+ * assert(outcome.joined && outcome.actual === "light");
+ * assert(feedback.confusion().v1.trueNegative === 1);
  * ```
  */
 export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {

@@ -14,8 +14,9 @@ import type { FeedbackLoop } from "./feedback_loop.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FEEDBACK_METRIC_NAMES } from "./feedback_metrics.ts";
- * console.assert(FEEDBACK_METRIC_NAMES.includes("trino_router_feedback_false_negative_rate"));
+ * assert(FEEDBACK_METRIC_NAMES.includes("trino_router_feedback_false_negative_rate"));
  * ```
  */
 export const FEEDBACK_METRIC_NAMES = [
@@ -53,13 +54,14 @@ const SHARED_SNAPSHOT_MAX_AGE_MS = 1_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Registry } from "prom-client";
  * import { MemoryStore } from "../store/memory_store.ts";
  * import { createFeedbackLoop } from "./feedback_loop.ts";
  * import { registerFeedbackMetrics } from "./feedback_metrics.ts";
  * const registry = new Registry();
  * registerFeedbackMetrics(registry, createFeedbackLoop({ store: new MemoryStore() }));
- * console.assert((await registry.metrics()).includes("trino_router_feedback_confusion_total"));
+ * assert((await registry.metrics()).includes("trino_router_feedback_confusion_total"));
  * ```
  */
 export function registerFeedbackMetrics(registry: Registry, feedback: FeedbackLoop): void {

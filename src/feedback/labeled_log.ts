@@ -19,12 +19,13 @@ export const DEFAULT_LABELED_LOG_MAX_BYTES = 1024 ** 3;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LabeledLog } from "./labeled_log.ts";
  * const path = await Deno.makeTempFile({ suffix: ".jsonl" });
  * const log = new LabeledLog(path);
  * await log.append({ metadata: { queryId: "q1" }, routing: null });
  * await log.close();
- * console.assert((await Deno.readTextFile(path)).endsWith("}\n"));
+ * assert((await Deno.readTextFile(path)).endsWith("}\n"));
  * ```
  */
 export class LabeledLog {

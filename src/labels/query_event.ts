@@ -89,10 +89,11 @@ const UNIT_SECONDS: Record<string, number> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { durationSeconds } from "./query_event.ts";
- * console.assert(durationSeconds(1.5) === 1.5);
- * console.assert(durationSeconds("250.00ms") === 0.25);
- * console.assert(durationSeconds("PT1M30S") === 90);
+ * assert(durationSeconds(1.5) === 1.5);
+ * assert(durationSeconds("250.00ms") === 0.25);
+ * assert(durationSeconds("PT1M30S") === 90);
  * ```
  */
 export function durationSeconds(value: Duration | undefined): number {
@@ -156,13 +157,14 @@ export type Label =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { labelEvent, PRODUCTION_THRESHOLDS } from "./query_event.ts";
  * const event = {
  *   metadata: { queryId: "q1", queryState: "FINISHED" },
  *   statistics: { cpuTime: 301, peakUserMemoryBytes: 0 },
  *   context: {},
  * };
- * console.assert(labelEvent(event, PRODUCTION_THRESHOLDS, "read").because === "cpu");
+ * assert(labelEvent(event, PRODUCTION_THRESHOLDS, "read").because === "cpu");
  * ```
  */
 export function labelEvent(
@@ -190,13 +192,14 @@ export function labelEvent(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { eventToQueryInput } from "./query_event.ts";
  * const input = eventToQueryInput({
  *   metadata: { queryId: "20250811_123456_00012_abcde", query: "SELECT 1" },
  *   statistics: {},
  *   context: { user: "alice", catalog: "tpch", schema: "tiny" },
  * });
- * console.assert(input.sqlText === "SELECT 1" && input.user === "alice");
+ * assert(input.sqlText === "SELECT 1" && input.user === "alice");
  * ```
  */
 export function eventToQueryInput(event: QueryCompletedEvent): QueryInput {

@@ -30,11 +30,12 @@ export const HEURISTIC_MANIFEST: ModelManifest = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createFeaturizer, FIXED_ONLY_SPEC } from "../features/featurizer.ts";
  * import { createHeuristicScorer } from "./heuristic.ts";
  * const featurize = createFeaturizer(FIXED_ONLY_SPEC);
  * const scores = await createHeuristicScorer().score([featurize({ sqlText: "SELECT 1" }).vector]);
- * console.assert(scores[0] === 0);
+ * assert(scores[0] === 0);
  * ```
  */
 export function createHeuristicScorer(): Scorer {

@@ -58,11 +58,12 @@ function fail(where: string, problem: string): never {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateManifest } from "./manifest.ts";
  * try {
  *   validateManifest({ version: "v0", featureSchemaVersion: 0 }, "models/v0");
  * } catch (e) {
- *   console.assert((e as Error).name === "ManifestError");
+ *   assert((e as Error).name === "ManifestError");
  * }
  * ```
  */

@@ -51,9 +51,10 @@ export interface ModelSet {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { modelSetFromBundles } from "./model_set.ts";
  * const models = await modelSetFromBundles([]);
- * console.assert(models.defaultVersion === "heuristic-v1");
+ * assert(models.defaultVersion === "heuristic-v1");
  * ```
  */
 export async function modelSetFromBundles(
@@ -120,10 +121,11 @@ export async function modelSetFromBundles(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { directoryModelSource } from "./model_source.ts";
  * import { loadModelSet } from "./model_set.ts";
  * const models = await loadModelSet(directoryModelSource("models"));
- * console.assert(models.versions.includes("heuristic-v1"));
+ * assert(models.versions.includes("heuristic-v1"));
  * await models.close();
  * ```
  */

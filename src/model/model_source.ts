@@ -105,9 +105,10 @@ export const DEFAULT_POINTER_FILE = "DEFAULT";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { directoryModelSource } from "./model_source.ts";
  * const catalog = await directoryModelSource("models").load();
- * console.assert(Array.isArray(catalog.bundles));
+ * assert(Array.isArray(catalog.bundles));
  * ```
  */
 export function directoryModelSource(dir: string): ModelSource {

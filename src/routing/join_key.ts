@@ -20,9 +20,10 @@ import type { RouteInput } from "./router.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decisionJoinKey } from "./join_key.ts";
  * const key = decisionJoinKey({ sqlText: "SELECT 1", user: "alice" });
- * console.assert(key.startsWith("req:") && key === decisionJoinKey({ user: "alice", sqlText: "SELECT 1" }));
+ * assert(key.startsWith("req:") && key === decisionJoinKey({ user: "alice", sqlText: "SELECT 1" }));
  * ```
  */
 export function decisionJoinKey(

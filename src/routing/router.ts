@@ -132,6 +132,7 @@ type CachedDecision = Omit<RouteDecision, "queryId">;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createRouter } from "./router.ts";
  * import { modelSetFromBundles } from "../model/model_set.ts";
  * const router = createRouter({
@@ -139,7 +140,7 @@ type CachedDecision = Omit<RouteDecision, "queryId">;
  *   clusters: { small: "trino-small:8080", large: "trino-large:8080" },
  * });
  * const { decision } = await router.route({ sqlText: "DELETE FROM t" });
- * console.assert(decision.reason === "write-statement" && decision.targetCluster === "trino-large:8080");
+ * assert(decision.reason === "write-statement" && decision.targetCluster === "trino-large:8080");
  * ```
  */
 export function createRouter(options: RouterOptions): Router {

@@ -19,6 +19,7 @@ export type Integration = (deps: AppDeps) => Hono;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createApp } from "./app.ts";
  * import { createRouter } from "../routing/router.ts";
  * import { modelSetFromBundles } from "../model/model_set.ts";
@@ -32,7 +33,7 @@ export type Integration = (deps: AppDeps) => Hono;
  *   storeHealth: () => ({ backend: "memory", state: "ok", circuit: "closed" }),
  * });
  * const response = await app.request("/healthz");
- * console.assert(response.status === 200);
+ * assert(response.status === 200);
  * ```
  */
 export function createApp(deps: AppDeps, integrations: readonly Integration[] = []): Hono {

@@ -56,11 +56,12 @@ export interface RouterMetrics {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createRouterMetrics } from "./metrics.ts";
  * const metrics = createRouterMetrics();
  * metrics.observeFallback("inference-error");
  * const text = await metrics.registry.metrics();
- * console.assert(text.includes('trino_router_fallbacks_total{cause="inference-error"} 1'));
+ * assert(text.includes('trino_router_fallbacks_total{cause="inference-error"} 1'));
  * ```
  */
 export function createRouterMetrics(): RouterMetrics {

@@ -33,11 +33,12 @@ const OPTIONAL_STRINGS = ["queryId", "user", "source", "timestamp", "transaction
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseRouteRequest } from "./route_request.ts";
  * const bad = parseRouteRequest('{"queryId": "q1", "sqlText": 42}');
- * console.assert(!bad.ok && bad.error === "`sqlText` must be a string" && bad.queryId === "q1");
+ * assert(!bad.ok && bad.error === "`sqlText` must be a string" && bad.queryId === "q1");
  * const good = parseRouteRequest('{"sqlText": "SELECT 1", "sessionProperties": {"catalog": "hive"}}');
- * console.assert(good.ok && good.input.catalog === "hive");
+ * assert(good.ok && good.input.catalog === "hive");
  * ```
  */
 export function parseRouteRequest(text: string): ParsedRouteRequest {

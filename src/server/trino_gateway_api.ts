@@ -201,12 +201,13 @@ function malformedField(body: RoutingGroupExternalBody): string | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { gatewayRouteInput } from "./trino_gateway_api.ts";
  * const input = gatewayRouteInput(new Headers(), "SELECT 1", {
  *   trinoRequestUser: { user: "bob" },
  *   trinoQueryProperties: { defaultCatalog: "tpch", defaultSchema: "tiny" },
  * });
- * console.assert(input.user === "bob" && input.catalog === "tpch" && input.schema === "tiny");
+ * assert(input.user === "bob" && input.catalog === "tpch" && input.schema === "tiny");
  * ```
  */
 export function gatewayRouteInput(

@@ -41,9 +41,10 @@ export interface TrinoRequestContext {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseTrinoSession } from "./trino_headers.ts";
  * const session = parseTrinoSession("query_max_memory=50GB, comment=a+b%2Cc");
- * console.assert(session.query_max_memory === "50GB" && session.comment === "a b,c");
+ * assert(session.query_max_memory === "50GB" && session.comment === "a b,c");
  * ```
  */
 export function parseTrinoSession(header: string | null | undefined): Record<string, string> {
@@ -65,8 +66,9 @@ export function parseTrinoSession(header: string | null | undefined): Record<str
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseClientTags } from "./trino_headers.ts";
- * console.assert(parseClientTags(" etl, ,nightly").join("|") === "etl|nightly");
+ * assert(parseClientTags(" etl, ,nightly").join("|") === "etl|nightly");
  * ```
  */
 export function parseClientTags(header: string | null | undefined): string[] {
@@ -86,12 +88,13 @@ function stampedTime(headers: Headers): { timestamp?: string } {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { routeInputFromTrinoHeaders } from "./trino_headers.ts";
  * const { input } = routeInputFromTrinoHeaders(
  *   new Headers({ "X-Trino-User": "alice", "X-Trino-Catalog": "tpch", "X-Trino-Client-Tags": "etl" }),
  *   "SELECT 1",
  * );
- * console.assert(input.user === "alice" && input.catalog === "tpch" && input.clientTags?.[0] === "etl");
+ * assert(input.user === "alice" && input.catalog === "tpch" && input.clientTags?.[0] === "etl");
  * ```
  */
 export function routeInputFromTrinoHeaders(

@@ -76,9 +76,10 @@ export const MAX_LEXED_TOKENS = 20_000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lex } from "./lexer.ts";
  * const { tokens } = lex("select 'it''s' from t -- note");
- * console.assert(tokens.map((t) => t.text).join(" ") === "SELECT 'it''s' FROM T");
+ * assert(tokens.map((t) => t.text).join(" ") === "SELECT 'it''s' FROM T");
  * ```
  */
 export function lex(sql: string, maxTokens = MAX_LEXED_TOKENS): LexResult {

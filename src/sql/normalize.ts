@@ -28,10 +28,11 @@ const TYPED_LITERAL_PREFIXES = new Set([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lex } from "./lexer.ts";
  * import { normalizedTokens } from "./normalize.ts";
  * const words = normalizedTokens(lex("SELECT * FROM t WHERE day = DATE '2025-08-10'").tokens);
- * console.assert(words.join(" ") === "select * from t where day = <str>");
+ * assert(words.join(" ") === "select * from t where day = <str>");
  * ```
  */
 export function normalizedTokens(tokens: readonly Token[]): string[] {
@@ -62,11 +63,12 @@ export function normalizedTokens(tokens: readonly Token[]): string[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lex } from "./lexer.ts";
  * import { queryTemplate } from "./normalize.ts";
  * const a = queryTemplate(lex("select * from t where id in (1, 2, 3)").tokens);
  * const b = queryTemplate(lex("SELECT *  FROM t WHERE id IN (7)").tokens);
- * console.assert(a === b);
+ * assert(a === b);
  * ```
  */
 export function queryTemplate(tokens: readonly Token[]): string {
@@ -161,8 +163,9 @@ export function parseTemplate(tokens: readonly Token[]): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { templateFingerprint } from "./normalize.ts";
- * console.assert(templateFingerprint("select <num>").length === 16);
+ * assert(templateFingerprint("select <num>").length === 16);
  * ```
  */
 export function templateFingerprint(template: string): string {
@@ -175,8 +178,9 @@ export function templateFingerprint(template: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sqlTemplateFingerprint } from "./normalize.ts";
- * console.assert(
+ * assert(
  *   sqlTemplateFingerprint("SELECT * FROM t WHERE d = DATE '2025-08-10'") ===
  *     sqlTemplateFingerprint("select * from t where d = date '2025-08-11'"),
  * );

@@ -48,10 +48,11 @@ const WRITE_WORDS = new Set(["INSERT", "UPDATE", "DELETE", "MERGE"]);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lex } from "./lexer.ts";
  * import { statementKind } from "./statement_kind.ts";
- * console.assert(statementKind(lex("(SELECT 1)").tokens) === "read");
- * console.assert(statementKind(lex("create table t as select 1").tokens) === "ddl");
+ * assert(statementKind(lex("(SELECT 1)").tokens) === "read");
+ * assert(statementKind(lex("create table t as select 1").tokens) === "ddl");
  * ```
  */
 export function statementKind(tokens: readonly Token[]): StatementKind {

@@ -18,12 +18,13 @@ interface Entry<V> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TtlLru } from "./_ttl_lru.ts";
  * let now = 0;
  * const cache = new TtlLru<string>(2, () => now);
  * cache.set("a", "1", 10);
  * now = 11;
- * console.assert(cache.get("a") === undefined);
+ * assert(cache.get("a") === undefined);
  * ```
  */
 export class TtlLru<V> {

@@ -11,9 +11,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { CircuitState } from "./circuit_breaker.ts";
  * const state: CircuitState = "closed";
- * console.assert(state === "closed");
+ * assert(state === "closed");
  * ```
  */
 export type CircuitState = "closed" | "open" | "half-open";
@@ -23,9 +24,10 @@ export type CircuitState = "closed" | "open" | "half-open";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { CircuitBreakerOptions } from "./circuit_breaker.ts";
  * const options: CircuitBreakerOptions = { failureThreshold: 3, openMs: 1_000 };
- * console.assert(options.openMs === 1_000);
+ * assert(options.openMs === 1_000);
  * ```
  */
 export interface CircuitBreakerOptions {
@@ -51,16 +53,19 @@ export const DEFAULT_CIRCUIT_BREAKER_OPTIONS = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CircuitBreaker } from "./circuit_breaker.ts";
  * let now = 0;
  * const breaker = new CircuitBreaker({ failureThreshold: 2, openMs: 100, now: () => now });
  * breaker.failure();
  * breaker.failure();
- * console.assert(breaker.state === "open" && !breaker.tryAcquire());
+ * assert.equal(breaker.state, "open");
+ * assert.equal(breaker.tryAcquire(), false);
  * now = 100;
- * console.assert(breaker.tryAcquire() && breaker.state === "half-open");
+ * assert.equal(breaker.tryAcquire(), true);
+ * assert.equal(breaker.state as string, "half-open");
  * breaker.success();
- * console.assert(breaker.state === "closed");
+ * assert.equal(breaker.state as string, "closed");
  * ```
  */
 export class CircuitBreaker {

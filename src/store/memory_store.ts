@@ -20,9 +20,10 @@ import {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { MemoryStoreOptions } from "./memory_store.ts";
  * const options: MemoryStoreOptions = { maxEntries: 1_000, now: () => 0 };
- * console.assert(options.maxEntries === 1_000);
+ * assert(options.maxEntries === 1_000);
  * ```
  */
 export interface MemoryStoreOptions {
@@ -62,12 +63,13 @@ const SINCE = new Date().toISOString();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryStore } from "./memory_store.ts";
  * let now = 0;
  * const store = new MemoryStore({ ttls: { templateMs: 1_000 }, now: () => now });
  * await store.markTemplateHeavy("0123456789abcdef");
  * now = 1_001;
- * console.assert(!(await store.isTemplateHeavy("0123456789abcdef")));
+ * assert(!(await store.isTemplateHeavy("0123456789abcdef")));
  * ```
  */
 export class MemoryStore implements Store {

@@ -32,9 +32,10 @@ export { registerStoreMetrics } from "./store_metrics.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { CreateStoreOptions } from "./mod.ts";
  * const options: CreateStoreOptions = { redisUrl: Deno.env.get("REDIS_URL") };
- * console.assert(options.redisUrl === undefined || options.redisUrl.startsWith("redis"));
+ * assert(options.redisUrl === undefined || options.redisUrl.startsWith("redis"));
  * ```
  */
 export interface CreateStoreOptions
@@ -54,9 +55,10 @@ export class StoreConfigError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createStore } from "./mod.ts";
  * const store = createStore({});
- * console.assert(store.health().backend === "memory");
+ * assert(store.health().backend === "memory");
  * await store.close();
  * ```
  */

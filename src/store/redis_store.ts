@@ -36,9 +36,10 @@ export type StoreLogger = (line: Record<string, unknown>) => void;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { RedisStoreOptions } from "./redis_store.ts";
  * const options: RedisStoreOptions = { url: "redis://127.0.0.1:6379/0", callTimeoutMs: 30 };
- * console.assert(options.callTimeoutMs === 30);
+ * assert(options.callTimeoutMs === 30);
  * ```
  */
 export interface RedisStoreOptions {

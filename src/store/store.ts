@@ -12,6 +12,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { DecisionRecord } from "./store.ts";
  * const record: DecisionRecord = {
  *   queryId: "20250811_123456_00012_abcde",
@@ -24,7 +25,7 @@
  *   targetCluster: "small",
  *   decidedAt: "2025-08-11T12:34:56.000Z",
  * };
- * console.assert(record.decision === "light");
+ * assert(record.decision === "light");
  * ```
  */
 export interface DecisionRecord {
@@ -61,12 +62,13 @@ export interface DecisionRecord {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { StoredSubmission } from "./store.ts";
  * const submission: StoredSubmission = {
  *   sqlText: "SELECT 1",
  *   headers: { "x-trino-user": "alice", "x-trino-catalog": "tpch" },
  * };
- * console.assert(submission.headers["x-trino-user"] === "alice");
+ * assert(submission.headers["x-trino-user"] === "alice");
  * ```
  */
 export interface StoredSubmission {
@@ -80,9 +82,10 @@ export interface StoredSubmission {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { StoreHealth } from "./store.ts";
  * const health: StoreHealth = { backend: "memory", state: "ok", circuit: "closed" };
- * console.assert(health.state === "ok");
+ * assert(health.state === "ok");
  * ```
  */
 export interface StoreHealth {
@@ -110,8 +113,9 @@ export interface StoreHealth {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_TTLS } from "./store.ts";
- * console.assert(DEFAULT_TTLS.decisionMs === 3_600_000);
+ * assert(DEFAULT_TTLS.decisionMs === 3_600_000);
  * ```
  */
 export interface StoreTtls {
@@ -128,8 +132,9 @@ export interface StoreTtls {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_TTLS } from "./store.ts";
- * console.assert(DEFAULT_TTLS.templateMs === 24 * 3_600_000);
+ * assert(DEFAULT_TTLS.templateMs === 24 * 3_600_000);
  * ```
  */
 export const DEFAULT_TTLS: StoreTtls = {
@@ -145,11 +150,12 @@ export const DEFAULT_TTLS: StoreTtls = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryStore } from "./memory_store.ts";
  * import type { Store } from "./store.ts";
  * const store: Store = new MemoryStore();
  * await store.markTemplateHeavy("0123456789abcdef");
- * console.assert(await store.isTemplateHeavy("0123456789abcdef"));
+ * assert(await store.isTemplateHeavy("0123456789abcdef"));
  * await store.close();
  * ```
  */

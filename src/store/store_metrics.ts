@@ -19,12 +19,13 @@ import type { Store } from "./store.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Registry } from "prom-client";
  * import { MemoryStore } from "./memory_store.ts";
  * import { registerStoreMetrics } from "./store_metrics.ts";
  * const registry = new Registry();
  * registerStoreMetrics(registry, new MemoryStore());
- * console.assert((await registry.metrics()).includes("trino_router_store_degraded"));
+ * assert((await registry.metrics()).includes("trino_router_store_degraded"));
  * ```
  */
 export function registerStoreMetrics(registry: Registry, store: Store): void {
