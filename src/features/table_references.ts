@@ -36,6 +36,9 @@ const RESERVED_AFTER_INTRODUCER = new Set([
   "table",
 ]);
 
+/** Table references read at most (the rest of a longer list is ignored). */
+export const MAX_REFERENCES = 1_000;
+
 /** Functions whose argument syntax contains FROM (`EXTRACT(YEAR FROM d)`). */
 const FROM_TAKING_FUNCTIONS = new Set(["EXTRACT", "SUBSTRING", "TRIM", "OVERLAY"]);
 
@@ -58,12 +61,15 @@ function cteNames(tokens: readonly Token[]): Set<string> {
     if (name === undefined) continue;
     let j = i + 1;
     if (tokens[j]?.text === "(") {
-      // Column list: skip to its closing parenthesis.
+      // Column list: skip to its closing parenthesis, and resume after it (a column list holds
+      // no CTE definition), so every token is walked once: hostile input stays linear.
       let depth = 0;
       for (; j < tokens.length; j++) {
         if (tokens[j].text === "(") depth++;
         else if (tokens[j].text === ")" && --depth === 0) break;
       }
+      if (j >= tokens.length) break;
+      i = j;
       j++;
     }
     if (tokens[j]?.text === "AS" && tokens[j + 1]?.text === "(") names.add(name);
@@ -155,6 +161,8 @@ export function tableReferences(
       ? [catalog, ...parts]
       : [catalog, schema, ...parts];
     references.push(qualified.join("."));
+    // No real query reads a thousand tables; past that, hostile input only costs time.
+    if (references.length >= MAX_REFERENCES) break;
   }
   let cteExtraReads = 0;
   for (const reads of cteReads.values()) cteExtraReads += reads - 1;

@@ -14,7 +14,7 @@ import {
   FIXED_ONLY_SPEC,
 } from "../../src/features/featurizer.ts";
 import { TableCatalogBuilder, tableScansOfEvent } from "../../src/features/table_catalog.ts";
-import { tableReferences } from "../../src/features/table_references.ts";
+import { MAX_REFERENCES, tableReferences } from "../../src/features/table_references.ts";
 import type { QueryCompletedEvent } from "../../src/labels/query_event.ts";
 import { loadModelSet } from "../../src/model/model_set.ts";
 import { directoryModelSource } from "../../src/model/model_source.ts";
@@ -204,4 +204,19 @@ Deno.test("joins on plain column equality are key joins; expressions, inequaliti
   assert.equal(count("SELECT * FROM a JOIN b ON a.k < b.k JOIN c ON a.k = c.k OR a.j = c.j"), 2);
   assert.equal(count("SELECT * FROM a JOIN b USING (k) JOIN c ON true"), 1);
   assert.equal(count("SELECT * FROM a LEFT JOIN b ON a.k = b.k WHERE a.x > 1"), 0);
+});
+
+Deno.test("hostile table lists stay linear: unclosed CTE column lists, thousands of FROM items", () => {
+  for (
+    const sql of [
+      "WITH " + ", a (".repeat(5000),
+      "WITH " + ", a (".repeat(5000) + ")".repeat(5000),
+      "SELECT * FROM " + "a, ".repeat(10_000),
+    ]
+  ) {
+    // Counts, not time: the walk must not revisit tokens (quadratic input gave 1 s before).
+    const r = refs(sql);
+    assert.ok(r.references.length <= MAX_REFERENCES);
+  }
+  assert.equal(refs("SELECT * FROM " + "a, ".repeat(10_000)).references.length, MAX_REFERENCES);
 });
