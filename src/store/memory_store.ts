@@ -35,6 +35,11 @@ export interface MemoryStoreOptions {
   readonly maxEntries?: number;
   /** Cap on the total size of stored submissions (they hold SQL), in bytes. */
   readonly maxSubmissionBytes?: number;
+  /**
+   * Cap on the total size of decision records, in bytes: their keys carry caller-chosen query
+   * ids, and sampled records carry a feature vector.
+   */
+  readonly maxDecisionBytes?: number;
   /** TTLs; defaults {@linkcode DEFAULT_TTLS}. */
   readonly ttls?: Partial<StoreTtls>;
   /** Clock in milliseconds, injectable so tests can expire entries without waiting. */
@@ -46,6 +51,19 @@ export const DEFAULT_MAX_ENTRIES = 100_000;
 
 /** Default {@linkcode MemoryStoreOptions.maxSubmissionBytes}: 64 MiB. */
 export const DEFAULT_MAX_SUBMISSION_BYTES = 64 * 1024 * 1024;
+
+/** Default {@linkcode MemoryStoreOptions.maxDecisionBytes}: 32 MiB (~60,000 typical records). */
+export const DEFAULT_MAX_DECISION_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Approximate memory of a decision record: the object and its short fields, the query id twice
+ * (key and field, UTF-16) and a sampled feature vector's entries.
+ */
+function decisionBytes(record: DecisionRecord): number {
+  let bytes = 400 + 4 * record.queryId.length;
+  if (record.features) bytes += 48 * Object.keys(record.features).length;
+  return bytes;
+}
 
 /** Approximate memory of a stored submission: UTF-16 text of the SQL and the headers. */
 function submissionBytes(submission: StoredSubmission): number {
@@ -84,7 +102,10 @@ export class MemoryStore implements Store {
     const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
     const now = options.now ?? Date.now;
     this.#ttls = { ...DEFAULT_TTLS, ...options.ttls };
-    this.#decisions = new TtlLru(maxEntries, now);
+    this.#decisions = new TtlLru(maxEntries, now, {
+      maxBytes: options.maxDecisionBytes ?? DEFAULT_MAX_DECISION_BYTES,
+      sizeOf: decisionBytes,
+    });
     this.#templates = new TtlLru(maxEntries, now);
     // Submissions hold SQL (up to a megabyte each): bounded by bytes too, not only by count.
     this.#submissions = new TtlLru(maxEntries, now, {

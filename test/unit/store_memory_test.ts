@@ -88,3 +88,17 @@ Deno.test("stored submissions are bounded by bytes, not only by count", async ()
   await store.putSubmission("last", { sqlText: sql, headers: {} });
   assert.equal((await store.takeSubmission("last"))?.sqlText, sql);
 });
+
+Deno.test("decision records are bounded by bytes: caller-chosen query ids cannot grow memory", async () => {
+  const store = new MemoryStore({ maxDecisionBytes: 1024 * 1024 });
+  const id = (i: number) => `q${i}-${"x".repeat(64 * 1024)}`;
+  for (let i = 0; i < 100; i++) await store.putDecision(id(i), decision(id(i)));
+  // 100 records of ~256 KiB each offered, at most 1 MiB kept: the newest ones.
+  let kept = 0;
+  for (let i = 0; i < 100; i++) if (await store.getDecision(id(i))) kept++;
+  assert.ok(kept >= 1 && kept <= 4, `kept ${kept}`);
+  assert.ok(await store.getDecision(id(99)));
+  const small = new MemoryStore({ maxDecisionBytes: 1024 * 1024 });
+  for (let i = 0; i < 1_000; i++) await small.putDecision(`q${i}`, decision(`q${i}`));
+  assert.ok(await small.getDecision("q0"), "typical records: a thousand fit in a megabyte");
+});
