@@ -1,6 +1,9 @@
 /**
  * Trino Smart Routing as a library: classify a Trino query as light or heavy in-process, with
- * no HTTP and no global state. The service (`src/main.ts`) and every adapter use exactly this.
+ * no HTTP and no global state. The service (`src/main.ts`) and every adapter use exactly this
+ * router. This entry holds what an embedding user needs: the router, the models it scores with,
+ * the decision types and the template fingerprint a {@linkcode TemplateCache} implementer keys
+ * by. Featurizing, labeling and manifest validation for training live in `training/mod.ts`.
  *
  * @example
  * ```ts
@@ -17,24 +20,48 @@
  */
 
 export {
-  createFeaturizer,
-  FEATURE_SCHEMA_VERSION,
-  featureNames,
-  type FeatureSpec,
-  type Featurized,
-  type Featurizer,
-  FIXED_ONLY_SPEC,
-  type QueryInput,
+  type Clusters,
+  createRouter,
+  type DecisionExplanation,
+  type DecisionReason,
+  type QueryClass,
+  type RouteDecision,
+  type RouteInput,
+  type Router,
+  type RouterOptions,
+  type RouteTimings,
+  type TemplateCache,
+} from "./src/routing/router.ts";
+export type {
+  ColdParse,
+  FeatureSpec,
+  Featurized,
+  Featurizer,
+  QueryInput,
 } from "./src/features/featurizer.ts";
-export { fitTfidf, type TfidfSpec } from "./src/features/tfidf.ts";
-export { lex, type Token } from "./src/sql/lexer.ts";
-export { type StatementKind, statementKind } from "./src/sql/statement_kind.ts";
-export { queryTemplate, templateFingerprint } from "./src/sql/normalize.ts";
-export { ManifestError, type ModelManifest, validateManifest } from "./src/model/manifest.ts";
+export {
+  CATEGORY_NAMES,
+  type CategoryName,
+  type QueryContext,
+} from "./src/features/context_features.ts";
+export type { TfidfSpec } from "./src/features/tfidf.ts";
+export type { TableCatalog } from "./src/features/table_catalog.ts";
+export {
+  CST_FEATURE_NAMES,
+  type CstFeatureName,
+  type CstResult,
+  type ParseOutcome,
+} from "./src/features/cst_features.ts";
+export type { StatementKind } from "./src/sql/statement_kind.ts";
+export { sqlTemplateFingerprint } from "./src/sql/normalize.ts";
+export type { Explainer, Explanation, FeatureContribution } from "./src/model/explain.ts";
+export type { NoveltyCheck, NoveltyRule } from "./src/model/novelty.ts";
+export { ManifestError, type ModelManifest, type OnnxSignature } from "./src/model/manifest.ts";
 export {
   directoryModelSource,
   httpModelSource,
   type ModelBundle,
+  type ModelCatalog,
   type ModelSource,
 } from "./src/model/model_source.ts";
 export {
@@ -46,19 +73,3 @@ export {
 } from "./src/model/model_set.ts";
 export { HEURISTIC_VERSION } from "./src/model/heuristic.ts";
 export type { Scorer } from "./src/model/scorer.ts";
-export {
-  type Clusters,
-  createRouter,
-  type DecisionReason,
-  type RouteDecision,
-  type RouteInput,
-  type Router,
-  type TemplateCache,
-} from "./src/routing/router.ts";
-export {
-  eventToQueryInput,
-  labelEvent,
-  type LabelThresholds,
-  PRODUCTION_THRESHOLDS,
-  type QueryCompletedEvent,
-} from "./src/labels/query_event.ts";

@@ -10,10 +10,15 @@
 export interface QueryContext {
   /** Trino query id; its prefix `YYYYMMDD_HHMMSS` is the UTC creation time. */
   readonly queryId?: string;
+  /** The Trino user (`X-Trino-User`). */
   readonly user?: string;
+  /** The client's source name (`X-Trino-Source`). */
   readonly source?: string;
+  /** The session catalog (`X-Trino-Catalog`). */
   readonly catalog?: string;
+  /** The session schema (`X-Trino-Schema`). */
   readonly schema?: string;
+  /** The client tags (`X-Trino-Client-Tags`). */
   readonly clientTags?: readonly string[];
   /** ISO-8601 submission time, used when the query id carries none. */
   readonly timestamp?: string;

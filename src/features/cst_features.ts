@@ -65,7 +65,9 @@ export type ParseOutcome = "parsed" | "too-large" | "too-deep" | "syntax-error" 
 
 /** CST features plus how the parse went and the tables it found. */
 export interface CstResult {
+  /** One value per CST feature (zeros when the parse did not succeed). */
   readonly features: Record<CstFeatureName, number>;
+  /** Whether the parser saw the query and, if not, why. */
   readonly outcome: ParseOutcome;
   /** Table names as written (dot-joined parts), in order of appearance. */
   readonly tables: string[];

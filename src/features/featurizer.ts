@@ -83,9 +83,11 @@ export function featureGroup(name: string): FeatureGroup {
 
 /** The learned part of the layout: category vocabularies and TF-IDF, fitted on training data. */
 export interface FeatureSpec {
+  /** The featurizer schema the spec was fitted for (`FEATURE_SCHEMA_VERSION`). */
   readonly schemaVersion: number;
   /** Known values per categorical field; each becomes a one-hot feature `field=value`. */
   readonly categories: Readonly<Record<CategoryName, readonly string[]>>;
+  /** The TF-IDF vocabulary and weights of the SQL's words. */
   readonly tfidf: TfidfSpec;
   /** Table sizes the size features read: the snapshot fitted on the training rows. */
   readonly tableCatalog: TableCatalog;
@@ -101,13 +103,17 @@ export const FIXED_ONLY_SPEC: FeatureSpec = {
 
 /** The input of the featurizer: SQL text plus context. */
 export interface QueryInput extends QueryContext {
+  /** The SQL text as the client sent it. */
   readonly sqlText: string;
 }
 
 /** What the featurizer learned about a query, beyond the vector itself. */
 export interface Featurized {
+  /** The model's input, in `featureNames(spec)` order. */
   readonly vector: Float32Array;
+  /** The statement's kind (`select`, `insert`, ...). */
   readonly statementKind: StatementKind;
+  /** Whether the CST parser saw the query and, if not, why. */
   readonly parseOutcome: ParseOutcome;
   /** Fingerprint of the literal-free template (the template cache's key). */
   readonly templateFingerprint: string;

@@ -22,7 +22,9 @@ export interface TableSize {
 export interface TableCatalog {
   /** `catalog.schema.table`, lower-case, sorted. */
   readonly tables: readonly string[];
+  /** Row count of each table, in `tables` order. */
   readonly rows: readonly number[];
+  /** Size in bytes of each table, in `tables` order. */
   readonly bytes: readonly number[];
 }
 

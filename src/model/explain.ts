@@ -16,6 +16,7 @@ import {
 
 /** One feature's share of a decision. */
 export interface FeatureContribution {
+  /** The feature's name. */
   readonly feature: string;
   /** The feature's value in the query's vector. */
   readonly value: number;

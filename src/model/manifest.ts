@@ -24,27 +24,37 @@ export interface OnnxSignature {
 export interface ModelManifest {
   /** Unique, date-based version, e.g. `2026-11-24-xgb-a4bcf1`. */
   readonly version: string;
+  /** `onnx`: a trained model in the bundle; `heuristic`: the built-in fallback scorer. */
   readonly kind: "onnx" | "heuristic";
+  /** The featurizer schema the vector follows; must equal the running featurizer's. */
   readonly featureSchemaVersion: number;
+  /** What the featurizer was fitted with (categories, TF-IDF vocabulary, table catalog). */
   readonly featureSpec: FeatureSpec;
   /** Every feature name in vector order; must equal what the featurizer produces. */
   readonly features: readonly string[];
   /** Scores at or above it are heavy. */
   readonly threshold: number;
+  /** The ONNX file and its tensor names (`kind: "onnx"` only). */
   readonly onnx?: OnnxSignature;
   /** The unfamiliar-query rule learned at training (absent: every query is familiar). */
   readonly novelty?: NoveltyRule;
   /** Files behind `?explain=true`: `covers` names the per-node training covers (JSON). */
   readonly explain?: { readonly covers: string };
+  /** ISO-8601 time the bundle was trained. */
   readonly createdAt?: string;
+  /** Free text for people. */
   readonly description?: string;
+  /** Evaluation results the training run recorded. */
   readonly metrics?: Readonly<Record<string, unknown>>;
+  /** Which logs and splits the model was trained on. */
   readonly trainingData?: Readonly<Record<string, unknown>>;
+  /** Library versions of the training run. */
   readonly libraries?: Readonly<Record<string, string>>;
 }
 
 /** A manifest that cannot be served, with the reason in the message. */
 export class ManifestError extends Error {
+  /** Error name, for logs. */
   override name = "ManifestError";
 }
 

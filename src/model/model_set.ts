@@ -17,8 +17,11 @@ import type { Scorer } from "./scorer.ts";
 
 /** One servable model version. */
 export interface LoadedModel {
+  /** The bundle's manifest. */
   readonly manifest: ModelManifest;
+  /** The featurizer fitted for this version. */
   readonly featurize: Featurizer;
+  /** Scores featurized vectors (probability of heavy). */
   readonly scorer: Scorer;
   /** The bundle's unfamiliar-query rule, compiled (absent when the bundle has none). */
   readonly novelty?: NoveltyCheck;
@@ -28,18 +31,29 @@ export interface LoadedModel {
 
 /** A request named a model version that is not loaded. */
 export class UnknownModelVersionError extends Error {
+  /** Error name, for logs. */
   override name = "UnknownModelVersionError";
-  constructor(readonly requested: string, readonly available: readonly string[]) {
+  /** The version asked for. */
+  readonly requested: string;
+  /** The versions loaded. */
+  readonly available: readonly string[];
+  /** The message names the requested version and every loaded one. */
+  constructor(requested: string, available: readonly string[]) {
     super(`unknown model version "${requested}"; loaded versions: ${available.join(", ")}`);
+    this.requested = requested;
+    this.available = available;
   }
 }
 
 /** The loaded versions and the default one. */
 export interface ModelSet {
+  /** The version used when a request names none. */
   readonly defaultVersion: string;
+  /** Every loaded version. */
   readonly versions: readonly string[];
   /** The named version, or the default when `version` is undefined. */
   get(version?: string): LoadedModel;
+  /** Releases the scorers' sessions. */
   close(): Promise<void>;
 }
 

@@ -14,8 +14,11 @@ import { type ModelManifest, validateManifest } from "./manifest.ts";
  * the bytes of every file the manifest's `integrity` section lists, for its checksums.
  */
 export interface ModelBundle {
+  /** The bundle's manifest. */
   readonly manifest: ModelManifest;
+  /** The ONNX model file (`kind: "onnx"` only). */
   readonly onnxBytes?: Uint8Array;
+  /** Other files by name, for the manifest's checksums. */
   readonly files?: ReadonlyMap<string, Uint8Array>;
 }
 
@@ -74,7 +77,9 @@ function errorCode(error: unknown): string {
 
 /** What a source offers: its bundles, and which version it names as the default, if any. */
 export interface ModelCatalog {
+  /** Every bundle the source holds. */
   readonly bundles: readonly ModelBundle[];
+  /** The version the source names as default, if any. */
   readonly defaultVersion?: string;
 }
 
@@ -82,6 +87,7 @@ export interface ModelCatalog {
 export interface ModelSource {
   /** Human-readable origin for logs and errors (a path or a URL). */
   readonly origin: string;
+  /** Reads every bundle and the default pointer. */
   load(): Promise<ModelCatalog>;
   /**
    * A cheap token that changes whenever `load()` would return something else (a folder's

@@ -52,39 +52,57 @@ export type DecisionReason =
 
 /** The addresses the decision maps onto. */
 export interface Clusters {
+  /** Address of the Small cluster (light queries). */
   readonly small: string;
+  /** Address of the Large cluster (heavy queries and every fallback). */
   readonly large: string;
 }
 
 /** The router's answer; field names follow the design document's API contract. */
 export interface RouteDecision {
+  /** The Trino query id, when the caller knew it. */
   readonly queryId?: string;
+  /** Light or heavy. */
   readonly decision: QueryClass;
+  /** The address of {@linkcode Clusters} the decision maps onto. */
   readonly targetCluster: string;
+  /** The model version that decided. */
   readonly modelVersion: string;
+  /** The model's probability of heavy (1 for rule decisions that skip the model). */
   readonly modelScore: number;
+  /** Why the router decided so. */
   readonly reason: DecisionReason;
+  /** The statement's kind (`select`, `insert`, ...). */
   readonly statementKind: StatementKind;
+  /** Whether the CST parser saw the query. */
   readonly parseOutcome: ParseOutcome;
+  /** Fingerprint of the literal-free template (the template cache's key). */
   readonly templateFingerprint: string;
 }
 
 /** Time spent per stage of one decision, in milliseconds, for metrics. */
 export interface RouteTimings {
+  /** Milliseconds spent featurizing. */
   readonly featurizeMs: number;
+  /** Milliseconds spent scoring. */
   readonly inferMs: number;
+  /** The decision came from the decision cache. */
   readonly cached: boolean;
 }
 
 /** Answers "was this template recently too heavy for Small?"; the store implements it. */
 export interface TemplateCache {
+  /** Whether the template (`sqlTemplateFingerprint` of its SQL) recently failed on Small for lack of resources. */
   isTemplateHeavy(fingerprint: string): Promise<boolean>;
 }
 
 /** Options of {@linkcode createRouter}. */
 export interface RouterOptions {
+  /** The loaded model versions. */
   readonly models: ModelSet;
+  /** The cluster addresses decisions map onto. */
   readonly clusters: Clusters;
+  /** Recently-too-heavy templates (absent: no template rule). */
   readonly templateCache?: TemplateCache;
   /** Entries of the decision cache (identical SQL + context + version); 0 disables it. */
   readonly cacheSize?: number;
@@ -97,6 +115,7 @@ export interface RouterOptions {
 
 /** Why the model scored a query as it did (`POST /v1/route?explain=true`). */
 export interface DecisionExplanation {
+  /** The model version explained. */
   readonly modelVersion: string;
   /** False for models without a tree ensemble (the heuristic): `top` is then empty. */
   readonly available: boolean;
@@ -120,7 +139,9 @@ export interface Router {
     input: RouteInput,
     modelVersion?: string,
   ): Promise<{ decision: RouteDecision; timings: RouteTimings }>;
+  /** The loaded model versions. */
   readonly models: ModelSet;
+  /** The cluster addresses decisions map onto. */
   readonly clusters: Clusters;
 }
 
