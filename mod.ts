@@ -73,3 +73,4 @@ export {
 } from "./src/model/model_set.ts";
 export { HEURISTIC_VERSION } from "./src/model/heuristic.ts";
 export type { Scorer } from "./src/model/scorer.ts";
+export { useOnnxWasm } from "./src/model/onnx_scorer.ts";

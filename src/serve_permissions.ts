@@ -12,7 +12,7 @@
 
 import { type Config, configFromEnv, ENV_NAMES, readConfigEnv } from "./config.ts";
 import { PROTO_DIR } from "./ext_proc/server.ts";
-import { ORT_WASM_PATH } from "./model/onnx_scorer.ts";
+import { ortWasmPath } from "./model/onnx_scorer.ts";
 import { shadowRouteSmallUrl } from "./rollout/rollout_config.ts";
 
 /** `host:port` of a URL, with the scheme's default port. */
@@ -113,7 +113,7 @@ export interface RuntimeFiles {
 }
 
 /** The runtime files of this checkout or image. */
-export const RUNTIME_FILES: RuntimeFiles = { protoDir: PROTO_DIR, ortWasm: ORT_WASM_PATH };
+export const RUNTIME_FILES: RuntimeFiles = { protoDir: PROTO_DIR, ortWasm: ortWasmPath() };
 
 /**
  * What prom-client's process collectors read (memory, open and maximum file descriptors): these

@@ -13,11 +13,14 @@ import * as esbuild from "esbuild";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+/** Said wherever an npm user looks first: our code is Apache-2.0, one dependency is GPL. */
+const GPL_NOTE = "Our code is Apache-2.0; it depends on sql-parser-cst, licensed " +
+  "GPL-2.0-or-later, installed as a separate package (never bundled).";
 const outDir = Deno.args[0] ?? `${root}dist/npm`;
 const rootPackage = JSON.parse(await Deno.readTextFile(`${root}package.json`));
 
 await Deno.remove(outDir, { recursive: true }).catch(() => {});
-await esbuild.build({
+const built = await esbuild.build({
   entryPoints: [`${root}mod.ts`],
   outfile: `${outDir}/mod.js`,
   bundle: true,
@@ -26,9 +29,31 @@ await esbuild.build({
   target: "node20",
   external: Object.keys(rootPackage.dependencies),
   sourcemap: true,
+  metafile: true,
   logLevel: "warning",
 });
 await esbuild.stop();
+
+/** `@scope/name/sub` → `@scope/name`, `name/sub` → `name`. */
+function packageOf(specifier: string): string {
+  const parts = specifier.split("/");
+  return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
+}
+
+// The package depends on exactly what the bundle imports (the service's gRPC, Redis, Hono and
+// Prometheus clients never reach the library).
+const imported = new Set<string>();
+for (const output of Object.values(built.metafile!.outputs)) {
+  for (const { path, external } of output.imports) {
+    if (external && !path.startsWith("node:")) imported.add(packageOf(path));
+  }
+}
+const dependencies: Record<string, string> = {};
+for (const name of [...imported].sort()) {
+  const version = rootPackage.dependencies[name];
+  if (version === undefined) throw new Error(`the bundle imports ${name}, not a dependency`);
+  dependencies[name] = version;
+}
 
 const tsc = await new Deno.Command(`${root}node_modules/.bin/tsc`, {
   args: [
@@ -60,15 +85,16 @@ if (tsc.code !== 0) {
 const packageJson = {
   name: rootPackage.name,
   version: rootPackage.version,
-  description: rootPackage.description,
+  description: `${rootPackage.description} ${GPL_NOTE}`,
   license: rootPackage.license,
+  licenseNotes: GPL_NOTE,
   type: "module",
   main: "./mod.js",
   types: "./types/mod.d.ts",
   exports: { ".": { types: "./types/mod.d.ts", import: "./mod.js" } },
   engines: { node: ">=20.6" },
-  dependencies: rootPackage.dependencies,
+  dependencies,
 };
 await Deno.writeTextFile(`${outDir}/package.json`, JSON.stringify(packageJson, null, 2) + "\n");
-await Deno.copyFile(`${root}README.md`, `${outDir}/README.md`).catch(() => {});
+await Deno.copyFile(`${root}tools/npm_readme.md`, `${outDir}/README.md`);
 console.log(`npm package written to ${outDir}`);

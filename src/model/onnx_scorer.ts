@@ -6,26 +6,69 @@
  */
 
 import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-web/wasm";
 import type { OnnxSignature } from "./manifest.ts";
 import type { Scorer } from "./scorer.ts";
 
 let runtimeConfigured = false;
+let callerWasm: Uint8Array | undefined;
 
-/** The onnxruntime-web WASM binary the scorer reads at startup (its runtime read permission). */
-export const ORT_WASM_PATH: string = fileURLToPath(
-  import.meta.resolve("onnxruntime-web/wasm").replace(/[^/]+$/, "ort-wasm-simd-threaded.wasm"),
-);
+/**
+ * The onnxruntime-web WASM binary of the installed package: what the scorer reads unless the
+ * caller handed one to {@linkcode useOnnxWasm} (and the service's runtime read permission).
+ * Resolved on call, not at import, so a bundle that cannot resolve packages still loads.
+ */
+export function ortWasmPath(): string {
+  return fileURLToPath(
+    import.meta.resolve("onnxruntime-web/wasm").replace(/[^/]+$/, "ort-wasm-simd-threaded.wasm"),
+  );
+}
 
-/** Points onnxruntime-web at the local WASM binary once per process. */
+/**
+ * Hands the scorer the onnxruntime-web WASM binary (`ort-wasm-simd-threaded.wasm` of the
+ * installed `onnxruntime-web`) instead of resolving it from the package: for bundlers and
+ * runtimes where `import.meta.resolve` does not lead to the file. Bytes, or a URL to read them
+ * from (`file:` read from disk, anything else fetched). Call it before loading ONNX models;
+ * once a scorer exists the runtime is configured and it throws.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ortWasmPath, useOnnxWasm } from "./onnx_scorer.ts";
+ * const bytes = await Deno.readFile(ortWasmPath());
+ * await useOnnxWasm(bytes);
+ * await assert.rejects(useOnnxWasm(new Uint8Array([1, 2, 3])), /not a WebAssembly binary/);
+ * ```
+ */
+export async function useOnnxWasm(wasm: Uint8Array | URL): Promise<void> {
+  if (runtimeConfigured) {
+    throw new Error("useOnnxWasm: the ONNX runtime is already configured (call it first)");
+  }
+  const bytes = wasm instanceof URL ? await readWasm(wasm) : wasm;
+  // "\0asm": every WebAssembly module starts with it; fail here, not at the first model load.
+  if (bytes[0] !== 0 || bytes[1] !== 0x61 || bytes[2] !== 0x73 || bytes[3] !== 0x6d) {
+    throw new Error("useOnnxWasm: not a WebAssembly binary (no \\0asm header)");
+  }
+  callerWasm = bytes;
+}
+
+async function readWasm(url: URL): Promise<Uint8Array> {
+  if (url.protocol === "file:") return await readFile(url);
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`useOnnxWasm: ${url} answered ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** Points onnxruntime-web at the WASM binary once per process. */
 function configureRuntime(): void {
   if (runtimeConfigured) return;
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.proxy = false;
   ort.env.logLevel = "error";
   // Handing over the bytes (rather than a path to fetch) works the same in Deno and Node.
-  ort.env.wasm.wasmBinary = readFileSync(ORT_WASM_PATH);
+  ort.env.wasm.wasmBinary = callerWasm ?? readFileSync(ortWasmPath());
   runtimeConfigured = true;
 }
 

@@ -23,8 +23,8 @@ const QUERIES = [
   },
 ];
 
-async function run(command: string, args: string[]): Promise<string> {
-  const { code, stdout, stderr } = await new Deno.Command(command, { args, cwd: root }).output();
+async function run(command: string, args: string[], cwd = root): Promise<string> {
+  const { code, stdout, stderr } = await new Deno.Command(command, { args, cwd }).output();
   const text = new TextDecoder().decode(stdout);
   assert.equal(
     code,
@@ -40,7 +40,12 @@ Deno.test("the npm package built from mod.ts decides exactly like the Deno libra
     const bundle = await Deno.readTextFile(`${outDir}/mod.js`);
     assert.match(bundle, /from "sql-parser-cst"/, "the GPL parser stays an external import");
     const packageJson = JSON.parse(await Deno.readTextFile(`${outDir}/package.json`));
-    assert.ok(packageJson.dependencies["sql-parser-cst"]);
+    // Exactly what the bundle imports: the classifier's parser and ONNX runtime, no service deps.
+    assert.deepEqual(Object.keys(packageJson.dependencies), ["onnxruntime-web", "sql-parser-cst"]);
+    assert.equal(packageJson.license, "Apache-2.0");
+    assert.match(packageJson.licenseNotes, /sql-parser-cst.*GPL-2\.0-or-later/);
+    assert.match(packageJson.description, /GPL-2\.0-or-later/);
+    assert.match(await Deno.readTextFile(`${outDir}/README.md`), /GPL-2\.0-or-later/);
     await Deno.stat(`${outDir}/types/mod.d.ts`);
 
     const script = `${outDir}/compare.mjs`;
@@ -66,5 +71,52 @@ await models.close();`,
     assert.deepEqual(fromNode, fromDeno);
   } finally {
     await Deno.remove(outDir, { recursive: true });
+  }
+});
+
+/** The first ```js block of the package README: its library example. */
+function readmeExample(readme: string): string {
+  const example = /```js\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(example, "the package README has a ```js library example");
+  return example;
+}
+
+Deno.test("the package installs in a scratch Node project and its README example runs unchanged", async () => {
+  const packDir = await Deno.makeTempDir({ prefix: "npm_pack_" });
+  const scratch = await Deno.makeTempDir({ prefix: "npm_scratch_" });
+  try {
+    await run(Deno.execPath(), ["run", "--allow-all", "tools/build_npm.ts", `${packDir}/pkg`]);
+    const tarball =
+      (await run("npm", ["pack", "--silent", "--pack-destination", packDir], `${packDir}/pkg`))
+        .trim().split("\n").at(-1)!;
+    await Deno.writeTextFile(
+      `${scratch}/package.json`,
+      JSON.stringify({ name: "scratch", private: true, type: "module" }),
+    );
+    // Dependencies come from npm's cache when present (they are the repository's own).
+    await run("npm", [
+      "install",
+      "--prefer-offline",
+      "--no-audit",
+      "--no-fund",
+      "--loglevel=error",
+      `${packDir}/${tarball}`,
+    ], scratch);
+    await run("cp", ["-r", `${root}models`, `${scratch}/models`]);
+    const readme = await Deno.readTextFile(`${scratch}/node_modules/trino-smart-router/README.md`);
+    await Deno.writeTextFile(`${scratch}/example.mjs`, readmeExample(readme));
+    const printed = (await run("node", ["example.mjs"], scratch)).trim();
+
+    const models = await loadModelSet(directoryModelSource(`${root}models`));
+    const router = createRouter({
+      models,
+      clusters: { small: "trino-small:8080", large: "trino-large:8080" },
+    });
+    const { decision } = await router.route({ sqlText: "SELECT 1", user: "alice" });
+    await models.close();
+    assert.equal(printed, `${decision.decision} ${decision.targetCluster} ${decision.reason}`);
+  } finally {
+    await Deno.remove(packDir, { recursive: true });
+    await Deno.remove(scratch, { recursive: true });
   }
 });
