@@ -6,6 +6,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { lex, type LexResult } from "../sql/lexer.ts";
 import {
   normalizedTokens,
@@ -134,11 +135,54 @@ export type ColdParse = (parseTemplate: string) => Promise<CstResult | undefined
  * except when the cold parse misses its budget (`over-budget`, token features only).
  */
 export type Featurizer = ((input: QueryInput) => Featurized) & {
+  /** Featurizes with the cold parse handed to `coldParse`. */
   readonly withColdParse: (
     input: QueryInput,
     coldParse: ColdParse,
   ) => Featurized | Promise<Featurized>;
+  /**
+   * The key of exactly what the featurizer reads of an input (the SQL text and the context it
+   * uses, time reduced to its features): equal keys give equal vectors, so a decision cache keyed
+   * by it cannot leak across contexts, whatever field is added later.
+   */
+  readonly inputKey: (input: QueryInput) => string;
 };
+
+/** What the featurizer reads of a query's context, and nothing else (see `inputKey`). */
+interface ContextReads {
+  readonly user?: string;
+  readonly source?: string;
+  readonly catalog?: string;
+  readonly schema?: string;
+  readonly clientTags: readonly string[];
+  readonly time: { hour_of_day: number; day_of_week: number };
+}
+
+function readContext(input: QueryInput): ContextReads {
+  return {
+    user: input.user,
+    source: input.source,
+    catalog: input.catalog,
+    schema: input.schema,
+    clientTags: input.clientTags ?? [],
+    time: queryTime(input),
+  };
+}
+
+/** One digest per input object: a request's key is asked for more than once. */
+const inputKeys = new WeakMap<QueryInput, string>();
+
+function inputKey(input: QueryInput): string {
+  let key = inputKeys.get(input);
+  if (key === undefined) {
+    const sql = typeof input.sqlText === "string" ? input.sqlText : "";
+    // A digest: the context is caller-controlled (client tags are unbounded), the key is not.
+    key = createHash("sha256").update(JSON.stringify(readContext(input))).update("\0")
+      .update(sql).digest("base64");
+    inputKeys.set(input, key);
+  }
+  return key;
+}
 
 /**
  * Feature names in vector order for a spec: this list is written to, and checked against,
@@ -239,9 +283,10 @@ export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions =
 
   const assemble = (input: QueryInput, p: Prepared, cst: CstResult): Featurized => {
     const { lexed } = p;
+    const context = readContext(input);
     const tokenStats = tokenFeatures(p.sql, lexed);
-    const time = queryTime(input);
-    const refs = tableReferences(lexed.tokens, input);
+    const time = context.time;
+    const refs = tableReferences(lexed.tokens, context);
     const size = sizeFeatures(refs, tokenStats, sizeOf);
 
     const vector = new Float32Array(width);
@@ -253,12 +298,12 @@ export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions =
     vector[i++] = lexed.truncated ? 1 : 0;
     for (const name of SIZE_FEATURE_NAMES) vector[i++] = size[name];
 
-    setCategory(vector, "user", input.user);
-    setCategory(vector, "source", input.source);
-    setCategory(vector, "catalog", input.catalog);
-    setCategory(vector, "schema", input.schema);
+    setCategory(vector, "user", context.user);
+    setCategory(vector, "source", context.source);
+    setCategory(vector, "catalog", context.catalog);
+    setCategory(vector, "schema", context.schema);
     for (const table of refs.tables) setCategory(vector, "table", table);
-    for (const tag of input.clientTags ?? []) setCategory(vector, "client_tag", tag);
+    for (const tag of context.clientTags) setCategory(vector, "client_tag", tag);
 
     if (spec.tfidf.vocabulary.length > 0) {
       vectorizeTfidf(p.words, vector, tfidfOffset);
@@ -288,7 +333,7 @@ export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions =
       assemble(input, p, cst ?? unparsed("over-budget"))
     );
   };
-  return Object.assign(featurize, { withColdParse });
+  return Object.assign(featurize, { withColdParse, inputKey });
 }
 
 /**
@@ -318,5 +363,6 @@ export function observedFeaturizer(
       const result = featurize.withColdParse(input, coldParse);
       return result instanceof Promise ? result.then(seen) : seen(result);
     },
+    inputKey: featurize.inputKey,
   });
 }

@@ -29,8 +29,8 @@ import type { RouteInput } from "./router.ts";
 export function decisionJoinKey(
   input: Pick<RouteInput, "sqlText" | "user" | "source" | "catalog" | "schema">,
 ): string {
-  // The router's decision cache and the decision record both need it for one request: the SQL
-  // is hashed once per input object (inputs are read-only once built).
+  // Several records of one request need it (decision record, labeled log): the SQL is hashed
+  // once per input object (inputs are read-only once built).
   let key = joinKeys.get(input);
   if (key === undefined) {
     key = computeJoinKey(input);

@@ -7,14 +7,11 @@
  */
 
 import type { ColdParse, QueryInput } from "../features/featurizer.ts";
-import { queryTime } from "../features/context_features.ts";
 import type { ParseOutcome } from "../features/cst_features.ts";
 import type { LoadedModel, ModelSet } from "../model/model_set.ts";
 import type { FeatureContribution } from "../model/explain.ts";
 import { mustRunOnLarge, type StatementKind } from "../sql/statement_kind.ts";
-import { createHash } from "node:crypto";
 import { LruCache } from "../lru_cache.ts";
-import { decisionJoinKey } from "./join_key.ts";
 
 /** A query and its context, as every adapter hands it to the router. */
 export interface RouteInput extends QueryInput {
@@ -242,9 +239,13 @@ export function createRouter(options: RouterOptions): Router {
     },
     async route(input, modelVersion) {
       const model = models.get(modelVersion);
-      // The join key hashes the SQL text once per request (it is memoised for the input): the
-      // decision cache reuses it rather than hashing the SQL again.
-      const key = cacheKey(model.manifest.version, decisionJoinKey(input), input);
+      // The featurizer keys exactly what it reads; the router adds what it reads itself.
+      const key = JSON.stringify([
+        model.manifest.version,
+        model.featurize.inputKey(input),
+        // Whether, not which: the transaction id changes the decision only by existing.
+        input.transactionId !== undefined,
+      ]);
       let decision = cache.get(key);
       let timings: RouteTimings = { featurizeMs: 0, inferMs: 0, cached: true };
       if (decision === undefined) {
@@ -332,23 +333,4 @@ async function isKnownHeavy(
 /** Scores are reported rounded to 6 decimals (stable JSON bytes); decisions use the raw score. */
 function roundScore(score: number): number {
   return Number.isFinite(score) ? Math.round(score * 1e6) / 1e6 : 1;
-}
-
-/**
- * Everything a decision depends on: version, the join key (which covers user, source, catalog,
- * schema and the SQL itself), client tags and time features.
- */
-function cacheKey(version: string, joinKey: string, input: RouteInput): string {
-  const time = queryTime(input);
-  const tags = input.clientTags ?? [];
-  return JSON.stringify([
-    version,
-    joinKey,
-    // Client tags are caller-controlled and unbounded: a digest keeps the key's size fixed.
-    tags.length === 0 ? "" : createHash("sha256").update(JSON.stringify(tags)).digest("base64"),
-    // Whether, not which: the transaction id changes the decision only by existing.
-    input.transactionId !== undefined,
-    time.hour_of_day,
-    time.day_of_week,
-  ]);
 }

@@ -129,3 +129,48 @@ Deno.test("a non-string sqlText does not throw", () => {
   const f = featurize({ sqlText: 42 as unknown as string });
   assert.equal(f.vector.length, names.length);
 });
+
+Deno.test("inputKey: every field the featurizer reads changes the key; others do not", () => {
+  const catalogSpec: FeatureSpec = {
+    ...spec,
+    categories: {
+      ...spec.categories,
+      user: ["etl", "bi"],
+      source: ["a", "b"],
+      catalog: ["hive", "tpch"],
+      schema: ["sf1", "sf10"],
+      client_tag: ["x", "y"],
+    },
+  };
+  const keyed = createFeaturizer(catalogSpec);
+  const base = {
+    sqlText: "SELECT * FROM lineitem",
+    user: "etl",
+    source: "a",
+    catalog: "hive",
+    schema: "sf1",
+    clientTags: ["x"],
+    queryId: "20250811_120000_00001_aaaaa",
+  };
+  const variants = [
+    { sqlText: "SELECT * FROM orders" },
+    { user: "bi" },
+    { source: "b" },
+    { catalog: "tpch" },
+    { schema: "sf10" },
+    { clientTags: ["y"] },
+    { queryId: "20250811_130000_00001_aaaaa" },
+  ];
+  const baseKey = keyed.inputKey(base);
+  const baseVector = keyed(base).vector;
+  for (const change of variants) {
+    const input = { ...base, ...change };
+    // Each change is one the vector sees: a key that ignored it would serve a wrong decision.
+    assert.notDeepEqual(keyed(input).vector, baseVector, JSON.stringify(change));
+    assert.notEqual(keyed.inputKey(input), baseKey, JSON.stringify(change));
+  }
+  // Same hour and weekday, another query id: nothing the featurizer reads changed.
+  const sameReads = { ...base, queryId: "20250811_121500_00002_bbbbb" };
+  assert.equal(keyed.inputKey(sameReads), baseKey);
+  assert.deepEqual(keyed(sameReads).vector, baseVector);
+});
