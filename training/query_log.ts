@@ -8,6 +8,7 @@
 import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { createHash } from "node:crypto";
+import { instantMillis, queryMillis } from "../src/features/context_features.ts";
 import { lex } from "../src/sql/lexer.ts";
 import { sqlTemplateFingerprint } from "../src/sql/normalize.ts";
 import { type StatementKind, statementKind } from "../src/sql/statement_kind.ts";
@@ -220,22 +221,11 @@ export async function logFiles(spec: string): Promise<string[]> {
 }
 
 /**
- * Epoch milliseconds of an event timestamp: Jackson writes an `Instant` as decimal epoch
- * seconds, older listeners as ISO-8601 text.
+ * Submission time of an event in epoch ms: the router's rule ({@linkcode queryMillis}: the query
+ * id's time, else createTime), NaN when neither has one.
  */
-export function instantMillis(value: number | string | undefined): number {
-  if (typeof value === "number") return value * 1000;
-  return value ? Date.parse(value) : Number.NaN;
-}
-
-/** Submission time of an event in epoch ms; NaN when neither createTime nor the id has one. */
 export function eventTime(event: QueryCompletedEvent): number {
-  const created = instantMillis(event.createTime);
-  if (Number.isFinite(created)) return created;
-  const m = /^(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})_/.exec(event.metadata.queryId);
-  if (!m) return Number.NaN;
-  const [, y, mo, d, h, mi, s] = m.map(Number);
-  return Date.UTC(y, mo - 1, d, h, mi, s);
+  return queryMillis({ queryId: event.metadata.queryId, timestamp: event.createTime });
 }
 
 /** Statement kind exactly as the featurizer computes it (same lexer, same token cap). */

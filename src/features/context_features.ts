@@ -41,13 +41,54 @@ export type CategoryName = typeof CATEGORY_NAMES[number];
 export const TIME_FEATURE_NAMES = ["hour_of_day", "day_of_week"] as const;
 
 /** Value of both time features when the request carries no time: -1, distinct from any hour. */
-export const UNKNOWN_TIME = -1;
+const UNKNOWN_TIME = -1;
 
 const QUERY_ID_TIME = /^(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})_/;
 
 /**
+ * Creation time of a query in epoch milliseconds: the query id's `YYYYMMDD_HHMMSS` prefix (UTC),
+ * else the timestamp (ISO-8601 text, or a number of epoch seconds as Trino's event listener
+ * writes an `Instant`), else NaN. The one precedence rule for the router and training alike.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { queryMillis } from "./context_features.ts";
+ * assert.equal(queryMillis({ queryId: "20250811_123456_00012_abcde", timestamp: 0 }), Date.UTC(2025, 7, 11, 12, 34, 56));
+ * assert.equal(queryMillis({ queryId: "q1", timestamp: 1.5 }), 1500);
+ * assert.ok(Number.isNaN(queryMillis({})));
+ * ```
+ */
+export function queryMillis(
+  context: { readonly queryId?: string; readonly timestamp?: string | number },
+): number {
+  const match = context.queryId ? QUERY_ID_TIME.exec(context.queryId) : null;
+  if (match) {
+    const [, y, mo, d, h, mi, s] = match.map(Number);
+    return Date.UTC(y, mo - 1, d, h, mi, s);
+  }
+  return instantMillis(context.timestamp);
+}
+
+/**
+ * Epoch milliseconds of an event timestamp: Jackson writes an `Instant` as decimal epoch
+ * seconds, older listeners as ISO-8601 text; NaN when absent or unreadable.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { instantMillis } from "./context_features.ts";
+ * assert.equal(instantMillis("1970-01-01T00:00:02Z"), instantMillis(2));
+ * ```
+ */
+export function instantMillis(value: number | string | undefined): number {
+  if (typeof value === "number") return value * 1000;
+  return value ? Date.parse(value) : Number.NaN;
+}
+
+/**
  * Hour of day (0–23) and day of week (0 = Sunday) in UTC, from the query id, else the
- * timestamp, else {@linkcode UNKNOWN_TIME}.
+ * timestamp (see {@linkcode queryMillis}), else -1 for both.
  *
  * @example
  * ```ts
@@ -60,14 +101,7 @@ const QUERY_ID_TIME = /^(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})_/;
 export function queryTime(
   context: Pick<QueryContext, "queryId" | "timestamp">,
 ): { hour_of_day: number; day_of_week: number } {
-  const match = context.queryId ? QUERY_ID_TIME.exec(context.queryId) : null;
-  let millis = Number.NaN;
-  if (match) {
-    const [, y, mo, d, h, mi, s] = match.map(Number);
-    millis = Date.UTC(y, mo - 1, d, h, mi, s);
-  } else if (context.timestamp) {
-    millis = Date.parse(context.timestamp);
-  }
+  const millis = queryMillis(context);
   if (!Number.isFinite(millis)) return { hour_of_day: UNKNOWN_TIME, day_of_week: UNKNOWN_TIME };
   const date = new Date(millis);
   return { hour_of_day: date.getUTCHours(), day_of_week: date.getUTCDay() };

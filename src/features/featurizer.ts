@@ -14,7 +14,7 @@ import {
   templateFingerprint,
   templateOfWords,
 } from "../sql/normalize.ts";
-import { type StatementKind, statementKind } from "../sql/statement_kind.ts";
+import { STATEMENT_KINDS, type StatementKind, statementKind } from "../sql/statement_kind.ts";
 import {
   CST_FEATURE_NAMES,
   cstFeatures,
@@ -42,8 +42,6 @@ import { TOKEN_FEATURE_NAMES, tokenFeatures } from "./token_features.ts";
  * or computed differently: models trained on another version are refused at load.
  */
 export const FEATURE_SCHEMA_VERSION = 3;
-
-const STATEMENT_KINDS: readonly StatementKind[] = ["read", "write", "ddl", "utility"];
 
 /** Fixed (vocabulary-independent) features, in vector order. */
 export const FIXED_FEATURE_NAMES: readonly string[] = [

@@ -20,7 +20,7 @@ import {
 } from "../labels/query_event.ts";
 import { lex } from "../sql/lexer.ts";
 import { sqlTemplateFingerprint } from "../sql/normalize.ts";
-import { type StatementKind, statementKind } from "../sql/statement_kind.ts";
+import { STATEMENT_KINDS, type StatementKind, statementKind } from "../sql/statement_kind.ts";
 import type { DecisionRecord, Store } from "../store/store.ts";
 import {
   confusionCounterName,
@@ -190,7 +190,7 @@ export interface FeedbackLoop {
   close(): Promise<void>;
 }
 
-const STATEMENT_KINDS: ReadonlySet<string> = new Set(["read", "write", "ddl", "utility"]);
+const STATEMENT_KIND_SET: ReadonlySet<string> = new Set(STATEMENT_KINDS);
 const UNKNOWN_CLUSTER = "unknown";
 
 /**
@@ -244,7 +244,7 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
   let rejectedClusters = 0;
 
   function kindOf(decision: DecisionRecord | undefined, sql: string): StatementKind {
-    if (decision && STATEMENT_KINDS.has(decision.statementKind)) {
+    if (decision && STATEMENT_KIND_SET.has(decision.statementKind)) {
       return decision.statementKind as StatementKind;
     }
     return statementKind(lex(sql).tokens);

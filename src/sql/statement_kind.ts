@@ -10,6 +10,9 @@ import type { Token } from "./lexer.ts";
 /** The routing-relevant class of a statement. */
 export type StatementKind = "read" | "write" | "ddl" | "utility";
 
+/** Every statement kind, in the featurizer's one-hot order. */
+export const STATEMENT_KINDS: readonly StatementKind[] = ["read", "write", "ddl", "utility"];
+
 const READ_STARTS = new Set(["SELECT", "VALUES", "TABLE", "WITH"]);
 const WRITE_STARTS = new Set([
   "INSERT",

@@ -22,7 +22,7 @@ import {
   type QueryCompletedEvent,
 } from "../../src/labels/query_event.ts";
 import { cliArgs } from "../../training/featurize.ts";
-import { instantMillis } from "../../training/query_log.ts";
+import { instantMillis } from "../../src/features/context_features.ts";
 import { withReplayedLog } from "../../training/replay.ts";
 import type { QueryLoad } from "./demand.ts";
 import {
