@@ -153,6 +153,11 @@ Deno.test("deno task serve: HTTPS, ext_proc and Redis over TLS all work under it
       body = await (await fetch(`https://localhost:${port}/readyz`, { client })).json();
     }
     assert.deepEqual([body.store.backend, body.store.state], ["redis", "ok"]);
+    // With a shared store the service runs one process per core (WORKERS): the HTTPS answer can
+    // come from a worker before worker 0, which alone serves ext_proc, listens.
+    await new Promise<void>((resolve, reject) =>
+      grpc.waitForReady(Date.now() + 30_000, (error) => error ? reject(error) : resolve())
+    );
     const answers = await exchange(grpc, submissionStream(HEAVY_SQL, queued("q-perm-tls")));
     assert.equal(answers.length, 3);
   } finally {
