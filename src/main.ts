@@ -51,3 +51,9 @@ const shutdown = async () => {
 };
 Deno.addSignalListener("SIGINT", shutdown);
 Deno.addSignalListener("SIGTERM", shutdown);
+// logrotate renames the labeled log, then sends SIGHUP: the next line opens the path anew.
+Deno.addSignalListener("SIGHUP", () => {
+  service.feedback.reopenLabeledLog().catch((error) =>
+    logger.error("labeled log reopen failed", { component: "feedback", error: error.name })
+  );
+});

@@ -20,11 +20,9 @@ const ENTRY_OVERHEAD_BYTES = 160 + CST_FEATURE_NAMES.length * 24;
 /** Estimated bytes of a string in V8: two per UTF-16 unit at worst, plus its header. */
 const stringBytes = (s: string) => 16 + 2 * s.length;
 
-/** Estimated bytes of one cache entry, key included. */
-function entryBytes(template: string, result: CstResult): number {
-  let bytes = ENTRY_OVERHEAD_BYTES + stringBytes(template);
-  for (const table of result.tables) bytes += 8 + stringBytes(table);
-  return bytes;
+/** Estimated bytes of one cache entry, key included (a result's size is fixed). */
+function entryBytes(template: string): number {
+  return ENTRY_OVERHEAD_BYTES + stringBytes(template);
 }
 
 /** A cached result with its estimated size (the cache's byte bound needs the key's size too). */
@@ -64,7 +62,7 @@ export class CstCache {
   /** Caches a result; `over-budget` says nothing about the template and is not kept. */
   set(template: string, result: CstResult): void {
     if (result.outcome === "over-budget") return;
-    this.#lru.set(template, { result, bytes: entryBytes(template, result) });
+    this.#lru.set(template, { result, bytes: entryBytes(template) });
   }
 
   /** Replaces the byte budget (emptying the cache). */

@@ -63,14 +63,12 @@ export const DEFAULT_PARSE_GUARD: ParseGuard = {
  */
 export type ParseOutcome = "parsed" | "too-large" | "too-deep" | "syntax-error" | "over-budget";
 
-/** CST features plus how the parse went and the tables it found. */
+/** CST features plus how the parse went. */
 export interface CstResult {
   /** One value per CST feature (zeros when the parse did not succeed). */
   readonly features: Record<CstFeatureName, number>;
   /** Whether the parser saw the query and, if not, why. */
   readonly outcome: ParseOutcome;
-  /** Table names as written (dot-joined parts), in order of appearance. */
-  readonly tables: string[];
 }
 
 /** The SQL dialect of `sql-parser-cst` closest to Trino; `test/unit/cst_dialect_test.ts` measures it. */
@@ -91,7 +89,7 @@ function emptyFeatures(): Record<CstFeatureName, number> {
  * ```
  */
 export function unparsed(outcome: Exclude<ParseOutcome, "parsed">): CstResult {
-  return { features: emptyFeatures(), outcome, tables: [] };
+  return { features: emptyFeatures(), outcome };
 }
 
 /**
@@ -124,17 +122,17 @@ export function cstFeatures(template: string, guard: ParseGuard = DEFAULT_PARSE_
     return unparsed("syntax-error");
   }
   const features = emptyFeatures();
-  const tables = measureTree(tree, features);
+  measureTree(tree, features);
   features.cst_parsed = 1;
   const n = features.cst_table_count;
   features.cst_join_density = n > 1 ? features.cst_join_count / (n * (n - 1) / 2) : 0;
-  return { features, outcome: "parsed", tables };
+  return { features, outcome: "parsed" };
 }
 
 type Node = { type?: string; [key: string]: unknown };
 
 /** Walks the tree iteratively (no recursion, so depth cannot overflow here) and counts node kinds. */
-function measureTree(root: unknown, f: Record<CstFeatureName, number>): string[] {
+function measureTree(root: unknown, f: Record<CstFeatureName, number>): void {
   const tables: string[] = [];
   const stack: Array<[unknown, number]> = [[root, 1]];
   let selects = 0;
@@ -198,7 +196,6 @@ function measureTree(root: unknown, f: Record<CstFeatureName, number>): string[]
   }
   f.cst_subquery_count = Math.max(0, selects - 1 - f.cst_cte_count);
   f.cst_table_count = new Set(tables).size;
-  return tables;
 }
 
 /** Direct table references of a FROM clause or join side: identifiers and member chains. */

@@ -116,8 +116,6 @@ export interface Featurized {
   readonly parseOutcome: ParseOutcome;
   /** Fingerprint of the literal-free template (the template cache's key). */
   readonly templateFingerprint: string;
-  /** Distinct tables the SQL names, resolved (session catalog/schema fill unqualified parts). */
-  readonly tables: readonly string[];
 }
 
 /**
@@ -311,7 +309,6 @@ export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions =
       statementKind: p.kind,
       parseOutcome: cst.outcome,
       templateFingerprint: p.fingerprint,
-      tables: refs.tables,
     };
   };
 

@@ -9,28 +9,6 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import { type ConfusionSnapshot, falseNegativeRate, falsePositiveRate } from "./confusion.ts";
 import type { FeedbackLoop } from "./feedback_loop.ts";
 
-/**
- * Names of the metrics {@linkcode registerFeedbackMetrics} registers.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { FEEDBACK_METRIC_NAMES } from "./feedback_metrics.ts";
- * assert(FEEDBACK_METRIC_NAMES.includes("trino_router_feedback_false_negative_rate"));
- * ```
- */
-export const FEEDBACK_METRIC_NAMES = [
-  "trino_router_feedback_events_total",
-  "trino_router_feedback_confusion_total",
-  "trino_router_feedback_false_negative_rate",
-  "trino_router_feedback_false_positive_rate",
-  "trino_router_template_cache_marks_total",
-  "trino_router_feedback_dropped_events_total",
-  "trino_router_feedback_failed_events_total",
-  "trino_router_feedback_rejected_events_total",
-  "trino_router_labeled_log_lines_total",
-] as const;
-
 // Scrapes closer together than this share one read of the shared counters.
 const SHARED_SNAPSHOT_MAX_AGE_MS = 1_000;
 

@@ -137,7 +137,7 @@ export function extAuthzApi(deps: AppDeps): Hono {
       logger.info("routed", { route: "ext_authz", decision: "heavy", reason: "partial-body" });
       return answer(c, "large", "partial-body");
     }
-    const { input } = routeInputFromTrinoHeaders(c.req.raw.headers, await c.req.text());
+    const input = routeInputFromTrinoHeaders(c.req.raw.headers, await c.req.text());
     try {
       const decision = await routeAndReport(deps, input, "ext_authz", undefined, c.req.raw.headers);
       if (c.req.header(EXPLAIN_REQUEST_HEADER) === "1") {

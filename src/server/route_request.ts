@@ -7,20 +7,6 @@
 import type { RouteInput } from "../routing/router.ts";
 import { transactionOf } from "./trino_headers.ts";
 
-/** The request body of `POST /v1/route`. */
-export interface RouteRequestBody {
-  queryId?: string;
-  user?: string;
-  source?: string;
-  sqlText: string;
-  sessionProperties?: Record<string, string>;
-  clientTags?: string[];
-  /** ISO-8601 submission time, used for time features when `queryId` carries none. */
-  timestamp?: string;
-  /** The client's `X-Trino-Transaction-Id`; anything but `NONE` routes to Large. */
-  transactionId?: string;
-}
-
 /** Either the router input or what is wrong with the body (and its queryId, if readable). */
 export type ParsedRouteRequest =
   | { readonly ok: true; readonly input: RouteInput }

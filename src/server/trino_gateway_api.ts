@@ -215,7 +215,7 @@ export function gatewayRouteInput(
   sqlText: string,
   body: RoutingGroupExternalBody,
 ): RouteInput {
-  const { input } = routeInputFromTrinoHeaders(headers, sqlText);
+  const input = routeInputFromTrinoHeaders(headers, sqlText);
   const properties = body.trinoQueryProperties ?? undefined;
   return {
     ...input,

@@ -26,13 +26,6 @@ export const TRINO_HEADERS = {
  */
 export const SUBMIT_TIME_HEADER = "X-Trino-Router-Submit-Time";
 
-/** What the headers say about a query, besides its SQL. */
-export interface TrinoRequestContext {
-  readonly input: RouteInput;
-  /** `X-Trino-Session` decoded; Trino's session properties. */
-  readonly sessionProperties: Readonly<Record<string, string>>;
-}
-
 /**
  * Decodes `X-Trino-Session`: `name=value` pairs separated by commas (one or several headers,
  * which `Headers` joins with ", "), each value URL-encoded by the client the way Java's
@@ -90,7 +83,7 @@ function stampedTime(headers: Headers): { timestamp?: string } {
  * ```ts
  * import assert from "node:assert/strict";
  * import { routeInputFromTrinoHeaders } from "./trino_headers.ts";
- * const { input } = routeInputFromTrinoHeaders(
+ * const input = routeInputFromTrinoHeaders(
  *   new Headers({ "X-Trino-User": "alice", "X-Trino-Catalog": "tpch", "X-Trino-Client-Tags": "etl" }),
  *   "SELECT 1",
  * );
@@ -100,20 +93,17 @@ function stampedTime(headers: Headers): { timestamp?: string } {
 export function routeInputFromTrinoHeaders(
   headers: Headers,
   sqlText: string,
-): TrinoRequestContext {
+): RouteInput {
   const sessionProperties = parseTrinoSession(headers.get(TRINO_HEADERS.session));
   return {
-    sessionProperties,
-    input: {
-      sqlText,
-      user: nonEmpty(headers.get(TRINO_HEADERS.user)),
-      source: nonEmpty(headers.get(TRINO_HEADERS.source)),
-      catalog: nonEmpty(headers.get(TRINO_HEADERS.catalog)) ?? nonEmpty(sessionProperties.catalog),
-      schema: nonEmpty(headers.get(TRINO_HEADERS.schema)) ?? nonEmpty(sessionProperties.schema),
-      clientTags: parseClientTags(headers.get(TRINO_HEADERS.clientTags)),
-      ...transactionOf(headers.get(TRINO_HEADERS.transactionId)),
-      ...stampedTime(headers),
-    },
+    sqlText,
+    user: nonEmpty(headers.get(TRINO_HEADERS.user)),
+    source: nonEmpty(headers.get(TRINO_HEADERS.source)),
+    catalog: nonEmpty(headers.get(TRINO_HEADERS.catalog)) ?? nonEmpty(sessionProperties.catalog),
+    schema: nonEmpty(headers.get(TRINO_HEADERS.schema)) ?? nonEmpty(sessionProperties.schema),
+    clientTags: parseClientTags(headers.get(TRINO_HEADERS.clientTags)),
+    ...transactionOf(headers.get(TRINO_HEADERS.transactionId)),
+    ...stampedTime(headers),
   };
 }
 

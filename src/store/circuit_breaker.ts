@@ -42,7 +42,7 @@ export interface CircuitBreakerOptions {
 }
 
 /** Default options: open after 5 consecutive failures, probe again after 1 s. */
-export const DEFAULT_CIRCUIT_BREAKER_OPTIONS = {
+const DEFAULT_CIRCUIT_BREAKER_OPTIONS = {
   failureThreshold: 5,
   openMs: 1_000,
 } as const;
@@ -123,14 +123,6 @@ export class CircuitBreaker {
       this.#openedAt = this.#now();
       if (this.#state !== "open") this.#transition("open");
     }
-  }
-
-  /** Opens the circuit at once, e.g. when the connection is known to be down. */
-  trip(): void {
-    this.#failures = Math.max(this.#failures, this.#failureThreshold);
-    this.#probeInFlight = false;
-    this.#openedAt = this.#now();
-    if (this.#state !== "open") this.#transition("open");
   }
 
   #transition(next: CircuitState): void {

@@ -171,7 +171,7 @@ Deno.test("deno task serve: HTTPS, ext_proc and Redis over TLS all work under it
   }
 });
 
-Deno.test("deno task serve: the narrowly permitted service writes the labeled log", async () => {
+Deno.test("deno task serve: the narrowly permitted service writes the labeled log, reopened on SIGHUP", async () => {
   const root = await Deno.makeTempDir({ prefix: "router-perm-" });
   const port = freeLoopbackPort();
   const log = `${root}/labeled.jsonl`;
@@ -194,21 +194,38 @@ Deno.test("deno task serve: the narrowly permitted service writes the labeled lo
     };
     // Routed before Trino assigned the query id (as Envoy asks); the completion event joins it
     // by its user, source, catalog, schema and SQL (see test/unit/service_feedback_test.ts).
-    const sql = "SELECT * FROM orders WHERE orderdate = DATE '2025-08-10'";
-    await post("/v1/route", {
-      user: "alice",
-      source: "trino-cli",
-      sessionProperties: { catalog: "tpch", schema: "sf1" },
-      sqlText: sql,
-    });
-    const event = completedEvent({ queryId: "20250811_123456_00001_plog", sql });
-    await post("/v1/events/small", event, { authorization: "Bearer perm-test-token" });
-    let text = "";
-    for (let i = 0; i < 100 && !text.includes("_plog"); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      text = await Deno.readTextFile(log).catch(() => "");
-    }
-    assert.match(text, /"20250811_123456_00001_plog"/);
+    const routeAndComplete = async (sql: string, queryId: string) => {
+      await post("/v1/route", {
+        user: "alice",
+        source: "trino-cli",
+        sessionProperties: { catalog: "tpch", schema: "sf1" },
+        sqlText: sql,
+      });
+      const event = completedEvent({ queryId, sql });
+      await post("/v1/events/small", event, { authorization: "Bearer perm-test-token" });
+    };
+    const logged = async (path: string, queryId: string) => {
+      let text = "";
+      for (let i = 0; i < 100 && !text.includes(queryId); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        text = await Deno.readTextFile(path).catch(() => "");
+      }
+      return text;
+    };
+    await routeAndComplete(
+      "SELECT * FROM orders WHERE orderdate = DATE '2025-08-10'",
+      "20250811_123456_00001_plog",
+    );
+    assert.match(await logged(log, "_plog"), /"20250811_123456_00001_plog"/);
+    // logrotate's way: rename, then SIGHUP. Without the reopen the next line would go on into
+    // the renamed file and the path would never appear again.
+    await Deno.rename(log, `${log}.1`);
+    child.kill("SIGHUP");
+    await routeAndComplete("SELECT count(*) FROM nation", "20250811_123500_00002_rota");
+    const reopened = await logged(log, "_rota");
+    assert.match(reopened, /"20250811_123500_00002_rota"/);
+    assert.doesNotMatch(reopened, /_plog/);
+    assert.doesNotMatch(await Deno.readTextFile(`${log}.1`), /_rota/);
   } finally {
     child.kill("SIGTERM");
     await child.output();

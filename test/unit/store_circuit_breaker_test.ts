@@ -60,8 +60,8 @@ Deno.test("a successful probe closes the circuit", () => {
 });
 
 Deno.test("a failed probe opens the circuit for another full period", () => {
-  const { cb, clock } = breaker(5, 100);
-  cb.trip();
+  const { cb, clock } = breaker(1, 100);
+  cb.failure();
   clock.now = 150;
   assert.equal(cb.tryAcquire(), true);
   cb.failure();
