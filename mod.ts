@@ -20,7 +20,9 @@
  */
 
 export {
+  clusterOf,
   type Clusters,
+  type ClusterSize,
   createRouter,
   type DecisionExplanation,
   type DecisionReason,

@@ -7,7 +7,7 @@
  */
 
 import type { RouteDecision, RouteInput, Router } from "../routing/router.ts";
-import type { QueryClass } from "../routing/router.ts";
+import { clusterOf, type QueryClass } from "../routing/router.ts";
 import { type SparseFeatures, sparseFeatures } from "./feature_sample.ts";
 import { appliedClass, type AppliedDecision, canaryBucket } from "./mode.ts";
 import { LruCache } from "../lru_cache.ts";
@@ -167,7 +167,7 @@ export function createRolloutPolicy(options: RolloutPolicyOptions): RolloutPolic
         ...decision,
         applied,
         rolloutMode: mode,
-        targetCluster: applied === "heavy" ? clusters.large : clusters.small,
+        targetCluster: clusters[clusterOf(applied)],
       };
     },
     observeRouting(outcome) {

@@ -35,8 +35,10 @@ export type QueryClass = "light" | "heavy";
  * - `transaction`: statements inside an explicit transaction run where it started: Large;
  * - `template-cache`: the query's template failed on Small for lack of resources recently;
  * - `unfamiliar`: the query is outside what the model was trained on (an unknown table, a
- *   feature beyond every training row's range: the bundle's novelty rule), so Large;
- * - `fallback`: set by adapters when the router itself failed.
+ *   feature beyond every training row's range: the bundle's novelty rule), so Large.
+ *
+ * The router's own reasons only: adapters answer for requests it never decided (see
+ * `AnswerReason` in `src/server/route_and_report.ts`).
  */
 export type DecisionReason =
   | "model"
@@ -44,8 +46,26 @@ export type DecisionReason =
   | "write-statement"
   | "transaction"
   | "template-cache"
-  | "unfamiliar"
-  | "fallback";
+  | "unfamiliar";
+
+/** The two clusters, by size: what every adapter names a decision's destination by. */
+export type ClusterSize = "small" | "large";
+
+/**
+ * The one mapping of a class onto a cluster: heavy → Large, light → Small. Adapters index their
+ * own names (addresses, Envoy groups, Gateway groups) with it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { clusterOf } from "./router.ts";
+ * assert.equal(clusterOf("heavy"), "large");
+ * assert.equal({ small: "s:8080", large: "l:8080" }[clusterOf("light")], "s:8080");
+ * ```
+ */
+export function clusterOf(decision: QueryClass): ClusterSize {
+  return decision === "heavy" ? "large" : "small";
+}
 
 /** The addresses the decision maps onto. */
 export interface Clusters {
@@ -168,7 +188,7 @@ export function createRouter(options: RouterOptions): Router {
   // decision a handful of short strings), so the entry bound is a byte bound: ~1 KB each.
   const cache = new LruCache<string, CachedDecision>(options.cacheSize ?? 10_000);
 
-  const targetOf = (decision: QueryClass) => decision === "heavy" ? clusters.large : clusters.small;
+  const targetOf = (decision: QueryClass) => clusters[clusterOf(decision)];
 
   /** Featurizes and scores one query: everything about a decision that the cache may keep. */
   async function decide(

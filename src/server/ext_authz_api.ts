@@ -12,8 +12,13 @@ import { inFlightLimit } from "./serve_limits.ts";
 import { Hono } from "hono";
 import type { Context } from "hono";
 import type { AppDeps } from "./deps.ts";
-import type { DecisionExplanation, QueryClass, RouteDecision } from "../routing/router.ts";
-import { reportRoutingFailure, routeAndReport } from "./route_and_report.ts";
+import {
+  clusterOf,
+  type ClusterSize,
+  type DecisionExplanation,
+  type RouteDecision,
+} from "../routing/router.ts";
+import { type AnswerReason, reportRoutingFailure, routeAndReport } from "./route_and_report.ts";
 import { routeInputFromTrinoHeaders } from "./trino_headers.ts";
 
 /** Path prefix configured as `http_service.path_prefix` in Envoy. */
@@ -68,11 +73,6 @@ export function explanationHeader(explanation: DecisionExplanation): string {
 /** Set by Envoy when the body exceeded `with_request_body.max_request_bytes` and was cut. */
 const PARTIAL_BODY_HEADER = "x-envoy-auth-partial-body";
 
-/** The routing group names Envoy's routes match (`statement-small`, `statement-large`). */
-export function routingGroupOf(decision: QueryClass): "small" | "large" {
-  return decision === "heavy" ? "large" : "small";
-}
-
 /**
  * The ext_authz endpoint as a Hono sub-app.
  *
@@ -99,8 +99,8 @@ export function extAuthzApi(deps: AppDeps): Hono {
 
   const answer = (
     c: Context,
-    group: "small" | "large",
-    reason: string,
+    group: ClusterSize,
+    reason: AnswerReason,
     decision?: RouteDecision,
   ) => {
     c.header(ROUTING_HEADERS.group, group);
@@ -144,7 +144,7 @@ export function extAuthzApi(deps: AppDeps): Hono {
         const explanation = deps.router.explain(input, decision.modelVersion);
         c.header(ROUTING_HEADERS.explanation, explanationHeader(explanation));
       }
-      return answer(c, routingGroupOf(decision.applied), decision.reason, decision);
+      return answer(c, clusterOf(decision.applied), decision.reason, decision);
     } catch (error) {
       reportRoutingFailure(deps, "ext_authz", error);
       return answer(c, "large", "fallback");

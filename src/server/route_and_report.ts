@@ -5,10 +5,17 @@
  * @module
  */
 
-import type { RouteInput } from "../routing/router.ts";
+import { clusterOf, type DecisionReason, type RouteInput } from "../routing/router.ts";
 import type { AppliedDecision } from "../rollout/mode.ts";
 import { FULL_ROLLOUT } from "../rollout/rollout_policy.ts";
 import type { AppDeps } from "./deps.ts";
+
+/**
+ * Why an adapter answered as it did: the router's reason, or one of the adapters' own when the
+ * router did not decide (`fallback`: it failed or was not asked, the server being busy;
+ * `partial-body`: the SQL arrived cut, so it is heavy by any measure). Both mean Large.
+ */
+export type AnswerReason = DecisionReason | "fallback" | "partial-body";
 
 /**
  * Routes one query, applies the rollout mode (the answer's `applied` / `targetCluster` say where
@@ -52,7 +59,7 @@ export async function routeAndReport(
     queryId: decision.queryId,
     decision: decision.decision,
     mode: decision.rolloutMode,
-    cluster: decision.applied === "heavy" ? "large" : "small",
+    cluster: clusterOf(decision.applied),
     reason: decision.reason,
     modelVersion: decision.modelVersion,
     modelScore: decision.modelScore,

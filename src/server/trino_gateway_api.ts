@@ -23,7 +23,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { inFlightLimit } from "./serve_limits.ts";
 import type { AppDeps } from "./deps.ts";
-import type { RouteInput } from "../routing/router.ts";
+import { clusterOf, type RouteInput } from "../routing/router.ts";
 import { errorName, reportRoutingFailure, routeAndReport } from "./route_and_report.ts";
 import { routeInputFromTrinoHeaders } from "./trino_headers.ts";
 
@@ -153,7 +153,7 @@ export function trinoGatewayApi(deps: AppDeps): Hono {
         undefined,
         c.req.raw.headers,
       );
-      return c.json(answer(decision.applied === "heavy" ? large : small));
+      return c.json(answer({ small, large }[clusterOf(decision.applied)]));
     } catch (error) {
       reportRoutingFailure(deps, "trino_gateway", error);
       return c.json(answer(large, [`routing failed (${errorName(error)}); sent to ${large}`]));
