@@ -13,6 +13,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { confusionCell } from "../src/feedback/confusion.ts";
 import { eventToQueryInput } from "../src/labels/query_event.ts";
 import type { ModelManifest } from "../src/model/manifest.ts";
 import { loadModelSet, type ModelSet, modelSetFromBundles } from "../src/model/model_set.ts";
@@ -117,17 +118,17 @@ export function averagePrecision(
  * ```
  */
 export function summarize(rows: readonly ReplayedQuery[]): ReplaySummary {
-  let tp = 0, fn = 0, fp = 0, tn = 0, danger = 0, waste = 0;
+  // The matrix's cells by the live feedback loop's rule (one definition of which is which); the
+  // report keeps the short names the Python evaluation writes too.
+  const cells = { truePositive: 0, falseNegative: 0, trueNegative: 0, falsePositive: 0 };
+  let danger = 0, waste = 0;
   for (const r of rows) {
-    if (r.heavy && r.predictedHeavy) tp++;
-    else if (r.heavy) {
-      fn++;
-      danger += r.cpuSeconds;
-    } else if (r.predictedHeavy) {
-      fp++;
-      waste += r.cpuSeconds;
-    } else tn++;
+    const cell = confusionCell(r.predictedHeavy ? "heavy" : "light", r.heavy ? "heavy" : "light");
+    cells[cell]++;
+    if (cell === "falseNegative") danger += r.cpuSeconds;
+    if (cell === "falsePositive") waste += r.cpuSeconds;
   }
+  const { truePositive: tp, falseNegative: fn, falsePositive: fp, trueNegative: tn } = cells;
   const recall = ratio(tp, tp + fn);
   return {
     rows: rows.length,

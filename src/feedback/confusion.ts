@@ -5,8 +5,7 @@
  * @module
  */
 
-/** A routing class: the predicted decision or the true label. */
-export type RouteClass = "light" | "heavy";
+import type { QueryClass } from "../routing/router.ts";
 
 /**
  * Counts of one model version. "Positive" is heavy: a false negative is a heavy query sent to
@@ -72,7 +71,7 @@ export function falsePositiveRate(counts: ConfusionCounts): number {
  * assert(confusionCell("light", "heavy") === "falseNegative");
  * ```
  */
-export function confusionCell(predicted: RouteClass, actual: RouteClass): keyof ConfusionCounts {
+export function confusionCell(predicted: QueryClass, actual: QueryClass): keyof ConfusionCounts {
   if (actual === "heavy") return predicted === "heavy" ? "truePositive" : "falseNegative";
   return predicted === "light" ? "trueNegative" : "falsePositive";
 }
@@ -92,8 +91,8 @@ const SHARED_PREFIX = "confusion|";
  */
 export function confusionCounterName(
   modelVersion: string,
-  predicted: RouteClass,
-  actual: RouteClass,
+  predicted: QueryClass,
+  actual: QueryClass,
 ): string {
   return `${SHARED_PREFIX}${modelVersion}|${predicted}|${actual}`;
 }
@@ -105,7 +104,7 @@ const ZERO: ConfusionCounts = {
   falsePositive: 0,
 };
 
-const isClass = (value: string): value is RouteClass => value === "light" || value === "heavy";
+const isClass = (value: string): value is QueryClass => value === "light" || value === "heavy";
 
 /**
  * Rebuilds a snapshot from shared store counters, ignoring every counter not written by
@@ -156,7 +155,7 @@ export class ConfusionMatrix {
   readonly #counts = new Map<string, ConfusionCounts>();
 
   /** Adds one decision whose true label is now known. */
-  record(modelVersion: string, predicted: RouteClass, actual: RouteClass): void {
+  record(modelVersion: string, predicted: QueryClass, actual: QueryClass): void {
     const cell = confusionCell(predicted, actual);
     const counts = this.#counts.get(modelVersion) ?? ZERO;
     this.#counts.set(modelVersion, { ...counts, [cell]: counts[cell] + 1 });

@@ -7,7 +7,7 @@
  */
 
 import { decisionJoinKey, decisionRecordKey } from "../routing/join_key.ts";
-import { isModelDecision } from "../routing/router.ts";
+import { isModelDecision, type QueryClass } from "../routing/router.ts";
 import {
   eventToQueryInput,
   isResourceFailure,
@@ -26,7 +26,6 @@ import {
   confusionCounterName,
   ConfusionMatrix,
   type ConfusionSnapshot,
-  type RouteClass,
   snapshotFromCounters,
 } from "./confusion.ts";
 import { LabeledLog } from "./labeled_log.ts";
@@ -107,9 +106,9 @@ export interface FeedbackOutcome {
   readonly cluster: string;
   /** True when the router's decision for this query was found. */
   readonly joined: boolean;
-  readonly predicted: RouteClass | undefined;
+  readonly predicted: QueryClass | undefined;
   /** The true label; `null` for a failure unrelated to resources (no label, as in training). */
-  readonly actual: RouteClass | null;
+  readonly actual: QueryClass | null;
   readonly because: Label["because"];
   /** True when the event put its template in the template cache. */
   readonly markedTemplate: boolean;
@@ -296,7 +295,7 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
     const cluster = reported ?? clusterNamed(decision?.targetCluster) ?? UNKNOWN_CLUSTER;
     if (cluster === smallCluster) options.guards?.smallCompletion(isResourceFailure(event));
     const label = labelEvent(event, thresholds, kindOf(decision, sql));
-    const actual: RouteClass | null = label.heavy === null ? null : label.heavy ? "heavy" : "light";
+    const actual: QueryClass | null = label.heavy === null ? null : label.heavy ? "heavy" : "light";
     const predicted = decision?.decision;
 
     // Only the model's own decisions say how good it is: writes, transactions and template-cache
