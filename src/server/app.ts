@@ -1,7 +1,10 @@
 /**
  * The Hono app: cross-cutting middleware (request metrics, error shield) and the integrations
  * mounted side by side. Each integration is a sub-app in its own file with its own body limit
- * (a Trino event may be far larger than a routing request).
+ * (a Trino event may be far larger than a routing request); a sub-app with a path prefix
+ * (`/ext_authz`, `/trino-gateway`, `/v1/events`, `/v1/admin/rollout`) declares its routes
+ * relative to it and mounts itself there (`new Hono().route(prefix, app)`), so no handler
+ * repeats or slices its prefix.
  *
  * @module
  */

@@ -87,6 +87,9 @@ function classify(body: unknown): Classified {
   return { kind: "invalid", error: "not a Trino query event: metadata.queryId is missing" };
 }
 
+/** Where Trino's http event listener posts (`/v1/events`, `/v1/events/<cluster>`). */
+export const EVENTS_PREFIX = "/v1/events";
+
 /**
  * The events sub-app. Mount it on the main app; point each cluster's HTTP event listener at it:
  *
@@ -173,9 +176,9 @@ export function eventsApi(options: EventsApiOptions): Hono {
     c.header("Retry-After", "1");
     return c.json({ error: "too many event bytes in flight; retry later" }, 503);
   });
-  app.post("/v1/events", auth, limit, busy, (c) => ingest(c, undefined));
-  app.post("/v1/events/:cluster", auth, limit, busy, (c) => ingest(c, c.req.param("cluster")));
+  app.post("/", auth, limit, busy, (c) => ingest(c, undefined));
+  app.post("/:cluster", auth, limit, busy, (c) => ingest(c, c.req.param("cluster")));
   // Whatever goes wrong in here is answered, never thrown into the main app.
   app.onError((_error, c) => c.json({ error: "internal error while reading the event" }, 500));
-  return app;
+  return new Hono().route(EVENTS_PREFIX, app);
 }

@@ -127,9 +127,7 @@ export function extAuthzApi(deps: AppDeps): Hono {
     return answer(c, "large", "fallback");
   });
 
-  app.all(`${EXT_AUTHZ_PREFIX}/*`, limit, busy, async (c) => {
-    const path = c.req.path.slice(EXT_AUTHZ_PREFIX.length);
-    if (c.req.method !== "POST" || path !== "/v1/statement") return c.body(null, 200);
+  app.post("/v1/statement", limit, busy, async (c) => {
     if (c.req.header(PARTIAL_BODY_HEADER) === "true") {
       // Only the SQL's first megabyte arrived: a query that long is heavy by any measure, and a
       // decision on a cut text would be a guess.
@@ -150,5 +148,7 @@ export function extAuthzApi(deps: AppDeps): Hono {
       return answer(c, "large", "fallback");
     }
   });
-  return app;
+  // Anything else: no opinion (see above).
+  app.all("*", (c) => c.body(null, 200));
+  return new Hono().route(EXT_AUTHZ_PREFIX, app);
 }

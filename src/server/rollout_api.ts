@@ -109,12 +109,11 @@ export function rolloutApi(options: RolloutApiOptions): Hono {
     trips: control.trips,
   });
 
-  app.use(`${ROLLOUT_ADMIN_PATH}`, auth);
-  app.use(`${ROLLOUT_ADMIN_PATH}/*`, auth);
+  app.use("*", auth);
 
-  app.get(ROLLOUT_ADMIN_PATH, (c) => c.json(view()));
+  app.get("/", (c) => c.json(view()));
 
-  app.put(ROLLOUT_ADMIN_PATH, limit, async (c) => {
+  app.put("/", limit, async (c) => {
     const body = await readBody(c);
     if (typeof body === "string") return c.json({ error: body }, 400);
     const { mode, canaryPercent, rearm } = body;
@@ -140,7 +139,7 @@ export function rolloutApi(options: RolloutApiOptions): Hono {
     }
   });
 
-  app.put(`${ROLLOUT_ADMIN_PATH}/challenger`, limit, async (c) => {
+  app.put("/challenger", limit, async (c) => {
     const body = await readBody(c);
     if (typeof body === "string") return c.json({ error: body }, 400);
     const version = body.modelVersion;
@@ -157,14 +156,14 @@ export function rolloutApi(options: RolloutApiOptions): Hono {
     return c.json(view());
   });
 
-  app.get(`${ROLLOUT_ADMIN_PATH}/report`, async (c) => {
+  app.get("/report", async (c) => {
     const snapshot = await reportSnapshot(options);
     return c.json({
       snapshot: JSON.parse(JSON.stringify(snapshot, (_k, v) => finiteOrNull(v))),
       criteria: exitCriteria(snapshot),
     });
   });
-  return app;
+  return new Hono().route(ROLLOUT_ADMIN_PATH, app);
 }
 
 /** JSON has no NaN: a rate without samples is `null`. */

@@ -30,6 +30,9 @@ import { routeInputFromTrinoHeaders } from "./trino_headers.ts";
 /** Where the gateway's `rulesExternalConfiguration.urlPath` must point. */
 export const TRINO_GATEWAY_PATH = "/trino-gateway/route";
 
+/** The sub-app's mount point; its one route is `/route` below it. */
+const TRINO_GATEWAY_PREFIX = TRINO_GATEWAY_PATH.slice(0, TRINO_GATEWAY_PATH.lastIndexOf("/"));
+
 /**
  * `io.trino.gateway.ha.router.TrinoQueryProperties` as the gateway serialises it (Jackson,
  * `Optional` as value or null).
@@ -111,7 +114,7 @@ export function trinoGatewayApi(deps: AppDeps): Hono {
     return c.json(answer(large, ["router busy (request bytes in flight)"]));
   });
 
-  app.post(TRINO_GATEWAY_PATH, limit, busy, async (c) => {
+  app.post("/route", limit, busy, async (c) => {
     let body: RoutingGroupExternalBody;
     try {
       const parsed: unknown = JSON.parse(await c.req.text());
@@ -164,7 +167,7 @@ export function trinoGatewayApi(deps: AppDeps): Hono {
     reportRoutingFailure(deps, "trino_gateway", error);
     return c.json(answer(large, [`routing failed (${errorName(error)}); sent to ${large}`]));
   });
-  return app;
+  return new Hono().route(TRINO_GATEWAY_PREFIX, app);
 }
 
 const STRING_FIELDS = ["method", "requestURI", "remoteUser"] as const;
