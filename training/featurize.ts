@@ -18,6 +18,7 @@ import {
   featureGroup,
   featureNames,
   type FeatureSpec,
+  MONOTONE_INCREASING_FEATURES,
 } from "../src/features/featurizer.ts";
 import { CATEGORY_NAMES, type CategoryName } from "../src/features/context_features.ts";
 import { TableCatalogBuilder } from "../src/features/table_catalog.ts";
@@ -140,6 +141,8 @@ export interface DatasetSidecar {
   readonly featureNames: readonly string[];
   /** Group of each feature (`featureGroup`), for ablations. */
   readonly featureGroups: readonly string[];
+  /** 1 where the model must be monotone increasing (`MONOTONE_INCREASING_FEATURES`), else 0. */
+  readonly featureMonotone: readonly (0 | 1)[];
   readonly queryIds: readonly string[];
   readonly labels: readonly (0 | 1)[];
   readonly because: readonly string[];
@@ -247,6 +250,7 @@ export async function featurizeLog(options: FeaturizeOptions): Promise<Featurize
     matrix: DATASET_FILES.matrix,
     featureNames: names,
     featureGroups: names.map(featureGroup),
+    featureMonotone: names.map((n) => MONOTONE_INCREASING_FEATURES.has(n) ? 1 : 0),
     queryIds: log.rows.map((r) => r.queryId),
     labels: log.rows.map((r) => r.heavy ? 1 : 0),
     because: log.rows.map((r) => r.because),

@@ -78,42 +78,6 @@ def tree_covers(model: xgb.XGBClassifier) -> list[list[float]]:
     return out
 
 
-# Cost never falls when a query reads more rows or adds an expensive construct: monotone
-# constraints hold the trees to that, so a family never seen in training is not scored light
-# because of a quirk of the families that were (`tables_unknown` goes to the novelty rule).
-MONOTONE_INCREASING = {
-    "kw_join",
-    "kw_cross_join",
-    "kw_outer_join",
-    "kw_group_by",
-    "kw_order_by",
-    "kw_over",
-    "kw_distinct",
-    "kw_union",
-    "kw_intersect_except",
-    "shuffle_risk",
-    "rows_product_log",
-    "expression_joins",
-    "cst_join_count",
-    "cst_window_count",
-    "cst_distinct_count",
-    "cst_order_by_count",
-    "cst_group_by_count",
-    "cst_set_op_count",
-    "table_refs",
-    "rows_max_log",
-    "rows_second_log",
-    "rows_sum_log",
-    "bytes_sum_log",
-    "large_join_log",
-    "est_intermediate_log",
-    "cte_reuse",
-    "cte_reuse_rows_log",
-    "window_rows_log",
-    "group_by_rows_log",
-    "distinct_rows_log",
-    "sort_no_limit_rows_log",
-}
 MAX_TREES = 600
 EARLY_STOPPING = 40
 PARITY_TOLERANCE = 1e-5
@@ -251,7 +215,8 @@ def train_xgboost(
         "base_score": 0.5,
         "colsample_bytree": 0.8,
         "monotone_constraints": "("
-        + ",".join("1" if n in MONOTONE_INCREASING else "0" for n in data.feature_names)
+        # Which features cost may only grow with: src/features/featurizer.ts (the one definition).
+        + ",".join(str(v) for v in data.sidecar["featureMonotone"])
         + ")",
         "random_state": SEED,
         "n_jobs": threads,

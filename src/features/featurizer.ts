@@ -54,6 +54,46 @@ export const FIXED_FEATURE_NAMES: readonly string[] = [
 ];
 
 /**
+ * Features a query's cost never falls with (more rows, another join, another sort): training
+ * holds the trees monotone in them, so a family never seen in training is not scored light for
+ * a quirk of the families that were, and beyond the trained range a score can only rise (which
+ * is why the novelty rule need not watch them).
+ */
+export const MONOTONE_INCREASING_FEATURES: ReadonlySet<string> = new Set([
+  "kw_join",
+  "kw_cross_join",
+  "kw_outer_join",
+  "kw_group_by",
+  "kw_order_by",
+  "kw_over",
+  "kw_distinct",
+  "kw_union",
+  "kw_intersect_except",
+  "shuffle_risk",
+  "rows_product_log",
+  "expression_joins",
+  "cst_join_count",
+  "cst_window_count",
+  "cst_distinct_count",
+  "cst_order_by_count",
+  "cst_group_by_count",
+  "cst_set_op_count",
+  "table_refs",
+  "rows_max_log",
+  "rows_second_log",
+  "rows_sum_log",
+  "bytes_sum_log",
+  "large_join_log",
+  "est_intermediate_log",
+  "cte_reuse",
+  "cte_reuse_rows_log",
+  "window_rows_log",
+  "group_by_rows_log",
+  "distinct_rows_log",
+  "sort_no_limit_rows_log",
+]);
+
+/**
  * Feature groups, for ablations (`training/train.py --drop-groups`) and reports: `token`,
  * `cst`, `time`, `statement`, `size` (fixed), `identity` (category one-hots), `tfidf`.
  */
