@@ -148,21 +148,17 @@ export function trinoGatewayApi(deps: AppDeps): Hono {
       ]));
     }
     const input = gatewayRouteInput(c.req.raw.headers, sqlText, body);
-    try {
-      const decision = await routeAndReport(
-        deps,
-        input,
-        "trino_gateway",
-        undefined,
-        c.req.raw.headers,
-      );
-      return c.json(answer({ small, large }[clusterOf(decision.applied)]));
-    } catch (error) {
-      reportRoutingFailure(deps, "trino_gateway", error);
-      return c.json(answer(large, [`routing failed (${errorName(error)}); sent to ${large}`]));
-    }
+    // A routing failure throws into onError below: the one place this adapter answers Large.
+    const decision = await routeAndReport(
+      deps,
+      input,
+      "trino_gateway",
+      undefined,
+      c.req.raw.headers,
+    );
+    return c.json(answer({ small, large }[clusterOf(decision.applied)]));
   });
-  // Whatever else goes wrong is still a 200 with the large group, for the same reason.
+  // Whatever goes wrong is still a 200 with the large group, never a status the gateway ignores.
   app.onError((error, c) => {
     reportRoutingFailure(deps, "trino_gateway", error);
     return c.json(answer(large, [`routing failed (${errorName(error)}); sent to ${large}`]));
