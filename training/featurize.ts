@@ -13,6 +13,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
+  categoryValues,
   createFeaturizer,
   FEATURE_SCHEMA_VERSION,
   featureGroup,
@@ -91,15 +92,8 @@ export function fitFeatureSpec(
     const input = eventToQueryInput(row.event);
     const { tokens } = lex(input.sqlText);
     documents.push(normalizedTokens(tokens));
-    // Values are collected exactly as the featurizer looks them up (same strings, same case).
-    const values: Record<CategoryName, readonly (string | undefined)[]> = {
-      user: [input.user],
-      source: [input.source],
-      catalog: [input.catalog],
-      schema: [input.schema],
-      table: referencedTables(tokens, input),
-      client_tag: [...new Set(input.clientTags ?? [])],
-    };
+    // Values are collected exactly as the featurizer looks them up (its own rule).
+    const values = categoryValues(input, referencedTables(tokens, input));
     for (const field of CATEGORY_NAMES) {
       for (const value of values[field]) {
         if (value === undefined) continue;

@@ -205,6 +205,34 @@ function readContext(input: QueryInput): ContextReads {
   };
 }
 
+/**
+ * The categorical values of one query, field by field: what the one-hots look up, and what
+ * training counts to fit their vocabularies (one rule, so the two cannot drift apart).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { categoryValues } from "./featurizer.ts";
+ * const values = categoryValues({ sqlText: "SELECT 1", user: "etl", clientTags: ["a", "a"] }, []);
+ * assert.deepEqual(values.user, ["etl"]);
+ * assert.deepEqual(values.client_tag, ["a"]);
+ * ```
+ */
+export function categoryValues(
+  input: QueryInput,
+  tables: readonly string[],
+): Record<CategoryName, readonly (string | undefined)[]> {
+  const context = readContext(input);
+  return {
+    user: [context.user],
+    source: [context.source],
+    catalog: [context.catalog],
+    schema: [context.schema],
+    table: tables,
+    client_tag: [...new Set(context.clientTags)],
+  };
+}
+
 /** One digest per input object: a request's key is asked for more than once. */
 const inputKeys = new WeakMap<QueryInput, string>();
 
@@ -334,12 +362,10 @@ export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions =
     vector[i++] = lexed.truncated ? 1 : 0;
     for (const name of SIZE_FEATURE_NAMES) vector[i++] = size[name];
 
-    setCategory(vector, "user", context.user);
-    setCategory(vector, "source", context.source);
-    setCategory(vector, "catalog", context.catalog);
-    setCategory(vector, "schema", context.schema);
-    for (const table of refs.tables) setCategory(vector, "table", table);
-    for (const tag of context.clientTags) setCategory(vector, "client_tag", tag);
+    const values = categoryValues(input, refs.tables);
+    for (const field of CATEGORY_NAMES) {
+      for (const value of values[field]) setCategory(vector, field, value);
+    }
 
     if (spec.tfidf.vocabulary.length > 0) {
       vectorizeTfidf(p.words, vector, tfidfOffset);
