@@ -16,6 +16,7 @@
  */
 
 export {
+  categoryValues,
   type ColdParse,
   createFeaturizer,
   FEATURE_SCHEMA_VERSION,
@@ -23,19 +24,40 @@ export {
   type FeatureSpec,
   type Featurized,
   type Featurizer,
+  type FeaturizerOptions,
   FIXED_ONLY_SPEC,
   type QueryInput,
 } from "../src/features/featurizer.ts";
-export { fitTfidf, type TfidfSpec } from "../src/features/tfidf.ts";
-export { lex, type LexResult, type Token } from "../src/sql/lexer.ts";
+export {
+  CATEGORY_NAMES,
+  type CategoryName,
+  type QueryContext,
+} from "../src/features/context_features.ts";
+export {
+  CST_FEATURE_NAMES,
+  type CstFeatureName,
+  type CstResult,
+  type ParseOutcome,
+} from "../src/features/cst_features.ts";
+export type { CstCache } from "../src/features/cst_cache.ts";
+export type { TableCatalog } from "../src/features/table_catalog.ts";
+export type { NoveltyRule } from "../src/model/novelty.ts";
+export { fitTfidf, type TfidfFitOptions, type TfidfSpec } from "../src/features/tfidf.ts";
+export { lex, type LexResult, type Token, type TokenKind } from "../src/sql/lexer.ts";
 export { type StatementKind, statementKind } from "../src/sql/statement_kind.ts";
 export {
   queryTemplate,
   sqlTemplateFingerprint,
   templateFingerprint,
 } from "../src/sql/normalize.ts";
-export { ManifestError, type ModelManifest, validateManifest } from "../src/model/manifest.ts";
 export {
+  ManifestError,
+  type ModelManifest,
+  type OnnxSignature,
+  validateManifest,
+} from "../src/model/manifest.ts";
+export {
+  type Duration,
   eventToQueryInput,
   type Label,
   labelEvent,

@@ -36,6 +36,8 @@ export class CstCache {
   #lru: LruCache<string, Entry>;
 
   /**
+   * A cache holding at most `maxBytes` of estimated entry size.
+   *
    * @example
    * ```ts
    * import assert from "node:assert/strict";

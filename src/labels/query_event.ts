@@ -14,17 +14,20 @@ import type { QueryInput } from "../features/featurizer.ts";
  * listener sends, so production logs need no conversion.
  */
 export interface QueryCompletedEvent {
+  /** The query: its id, text, final state and the tables it named. */
   readonly metadata: {
     readonly queryId: string;
     readonly query?: string;
     readonly queryState?: string;
     readonly tables?: ReadonlyArray<{ catalog?: string; schema?: string; table?: string }>;
   };
+  /** What the query cost (the heavy label reads CPU time and peak memory). */
   readonly statistics: {
     readonly cpuTime?: Duration;
     readonly wallTime?: Duration;
     readonly peakUserMemoryBytes?: number;
   };
+  /** Who ran the query, in which session, on which cluster. */
   readonly context: {
     readonly user?: string;
     readonly source?: string;
@@ -46,11 +49,13 @@ export interface QueryCompletedEvent {
       readonly physicalInputBytes?: number;
     }>;
   };
+  /** Why the query failed, if it did (resource errors make a query heavy). */
   readonly failureInfo?: {
     readonly errorCode?: { readonly code?: number; readonly name?: string; readonly type?: string };
   };
   /** Epoch seconds (what the HTTP event listener sends) or an ISO-8601 string. */
   readonly createTime?: number | string;
+  /** When the query ended, in the same format as `createTime`. */
   readonly endTime?: number | string;
 }
 

@@ -16,12 +16,15 @@ export type TokenKind =
 
 /** One lexical token. `text` is upper-cased for words, verbatim otherwise. */
 export interface Token {
+  /** What kind of token it is. */
   readonly kind: TokenKind;
+  /** The token's text (words upper-cased). */
   readonly text: string;
 }
 
 /** How a lexing run ended: completely, or cut at `maxTokens`. */
 export interface LexResult {
+  /** The tokens, in order, at most `maxTokens`. */
   readonly tokens: Token[];
   /** True when the input had more tokens than `maxTokens`. */
   readonly truncated: boolean;
