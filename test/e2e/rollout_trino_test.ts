@@ -13,6 +13,7 @@ import type { Config } from "../../src/config.ts";
 import { inCanary, type RolloutMode } from "../../src/rollout/mode.ts";
 import { DEFAULT_ROLLOUT_CONFIG } from "../../src/rollout/rollout_config.ts";
 import { RouterServer, runQuery } from "../integration/envoy_harness.ts";
+import { featurizersFrom, logFeatureDeviation } from "../../tools/rollout_report.ts";
 import {
   ensureTrino,
   HEAVY,
@@ -51,8 +52,10 @@ async function withStack(
   mode: RolloutMode,
   rollout: Partial<Config["rollout"]>,
   body: (stack: Stack) => Promise<void>,
+  config: Partial<Config> = {},
 ): Promise<void> {
   const router = await RouterServer.start({
+    ...config,
     adminToken: EVENT_TOKEN,
     // The scaled thresholds of the bundled data set (data/labels.json).
     labelCpuSeconds: 3,
@@ -116,11 +119,15 @@ async function smallQueriesOf(user: string): Promise<{ query: string; state: str
   return rows.map(([query, state]) => ({ query: String(query), state: String(state) }));
 }
 
+const labeledLogDir = await Deno.makeTempDir({ prefix: "rollout-e2e-" });
+const labeledLogPath = `${labeledLogDir}/labeled.jsonl`;
+
 Deno.test({
-  name: "e2e rollout: shadow runs everything on Large, decisions recorded and joined",
+  name: "e2e rollout: shadow runs everything on Large, decisions recorded and joined; " +
+    "online and offline features agree",
   ...options,
   fn: () =>
-    withStack("shadow", {}, async ({ router, run }) => {
+    withStack("shadow", { featureSampleRate: 1 }, async ({ router, run }) => {
       const user = `shadow-${Date.now()}`;
       const light = await run(LIGHT, user);
       const heavy = await run(HEAVY, user);
@@ -138,7 +145,16 @@ Deno.test({
       // light by its cost: the model's own decisions, measured while nothing ran on Small.
       assert.equal(counts.trueNegative, 1);
       assert.equal(counts.falsePositive, 1);
-    }),
+      // The vectors the router scored (Envoy's request) against the training path's (the
+      // labeled log of Trino's events): the shadow stage's featurization consistency.
+      await router.service.feedback.idle();
+      const deviation = await logFeatureDeviation(
+        labeledLogPath,
+        await featurizersFrom(labeledLogDir),
+      );
+      assert.equal(deviation.samples, 2, JSON.stringify(deviation));
+      assert.ok(deviation.maxDeviation < 0.01, JSON.stringify(deviation));
+    }, { labeledLogPath }),
 });
 
 Deno.test({
