@@ -10,7 +10,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { freeLoopbackPort } from "../deploy/local_process.ts";
+import { freeLoopbackPort } from "../tools/harness/local_process.ts";
 import { completedEvent, routeBodyFor } from "../test/unit/_feedback_events.ts";
 
 const { values } = parseArgs({

@@ -9,8 +9,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { ENVOY_TEMPLATE_PATH, EnvoyProcess } from "../deploy/envoy/envoy_process.ts";
-import { freeLoopbackPort } from "../deploy/local_process.ts";
+import { EnvoyProcess } from "../tools/harness/envoy_process.ts";
+import { ENVOY_TEMPLATE_PATH } from "../deploy/envoy/render.ts";
+import { freeLoopbackPort } from "../tools/harness/local_process.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -126,7 +127,7 @@ try {
   console.log(
     `POST /v1/statement at ${RATE} req/s for ${SECONDS} s (open loop), stub Trino, ` +
       `router = heuristic model, Envoy ${(await new Deno.Command(
-        (await import("../deploy/envoy/envoy_process.ts")).envoyBinary(),
+        (await import("../tools/harness/envoy_process.ts")).envoyBinary(),
         { args: ["--version"] },
       ).output().then((o) =>
         new TextDecoder().decode(o.stdout).match(/\/(\d+\.\d+\.\d+)\//)?.[1]

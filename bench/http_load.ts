@@ -15,7 +15,7 @@
  * @module
  */
 
-import { freeLoopbackPort } from "../deploy/local_process.ts";
+import { freeLoopbackPort } from "../tools/harness/local_process.ts";
 import { RedisServer } from "../test/integration/_redis_server.ts";
 import { benchRequest, type Mix, percentile } from "./_queries.ts";
 

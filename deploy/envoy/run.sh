@@ -15,7 +15,7 @@
 #   EXT_PROC_HOST/PORT    the router's ext_proc server, envoy_retry.yaml only
 #                         (default 127.0.0.1:9002; start the router with EXT_PROC_PORT=9002)
 #   ENVOY_BIN             Envoy binary (default: installed by .ci/install_envoy.sh)
-# Plaintext on loopback; TLS (Envoy → router, clients → Envoy) is filled in by envoy_process.ts
+# Plaintext on loopback; TLS (Envoy → router, clients → Envoy) is filled in by render.ts
 # (tests) and deploy/k8s/envoy_config.ts (the Kubernetes config).
 # Both Trino clusters need `http-server.process-forwarded=true` (Trino ≥ 452) so that nextUri
 # carries the /small or /large prefix that keeps follow-ups on the right cluster.

@@ -10,11 +10,7 @@
  * @module
  */
 
-import {
-  renderEnvoyConfig,
-  renderRetryTemplate,
-  RETRY_TEMPLATE_PATH,
-} from "../envoy/envoy_process.ts";
+import { renderEnvoyConfig, renderRetryTemplate, RETRY_TEMPLATE_PATH } from "../envoy/render.ts";
 
 /** The rendered file kustomize puts into the `trino-envoy-config` ConfigMap. */
 export const K8S_ENVOY_CONFIG = new URL("./base/envoy/envoy-config.yaml", import.meta.url);

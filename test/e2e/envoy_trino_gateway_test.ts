@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { freeLoopbackPort } from "../../deploy/local_process.ts";
+import { freeLoopbackPort } from "../../tools/harness/local_process.ts";
 import { RouterServer } from "../integration/envoy_harness.ts";
 import {
   client,

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { envoyInstalled, EnvoyProcess } from "../../deploy/envoy/envoy_process.ts";
+import { envoyInstalled, EnvoyProcess } from "../../tools/harness/envoy_process.ts";
 import { RouterServer } from "../integration/envoy_harness.ts";
 import {
   askCluster,

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { EnvoyProcess } from "../../deploy/envoy/envoy_process.ts";
+import { EnvoyProcess } from "../../tools/harness/envoy_process.ts";
 import { startRetryStack, startStubAuthz } from "../integration/ext_proc_envoy.ts";
 import { startStubTrino } from "../integration/ext_proc_stub_trino.ts";
 

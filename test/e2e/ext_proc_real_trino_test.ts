@@ -6,7 +6,7 @@
 //   deploy/trino/cluster.sh start small && deploy/trino/cluster.sh start large
 //   node_modules/.bin/deno test --allow-all test/e2e/ext_proc_real_trino_test.ts
 import assert from "node:assert/strict";
-import { envoyInstalled } from "../../deploy/envoy/envoy_process.ts";
+import { envoyInstalled } from "../../tools/harness/envoy_process.ts";
 import { sqlTemplateFingerprint } from "../../src/sql/normalize.ts";
 import { startRetryStack } from "../integration/ext_proc_envoy.ts";
 import { runTrinoQuery } from "../integration/ext_proc_stub_trino.ts";

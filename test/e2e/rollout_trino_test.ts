@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { envoyInstalled, EnvoyProcess } from "../../deploy/envoy/envoy_process.ts";
+import { envoyInstalled, EnvoyProcess } from "../../tools/harness/envoy_process.ts";
 import type { Config } from "../../src/config.ts";
 import { inCanary, type RolloutMode } from "../../src/rollout/mode.ts";
 import { DEFAULT_ROLLOUT_CONFIG } from "../../src/rollout/rollout_config.ts";

@@ -10,7 +10,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freeLoopbackPort } from "../../deploy/local_process.ts";
+import { freeLoopbackPort } from "../../tools/harness/local_process.ts";
 
 const INSTALL = new URL("../../.ci/install_mlops.sh", import.meta.url).pathname;
 

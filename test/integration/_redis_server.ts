@@ -5,7 +5,7 @@
  * @module
  */
 
-import { commandRuns, freeLoopbackPort } from "../../deploy/local_process.ts";
+import { commandRuns, freeLoopbackPort } from "../../tools/harness/local_process.ts";
 
 /** True when Debian's `redis-server` is installed (`.ci/install_redis.sh` installs it). */
 export function redisServerInstalled(): Promise<boolean> {

@@ -8,7 +8,7 @@
 
 import { type Config, DEFAULT_CONFIG } from "../../src/config.ts";
 import { createService, type Service } from "../../src/service.ts";
-import { EnvoyProcess } from "../../deploy/envoy/envoy_process.ts";
+import { EnvoyProcess } from "../../tools/harness/envoy_process.ts";
 import { TrinoStub, type TrinoStubOptions } from "./envoy_trino_stub.ts";
 
 /** What the router does to each request. */

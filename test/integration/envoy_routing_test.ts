@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { envoyInstalled } from "../../deploy/envoy/envoy_process.ts";
+import { envoyInstalled } from "../../tools/harness/envoy_process.ts";
 import {
   CTAS_SQL,
   EnvoyFixture,

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { configFromEnv } from "../../src/config.ts";
 import { readServeMaterial, serveOptions } from "../../src/serve_options.ts";
 import { createService } from "../../src/service.ts";
-import { envoyInstalled, EnvoyProcess } from "../../deploy/envoy/envoy_process.ts";
+import { envoyInstalled, EnvoyProcess } from "../../tools/harness/envoy_process.ts";
 import { TrinoStub } from "./envoy_trino_stub.ts";
 import { HEAVY_SQL, LIGHT_SQL } from "./envoy_harness.ts";
 import { createTestPki, type TestPki } from "./_test_pki.ts";

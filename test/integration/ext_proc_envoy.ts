@@ -5,12 +5,12 @@
  */
 
 import { Registry } from "prom-client";
+import { EnvoyProcess } from "../../tools/harness/envoy_process.ts";
 import {
-  EnvoyProcess,
   type HostPort,
   renderRetryTemplate,
   RETRY_TEMPLATE_PATH,
-} from "../../deploy/envoy/envoy_process.ts";
+} from "../../deploy/envoy/render.ts";
 import { createLogger } from "../../src/log.ts";
 import { type ExtProcServer, startExtProcServer } from "../../src/ext_proc/server.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";

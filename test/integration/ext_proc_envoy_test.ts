@@ -2,7 +2,7 @@
 // coordinators: a client talking to Envoy gets Large's complete result when Small fails the
 // query for lack of resources, and Small's answers otherwise.
 import assert from "node:assert/strict";
-import { envoyInstalled } from "../../deploy/envoy/envoy_process.ts";
+import { envoyInstalled } from "../../tools/harness/envoy_process.ts";
 import { sqlTemplateFingerprint } from "../../src/sql/normalize.ts";
 import { startRetryStack } from "./ext_proc_envoy.ts";
 import { expectedRows, runTrinoQuery, startStubTrino } from "./ext_proc_stub_trino.ts";

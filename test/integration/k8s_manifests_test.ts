@@ -2,7 +2,7 @@
 // official Kubernetes API types, and the promises hold; each check is shown to fail on a manifest
 // that breaks it. The Kubernetes Envoy config is the template's rendering and real Envoy accepts it.
 import assert from "node:assert/strict";
-import { commandRuns } from "../../deploy/local_process.ts";
+import { commandRuns } from "../../tools/harness/local_process.ts";
 import {
   overlays,
   renderOverlay,
@@ -10,7 +10,7 @@ import {
   validatorBinary,
 } from "../../deploy/k8s/validate.ts";
 import { K8S_ENVOY_CONFIG, k8sEnvoyConfig } from "../../deploy/k8s/envoy_config.ts";
-import { envoyBinary, envoyInstalled } from "../../deploy/envoy/envoy_process.ts";
+import { envoyBinary, envoyInstalled } from "../../tools/harness/envoy_process.ts";
 import { createTestPki } from "./_test_pki.ts";
 import { ENV_NAMES } from "../../src/config.ts";
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freeLoopbackPort } from "../../deploy/local_process.ts";
+import { freeLoopbackPort } from "../../tools/harness/local_process.ts";
 import { DEFAULT_CONFIG } from "../../src/config.ts";
 import { FEATURE_SCHEMA_VERSION } from "../../src/features/featurizer.ts";
 import { createLogger } from "../../src/log.ts";

@@ -5,7 +5,7 @@
 // router stops. The rules run as committed except their `for:` durations, shortened so the test
 // takes seconds.
 import assert from "node:assert/strict";
-import { commandRuns, freeLoopbackPort } from "../../deploy/local_process.ts";
+import { commandRuns, freeLoopbackPort } from "../../tools/harness/local_process.ts";
 import { configFromEnv } from "../../src/config.ts";
 import { readServeMaterial, serveOptions } from "../../src/serve_options.ts";
 import { createTestPki } from "./_test_pki.ts";

@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { envoyInstalled } from "../../deploy/envoy/envoy_process.ts";
+import { envoyInstalled } from "../../tools/harness/envoy_process.ts";
 import { DEFAULT_ROLLOUT_CONFIG } from "../../src/rollout/rollout_config.ts";
 import { inCanary, type RolloutMode } from "../../src/rollout/mode.ts";
 import { SHADOW_COPY_TAG } from "../../src/rollout/shadow_route.ts";

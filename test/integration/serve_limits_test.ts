@@ -3,7 +3,7 @@
  * request bodies in flight are bounded across endpoints (each with its own safe "busy" answer).
  */
 import assert from "node:assert/strict";
-import { freeLoopbackPort } from "../../deploy/local_process.ts";
+import { freeLoopbackPort } from "../../tools/harness/local_process.ts";
 import { createService, type Service } from "../../src/service.ts";
 import { ADMIN_HEADERS, capturingLogger, TEST_CONFIG } from "../unit/_fixtures.ts";
 import { completedEvent } from "../unit/_feedback_events.ts";

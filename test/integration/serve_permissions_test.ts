@@ -3,7 +3,7 @@
 // outside the models folder loads with --allow-all but is refused by the served process, which
 // therefore cannot read outside its paths; the same process serves normally from its own paths.
 import assert from "node:assert/strict";
-import { freeLoopbackPort } from "../../deploy/local_process.ts";
+import { freeLoopbackPort } from "../../tools/harness/local_process.ts";
 import { configFromEnv } from "../../src/config.ts";
 import { RUNTIME_FILES, servePermissions } from "../../src/serve_permissions.ts";
 import { completedEvent } from "../unit/_feedback_events.ts";

@@ -3,7 +3,7 @@
  * holds their shared state), both answer, and a SIGTERM stops all of them.
  */
 import assert from "node:assert/strict";
-import { freeLoopbackPort } from "../../deploy/local_process.ts";
+import { freeLoopbackPort } from "../../tools/harness/local_process.ts";
 import { RedisServer, skipRedisTests } from "./_redis_server.ts";
 
 const ignore = await skipRedisTests();

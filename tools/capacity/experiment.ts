@@ -20,12 +20,9 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import {
-  EnvoyProcess,
-  renderRetryTemplate,
-  RETRY_TEMPLATE_PATH,
-} from "../../deploy/envoy/envoy_process.ts";
-import { freeLoopbackPort } from "../../deploy/local_process.ts";
+import { EnvoyProcess } from "../harness/envoy_process.ts";
+import { renderRetryTemplate, RETRY_TEMPLATE_PATH } from "../../deploy/envoy/render.ts";
+import { freeLoopbackPort } from "../harness/local_process.ts";
 import type { LabelThresholds, QueryCompletedEvent } from "../../src/labels/query_event.ts";
 import { cliArgs } from "../../training/featurize.ts";
 import { type Collector, startCollector, writeLog } from "../workload/collector.ts";
