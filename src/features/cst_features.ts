@@ -48,8 +48,9 @@ export interface ParseGuard {
 }
 
 /**
- * Defaults measured on the 2-core reference machine (`bench/featurize_budget.ts`): the parser
- * costs ~12 µs per token, so 1,200 tokens stay near 15 ms, well inside the 50 ms budget.
+ * Defaults set on the 2-core reference machine, where the parser cost ~12 µs per token, so 1,200
+ * tokens stay near 15 ms, well inside the 50 ms budget (`deno task bench` prints the CST parse
+ * stage, `bench/in_process.ts`).
  */
 export const DEFAULT_PARSE_GUARD: ParseGuard = {
   maxChars: 64_000,
