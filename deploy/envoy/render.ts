@@ -130,3 +130,54 @@ export function renderEnvoyConfig(template: string, values: EnvoyConfigValues): 
   if (left) throw new Error(`envoy template placeholder ${left[0]} has no value`);
   return rendered;
 }
+
+/** `host:port` from two variables, with defaults (the CLI's environment). */
+function hostPortFromEnv(
+  env: (name: string) => string | undefined,
+  prefix: string,
+  host: string,
+  port: number,
+): HostPort {
+  return { host: env(`${prefix}_HOST`) || host, port: Number(env(`${prefix}_PORT`) || port) };
+}
+
+/**
+ * The loopback configuration `deploy/envoy/run.sh` starts: plaintext, every address from the
+ * environment or the defaults of `deno task serve` and `deploy/trino/cluster.sh`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { renderFromEnv } from "./render.ts";
+ * const env = { ENVOY_PORT: "8191", SMALL_PORT: "28081" } as Record<string, string>;
+ * const yaml = renderFromEnv((name) => env[name], "envoy_retry.yaml");
+ * assert.ok(yaml.includes("8191") && yaml.includes("28081") && !yaml.includes("{{"));
+ * ```
+ */
+export function renderFromEnv(env: (name: string) => string | undefined, file: string): string {
+  if (file !== "envoy.yaml" && file !== "envoy_retry.yaml") {
+    throw new Error(`ENVOY_CONFIG must be envoy.yaml or envoy_retry.yaml, not ${file}`);
+  }
+  const template = Deno.readTextFileSync(new URL(`./${file}`, import.meta.url));
+  return renderEnvoyConfig(
+    renderRetryTemplate(template, hostPortFromEnv(env, "EXT_PROC", "127.0.0.1", 9002)),
+    {
+      listen: {
+        host: env("ENVOY_LISTEN_ADDRESS") || "127.0.0.1",
+        port: Number(env("ENVOY_PORT") || 8090),
+      },
+      adminPort: Number(env("ENVOY_ADMIN_PORT") || 9901),
+      router: hostPortFromEnv(env, "ROUTER", "127.0.0.1", 8080),
+      small: hostPortFromEnv(env, "SMALL", "127.0.0.1", 18081),
+      large: hostPortFromEnv(env, "LARGE", "127.0.0.1", 18082),
+    },
+  );
+}
+
+// `deploy/envoy/run.sh` renders through here: one renderer for the runner, the test harness and
+// the Kubernetes config.
+if (import.meta.main) {
+  console.log(
+    renderFromEnv((name) => Deno.env.get(name), Deno.env.get("ENVOY_CONFIG") || "envoy.yaml"),
+  );
+}

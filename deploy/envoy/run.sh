@@ -15,8 +15,8 @@
 #   EXT_PROC_HOST/PORT    the router's ext_proc server, envoy_retry.yaml only
 #                         (default 127.0.0.1:9002; start the router with EXT_PROC_PORT=9002)
 #   ENVOY_BIN             Envoy binary (default: installed by .ci/install_envoy.sh)
-# Plaintext on loopback; TLS (Envoy → router, clients → Envoy) is filled in by render.ts
-# (tests) and deploy/k8s/envoy_config.ts (the Kubernetes config).
+# Plaintext on loopback; TLS (Envoy → router, clients → Envoy) is filled in by the test harness
+# and deploy/k8s/envoy_config.ts (the Kubernetes config), through the same render.ts.
 # Both Trino clusters need `http-server.process-forwarded=true` (Trino ≥ 452) so that nextUri
 # carries the /small or /large prefix that keeps follow-ups on the right cluster.
 set -euo pipefail
@@ -26,27 +26,10 @@ ENVOY_BIN="${ENVOY_BIN:-$(bash "$here/../../.ci/install_envoy.sh")}"
 config="$(mktemp -t envoy-XXXXXX.yaml)"
 trap 'rm -f "$config"' EXIT
 
-sed \
-  -e "s/{{LISTEN_ADDRESS}}/${ENVOY_LISTEN_ADDRESS:-127.0.0.1}/g" \
-  -e "s/{{LISTEN_PORT}}/${ENVOY_PORT:-8090}/g" \
-  -e "s/{{ADMIN_PORT}}/${ENVOY_ADMIN_PORT:-9901}/g" \
-  -e "s/{{ROUTER_HOST}}/${ROUTER_HOST:-127.0.0.1}/g" \
-  -e "s/{{ROUTER_PORT}}/${ROUTER_PORT:-8080}/g" \
-  -e "s/{{SMALL_HOST}}/${SMALL_HOST:-127.0.0.1}/g" \
-  -e "s/{{SMALL_PORT}}/${SMALL_PORT:-18081}/g" \
-  -e "s/{{LARGE_HOST}}/${LARGE_HOST:-127.0.0.1}/g" \
-  -e "s/{{LARGE_PORT}}/${LARGE_PORT:-18082}/g" \
-  -e "s/{{EXT_PROC_HOST}}/${EXT_PROC_HOST:-127.0.0.1}/g" \
-  -e "s/{{EXT_PROC_PORT}}/${EXT_PROC_PORT:-9002}/g" \
-  -e "s/{{ROUTER_TLS}}//g" \
-  -e "s/{{LISTENER_TLS}}//g" \
-  -e "s/{{EXT_PROC_TLS}}//g" \
-  "$here/${ENVOY_CONFIG:-envoy.yaml}" >"$config"
+# The one renderer (deploy/envoy/render.ts): it fails on a placeholder left unfilled.
+DENO="${DENO:-$here/../../node_modules/.bin/deno}"
+"$DENO" run --no-prompt --allow-read="$here" --allow-env "$here/render.ts" >"$config"
 
-if grep -q '{{[A-Z_]*}}' "$config"; then
-  echo "run.sh: unfilled placeholder in ${ENVOY_CONFIG:-envoy.yaml}: $(grep -o '{{[A-Z_]*}}' "$config" | head -1)" >&2
-  exit 1
-fi
 "$ENVOY_BIN" --mode validate -c "$config" >/dev/null
 # Not exec: the EXIT trap must still remove the rendered config when Envoy stops.
 "$ENVOY_BIN" -c "$config" --log-level "${ENVOY_LOG_LEVEL:-info}" --disable-hot-restart &
