@@ -6,7 +6,7 @@
  * pipeline (`training/train.ts`) does.
  *
  * ```sh
- * deno run -A training/bundle_integrity.ts models/2026-11-24-xgb-f57e1e
+ * deno run -A training/bundle_integrity.ts models/my-model
  * ```
  *
  * @module
@@ -69,7 +69,7 @@ export const PARITY_QUERIES: readonly QueryInput[] = [
  * @example
  * ```ts ignore
  * import { sealBundle } from "./bundle_integrity.ts";
- * const integrity = await sealBundle("models/2026-11-24-xgb-f57e1e");
+ * const integrity = await sealBundle("models/my-model");
  * console.log(Object.keys(integrity.files));
  * ```
  */

@@ -159,7 +159,7 @@ export async function verifyParity(
  *
  * @example
  * ```ts ignore
- * await verifyBundle(bundle, scorer, "models/2026-11-24-xgb-f57e1e");
+ * await verifyBundle(bundle, scorer, "models/my-model");
  * ```
  */
 export async function verifyBundle(

@@ -51,8 +51,13 @@ async function readBundle(
  * broken deployment, not an absent model.
  *
  * @example
- * ```ts ignore
- * const bundle = await readBundleFolder("models/2026-11-24-xgb-f57e1e");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readBundleFolder } from "./model_source.ts";
+ * const folder = new URL("../../test/fixtures/models/tiny-xgb", import.meta.url).pathname;
+ * const bundle = await readBundleFolder(folder);
+ * assert.equal(bundle?.manifest.version, "tiny-xgb");
+ * assert.equal(await readBundleFolder(new URL("../../test/", import.meta.url).pathname), undefined);
  * ```
  */
 export async function readBundleFolder(folder: string): Promise<ModelBundle | undefined> {
