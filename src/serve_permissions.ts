@@ -13,6 +13,7 @@
 import { type Config, configFromEnv, ENV_NAMES, readConfigEnv } from "./config.ts";
 import { PROTO_DIR } from "./ext_proc/server.ts";
 import { ortWasmPath } from "./model/onnx_scorer.ts";
+import { cstWorkerReadPaths } from "./features/cst_pool.ts";
 import { shadowRouteSmallUrl } from "./rollout/rollout_config.ts";
 
 /** `host:port` of a URL, with the scheme's default port. */
@@ -110,10 +111,16 @@ export interface RuntimeFiles {
   readonly protoDir: string;
   /** The onnxruntime-web WASM binary. */
   readonly ortWasm: string;
+  /** What the cold-parse worker loads at run time when `PARSE_WORKERS` > 0. */
+  readonly parseWorker: readonly string[];
 }
 
 /** The runtime files of this checkout or image. */
-export const RUNTIME_FILES: RuntimeFiles = { protoDir: PROTO_DIR, ortWasm: ortWasmPath() };
+export const RUNTIME_FILES: RuntimeFiles = {
+  protoDir: PROTO_DIR,
+  ortWasm: ortWasmPath(),
+  parseWorker: cstWorkerReadPaths(),
+};
 
 /**
  * What prom-client's process collectors read (memory, open and maximum file descriptors): these
@@ -131,18 +138,20 @@ const PROCESS_METRIC_FILES = ["/proc/self/status", "/proc/self/limits", "/proc/s
  * import { servePermissions } from "./serve_permissions.ts";
  * const flags = servePermissions(
  *   configFromEnv({ HOST: "0.0.0.0", MODELS_DIR: "/models", REDIS_URL: "rediss://redis:6380" }),
- *   { protoDir: "/app/proto", ortWasm: "/app/ort.wasm" },
+ *   { protoDir: "/app/proto", ortWasm: "/app/ort.wasm", parseWorker: ["/app/src/"] },
  * );
  * const net = flags.find((flag) => flag.startsWith("--allow-net="))!.slice(12).split(",");
  * assert.ok(net.includes("0.0.0.0:8080") && net.includes("redis:6380"));
  * const read = flags.find((flag) => flag.startsWith("--allow-read="))!.slice(13).split(",");
  * assert.ok(read.includes("/models") && read.includes("/app/ort.wasm"));
+ * assert.ok(read.includes("/app/src/")); // PARSE_WORKERS defaults to 1
  * assert.ok(!flags.some((flag) => flag.startsWith("--allow-write")));
  * ```
  */
 export function servePermissions(config: Config, runtime: RuntimeFiles): string[] {
   const net = [listenAddress(config.host, config.port)];
   const read: string[] = [runtime.ortWasm, ...PROCESS_METRIC_FILES];
+  if (config.parseWorkers > 0) read.push(...runtime.parseWorker);
   const write: string[] = [];
   for (const [key, access] of Object.entries(SETTING_ACCESS) as [keyof Config, Access][]) {
     const value = config[key];

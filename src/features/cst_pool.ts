@@ -8,11 +8,26 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import type { ColdParse } from "./featurizer.ts";
 import type { CstResult } from "./cst_features.ts";
 import { type CstCache, templateCstCache } from "./cst_cache.ts";
 
 /** Options of {@linkcode createCstPool}. */
+/** The worker's entry module. */
+export const CST_WORKER_URL: URL = new URL("./cst_worker.ts", import.meta.url);
+
+/**
+ * What the worker must be allowed to read: a worker loads its module graph at run time, under the
+ * process's permissions, so the sources (`src/`) and the parser's package. The served permissions
+ * (`src/serve_permissions.ts`) grant exactly these.
+ */
+export function cstWorkerReadPaths(): string[] {
+  const parserEntry = fileURLToPath(import.meta.resolve("sql-parser-cst"));
+  const packageRoot = parserEntry.slice(0, parserEntry.lastIndexOf("/sql-parser-cst/") + 15);
+  return [fileURLToPath(new URL("../", CST_WORKER_URL)), packageRoot];
+}
+
 export interface CstPoolOptions {
   /** Worker threads; default 1 (the service scales by processes, one per core). */
   readonly size?: number;
@@ -75,7 +90,7 @@ export function createCstPool(options: CstPoolOptions = {}): CstPool {
   let closed = false;
 
   const workers = Array.from({ length: size }, () => {
-    const worker = new Worker(new URL("./cst_worker.ts", import.meta.url), { type: "module" });
+    const worker = new Worker(CST_WORKER_URL, { type: "module" });
     const finish = (result: CstResult | undefined) => {
       const job = running.get(worker);
       running.delete(worker);
