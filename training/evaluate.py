@@ -29,6 +29,18 @@ def pick_threshold(y: npt.NDArray[Any], scores: npt.NDArray[np.float32], target_
     return float(np.float32(heavy[min(allowed_misses, heavy.size - 1)]))
 
 
+def confusion(y: npt.NDArray[np.bool_], heavy_pred: npt.NDArray[np.bool_]) -> dict[str, int]:
+    """Counts per cell, heavy being positive: the cells and names of `confusionCell` in
+    src/feedback/confusion.ts (the live matrix), so offline and live reports read alike;
+    test/unit/training_confusion_test.ts checks that the same rows fall in the same cells."""
+    return {
+        "truePositive": int(np.sum(heavy_pred & y)),
+        "falseNegative": int(np.sum(~heavy_pred & y)),
+        "trueNegative": int(np.sum(~heavy_pred & ~y)),
+        "falsePositive": int(np.sum(heavy_pred & ~y)),
+    }
+
+
 def metrics(
     y: npt.NDArray[Any],
     scores: npt.NDArray[Any],
@@ -38,10 +50,9 @@ def metrics(
     """Confusion, recall/FNR/FPR/precision, AUC-PR and the CPU cost of both error kinds."""
     y = y.astype(bool)
     heavy_pred = scores >= threshold
-    tp = int(np.sum(heavy_pred & y))
-    fn = int(np.sum(~heavy_pred & y))
-    fp = int(np.sum(heavy_pred & ~y))
-    tn = int(np.sum(~heavy_pred & ~y))
+    cells = confusion(y, heavy_pred)
+    tp, fn = cells["truePositive"], cells["falseNegative"]
+    fp, tn = cells["falsePositive"], cells["trueNegative"]
     ratio = lambda a, b: (a / b) if b else None  # noqa: E731
     recall = ratio(tp, tp + fn)
     both_classes = 0 < y.sum() < y.size
@@ -54,7 +65,7 @@ def metrics(
         "fpr": ratio(fp, fp + tn),
         "precision": ratio(tp, tp + fp),
         "aucPr": float(average_precision_score(y, scores)) if both_classes else None,
-        "confusion": {"tp": tp, "fn": fn, "fp": fp, "tn": tn},
+        "confusion": cells,
         "heavyCpuSecondsOnSmall": float(cpu_seconds[~heavy_pred & y].sum()),
         "lightCpuSecondsOnLarge": float(cpu_seconds[heavy_pred & ~y].sum()),
     }

@@ -71,7 +71,8 @@ export interface GateVerdict {
  * ```ts
  * import assert from "node:assert/strict";
  * import { promotionGate } from "./promote.ts";
- * const s = { rows: 2, heavy: 1, confusion: { tp: 0, fn: 1, fp: 0, tn: 1 }, recall: 0, fnr: 1,
+ * const confusion = { truePositive: 0, falseNegative: 1, falsePositive: 0, trueNegative: 1 };
+ * const s = { rows: 2, heavy: 1, confusion, recall: 0, fnr: 1,
  *   fpr: 0, precision: null, aucPr: null, heavyCpuSecondsOnSmall: 500, lightCpuSecondsOnLarge: 0 };
  * const report = { ...s, version: "v", split: "test" as const, modelDecided: s,
  *   byStatementKind: {}, byUser: {}, byReason: {} };
@@ -100,7 +101,9 @@ export function promotionGate(
     ok = false;
     reasons.push(
       `FAIL recall: challenger heavy recall ${fmt(recall)} (FNR ${fmt(1 - recall)}) is below ` +
-        `the gate ${fmt(minRecall)}; ${challenger.modelDecided.confusion.fn} heavy queries would ` +
+        `the gate ${
+          fmt(minRecall)
+        }; ${challenger.modelDecided.confusion.falseNegative} heavy queries would ` +
         "run on Small — lower its threshold or retrain",
     );
   } else {

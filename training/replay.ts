@@ -13,7 +13,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { confusionCell } from "../src/feedback/confusion.ts";
+import { confusionCell, type ConfusionCounts } from "../src/feedback/confusion.ts";
 import { eventToQueryInput } from "../src/labels/query_event.ts";
 import type { ModelManifest } from "../src/model/manifest.ts";
 import { loadModelSet, type ModelSet, modelSetFromBundles } from "../src/model/model_set.ts";
@@ -44,7 +44,8 @@ export interface ReplayedQuery {
 export interface ReplaySummary {
   readonly rows: number;
   readonly heavy: number;
-  readonly confusion: { tp: number; fn: number; fp: number; tn: number };
+  /** Named as the live matrix names them (`src/feedback/confusion.ts`). */
+  readonly confusion: ConfusionCounts;
   /** `null` when undefined (no heavy, or no light, rows). */
   readonly recall: number | null;
   readonly fnr: number | null;
@@ -118,8 +119,7 @@ export function averagePrecision(
  * ```
  */
 export function summarize(rows: readonly ReplayedQuery[]): ReplaySummary {
-  // The matrix's cells by the live feedback loop's rule (one definition of which is which); the
-  // report keeps the short names the Python evaluation writes too.
+  // The matrix's cells by the live feedback loop's rule (one definition of which is which).
   const cells = { truePositive: 0, falseNegative: 0, trueNegative: 0, falsePositive: 0 };
   let danger = 0, waste = 0;
   for (const r of rows) {
@@ -133,7 +133,7 @@ export function summarize(rows: readonly ReplayedQuery[]): ReplaySummary {
   return {
     rows: rows.length,
     heavy: tp + fn,
-    confusion: { tp, fn, fp, tn },
+    confusion: cells,
     recall,
     fnr: recall === null ? null : 1 - recall,
     fpr: ratio(fp, fp + tn),
@@ -403,7 +403,10 @@ export function summaryTable(
     const c = s.confusion;
     lines.push(
       `| ${key} | ${s.rows} | ${s.heavy} | ${pct(s.recall)} | ${pct(s.fnr)} | ${pct(s.fpr)} | ` +
-        `${pct(s.precision)} | ${num(s.aucPr)} | ${c.tp} | ${c.fn} | ${c.fp} | ${c.tn} | ` +
+        `${pct(s.precision)} | ${
+          num(s.aucPr)
+        } | ${c.truePositive} | ${c.falseNegative} | ${c.falsePositive} | ` +
+        `${c.trueNegative} | ` +
         `${s.heavyCpuSecondsOnSmall.toFixed(1)} | ${s.lightCpuSecondsOnLarge.toFixed(1)} |`,
     );
   }

@@ -308,7 +308,8 @@ def metrics_table(rows: dict[str, dict[str, Any]]) -> str:
         c = m["confusion"]
         lines.append(
             f"| {name} | {fmt(m['threshold'], 6)} | {fmt(m['recall'])} | {fmt(m['fnr'])} | {fmt(m['fpr'])} "
-            f"| {fmt(m['precision'])} | {fmt(m['aucPr'])} | {c['tp']} | {c['fn']} | {c['fp']} | {c['tn']} "
+            f"| {fmt(m['precision'])} | {fmt(m['aucPr'])} | {c['truePositive']} | {c['falseNegative']} "
+            f"| {c['falsePositive']} | {c['trueNegative']} "
             f"| {m['heavyCpuSecondsOnSmall']:.1f} | {m['lightCpuSecondsOnLarge']:.1f} |"
         )
     return head + "\n".join(lines) + "\n"

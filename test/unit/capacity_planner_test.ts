@@ -84,7 +84,12 @@ Deno.test("a misrouted heavy query burns Small up to its cap, then runs in full 
   // then the retry runs the whole query on Large from 0:30 to 2:30.
   const p = place([query({ queryId: "h", heavy: true, cpuSeconds: 120, end: 2 * MIN })], LIMITS);
   assert.equal(p.retried, 1);
-  assert.deepEqual(p.confusion, { tp: 0, fn: 1, fp: 0, tn: 0 });
+  assert.deepEqual(p.confusion, {
+    truePositive: 0,
+    falseNegative: 1,
+    falsePositive: 0,
+    trueNegative: 0,
+  });
   assert.equal(p.fnr, 1);
   assert.deepEqual(p.small, [{ start: 0, end: 30_000, cpuSeconds: 30, peakMemoryBytes: 0 }]);
   assert.equal(p.large.length, 1);
@@ -121,10 +126,20 @@ Deno.test("a threshold re-decides only model-decided rows; writes stay on Large"
     query({ queryId: "w", score: 1, heavy: true, predictedHeavy: true, modelDecided: false }),
   ];
   const strict = place(rows, LIMITS, 0.1); // everything ≥ 0.1 is heavy
-  assert.deepEqual(strict.confusion, { tp: 2, fn: 0, fp: 1, tn: 0 });
+  assert.deepEqual(strict.confusion, {
+    truePositive: 2,
+    falseNegative: 0,
+    falsePositive: 1,
+    trueNegative: 0,
+  });
   assert.equal(strict.fpr, 1);
   const lax = place(rows, LIMITS, 0.9); // only the write stays heavy
-  assert.deepEqual(lax.confusion, { tp: 1, fn: 1, fp: 0, tn: 1 });
+  assert.deepEqual(lax.confusion, {
+    truePositive: 1,
+    falseNegative: 1,
+    falsePositive: 0,
+    trueNegative: 1,
+  });
   assert.equal(lax.fnr, 0.5);
 });
 
@@ -263,6 +278,6 @@ Deno.test("the whole command path on the fixture log: every CPU-second lands on 
   const split = plan.small.demand.cpuSeconds + plan.large.demand.cpuSeconds;
   assert.ok(Math.abs(split - (total + burned)) < 1e-6, `${split} vs ${total} + ${burned}`);
   const c = plan.placement.confusion;
-  assert.equal(c.tp + c.fn + c.fp + c.tn, queries.length);
+  assert.equal(c.truePositive + c.falseNegative + c.falsePositive + c.trueNegative, queries.length);
   assert.ok(result.sensitivity.length > 0);
 });

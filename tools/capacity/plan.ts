@@ -253,9 +253,10 @@ export function formatPlan(p: LogPlan): string {
   return [
     `# Capacity plan: ${p.rows} queries, model ${p.version}`,
     "",
-    `Routing (replayed): TP ${c.tp}, FN ${c.fn}, FP ${c.fp}, TN ${c.tn}; FNR ${
-      pct(pl.placement.fnr)
-    }, FPR ${pct(pl.placement.fpr)}; ${pl.placement.retried} retried on Large; heavy CPU-s on ` +
+    `Routing (replayed): TP ${c.truePositive}, FN ${c.falseNegative}, FP ${c.falsePositive}, ` +
+    `TN ${c.trueNegative}; FNR ${pct(pl.placement.fnr)}, FPR ${
+      pct(pl.placement.fpr)
+    }; ${pl.placement.retried} retried on Large; heavy CPU-s on ` +
     `Small ${f2(pl.placement.heavyCpuSecondsOnSmall)}, light CPU-s on Large ${
       f2(pl.placement.lightCpuSecondsOnLarge)
     }. Small misroute headroom: ${f2(pl.small.headroomCores)} cores.`,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { confusionCell, type ConfusionCounts } from "../../src/feedback/confusion.ts";
 import { type Demand, demandOf, demandWindow, percentile, type QueryLoad } from "./demand.ts";
 
 /** A logged query with its label and the router's decision (from a replay). */
@@ -34,7 +35,8 @@ export interface SmallLimits {
 export interface Placement {
   readonly small: readonly QueryLoad[];
   readonly large: readonly QueryLoad[];
-  readonly confusion: { tp: number; fn: number; fp: number; tn: number };
+  /** Named as the live matrix names them (`src/feedback/confusion.ts`). */
+  readonly confusion: ConfusionCounts;
   readonly fnr: number | null;
   readonly fpr: number | null;
   /** Heavy queries that failed on Small and ran again on Large (transparent retry). */
@@ -73,26 +75,23 @@ export function place(
 ): Placement {
   const small: QueryLoad[] = [];
   const large: QueryLoad[] = [];
-  let tp = 0, fn = 0, fp = 0, tn = 0, retried = 0, danger = 0, waste = 0;
+  const cells = { truePositive: 0, falseNegative: 0, trueNegative: 0, falsePositive: 0 };
+  let retried = 0, danger = 0, waste = 0;
   for (const q of queries) {
     const toLarge = threshold !== undefined && q.modelDecided
       ? !(q.score < threshold)
       : q.predictedHeavy;
+    const cell = confusionCell(toLarge ? "heavy" : "light", q.heavy ? "heavy" : "light");
+    cells[cell]++;
     if (toLarge) {
       large.push(q);
-      if (q.heavy) tp++;
-      else {
-        fp++;
-        waste += q.cpuSeconds;
-      }
+      if (cell === "falsePositive") waste += q.cpuSeconds;
       continue;
     }
-    if (!q.heavy) {
-      tn++;
+    if (cell === "trueNegative") {
       small.push(q);
       continue;
     }
-    fn++;
     const fails = q.resourceFailure || q.cpuSeconds > limits.maxCpuSeconds ||
       q.peakMemoryBytes > limits.maxMemoryBytes;
     if (!fails) {
@@ -113,10 +112,11 @@ export function place(
     danger += burned;
     large.push({ ...q, start: q.start + onSmallMs, end: q.end + onSmallMs });
   }
+  const { truePositive: tp, falseNegative: fn, falsePositive: fp, trueNegative: tn } = cells;
   return {
     small,
     large,
-    confusion: { tp, fn, fp, tn },
+    confusion: cells,
     fnr: tp + fn === 0 ? null : fn / (tp + fn),
     fpr: fp + tn === 0 ? null : fp / (fp + tn),
     retried,
