@@ -59,7 +59,7 @@ async function staticTemplate(): Promise<string> {
   const at = template.indexOf(prefix, start) + prefix.length;
   if (start < 0 || at < prefix.length) throw new Error("envoy.yaml changed: update the bench");
   return template.slice(0, at) +
-    "                          typed_per_filter_config: *authz_done\n" +
+    "                          typed_per_filter_config: { envoy.filters.http.ext_authz: *authz_disabled }\n" +
     template.slice(at);
 }
 

@@ -2,7 +2,7 @@
 # Starts Envoy in front of the router and the two Trino clusters, on loopback, in the foreground.
 #
 #   deploy/envoy/run.sh            # Envoy on 127.0.0.1:8090, admin on 127.0.0.1:9901
-#   ENVOY_CONFIG=envoy_retry.yaml deploy/envoy/run.sh   # plus ext_proc transparent retry
+#   ENVOY_RETRY=1 deploy/envoy/run.sh   # plus the ext_proc transparent retry on Large
 #
 # Environment (all optional; defaults match `deno task serve` and deploy/trino/cluster.sh):
 #   ENVOY_LISTEN_ADDRESS  Trino-facing address            (default 127.0.0.1)
@@ -11,8 +11,9 @@
 #   ROUTER_HOST/PORT      the router (ext_authz service)  (default 127.0.0.1:8080)
 #   SMALL_HOST/PORT       Trino Small coordinator         (default 127.0.0.1:18081)
 #   LARGE_HOST/PORT       Trino Large coordinator         (default 127.0.0.1:18082)
-#   ENVOY_CONFIG          envoy.yaml (ext_authz routing) or envoy_retry.yaml (+ ext_proc retry)
-#   EXT_PROC_HOST/PORT    the router's ext_proc server, envoy_retry.yaml only
+#   ENVOY_RETRY           1: render envoy.yaml's EXT_PROC sections (ext_proc retry); 0 or unset:
+#                         ext_authz routing only
+#   EXT_PROC_HOST/PORT    the router's ext_proc server, with ENVOY_RETRY=1 only
 #                         (default 127.0.0.1:9002; start the router with EXT_PROC_PORT=9002)
 #   ENVOY_BIN             Envoy binary (default: installed by .ci/install_envoy.sh)
 # Plaintext on loopback; TLS (Envoy → router, clients → Envoy) is filled in by the test harness

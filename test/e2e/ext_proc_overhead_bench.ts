@@ -1,5 +1,5 @@
 /**
- * Measures what the ext_proc filter adds to queries that do not fail: the same stub workload through Envoy with deploy/envoy/envoy.yaml (no ext_proc) and with deploy/envoy/envoy_retry.yaml, sequential queries, per-request latency percentiles.
+ * Measures what the ext_proc filter adds to queries that do not fail: the same stub workload through Envoy with deploy/envoy/envoy.yaml without its EXT_PROC sections and with them, sequential queries, per-request latency percentiles.
  *
  * Run: node_modules/.bin/deno run --allow-all test/e2e/ext_proc_overhead_bench.ts [queries]
  *
@@ -61,7 +61,7 @@ try {
   await measure(plain.url); // warm-up of both paths
   await measure(retry.envoy.url);
   summary("envoy.yaml (ext_authz only)      ", await measure(plain.url));
-  summary("envoy_retry.yaml (+ ext_proc)     ", await measure(retry.envoy.url));
+  summary("envoy.yaml + EXT_PROC sections     ", await measure(retry.envoy.url));
 } finally {
   await plain.stop();
   await retry.stop();

@@ -1,5 +1,5 @@
-// The transparent retry against real Trino: real Envoy (deploy/envoy/envoy_retry.yaml), the
-// ext_proc retry server, and the real Small and Large clusters of deploy/trino/cluster.sh
+// The transparent retry against real Trino: real Envoy (deploy/envoy/envoy.yaml, retry sections
+// on), the ext_proc retry server, and the real Small and Large clusters of deploy/trino/cluster.sh
 // (Small: 256 MB per query). A query routed to Small that exceeds its memory is answered, in
 // full and correctly, by Large. Skipped when Envoy or either cluster is not running.
 //

@@ -1,16 +1,12 @@
 /**
- * Test helper: real Envoy with `deploy/envoy/envoy_retry.yaml`, the ext_proc retry server, and a stub ext_authz router that sends every query to Small.
+ * Test helper: real Envoy with `deploy/envoy/envoy.yaml` and its retry sections, the ext_proc retry server, and a stub ext_authz router that sends every query to Small.
  *
  * @module
  */
 
 import { Registry } from "prom-client";
 import { EnvoyProcess } from "../../tools/harness/envoy_process.ts";
-import {
-  type HostPort,
-  renderRetryTemplate,
-  RETRY_TEMPLATE_PATH,
-} from "../../deploy/envoy/render.ts";
+import type { HostPort } from "../../deploy/envoy/render.ts";
 import { createLogger } from "../../src/log.ts";
 import { type ExtProcServer, startExtProcServer } from "../../src/ext_proc/server.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
@@ -72,17 +68,13 @@ export async function startRetryStack(options: {
   const authz = options.router
     ? { port: options.router.port, close: () => Promise.resolve() }
     : startStubAuthz(options.routeTo ?? "small", options.tls);
-  const template = renderRetryTemplate(
-    await Deno.readTextFile(RETRY_TEMPLATE_PATH),
-    { host: "127.0.0.1", port: extProc.port },
-  );
   let envoy: EnvoyProcess;
   try {
     envoy = await EnvoyProcess.start({
       router: options.router ?? { host: "127.0.0.1", port: authz.port },
       small: options.small,
       large: options.large,
-      template,
+      extProc: { host: "127.0.0.1", port: extProc.port },
       routerTls: options.tls && { caFile: options.tls.caFile, serverName: "localhost" },
     });
   } catch (error) {

@@ -1,4 +1,4 @@
-// Real Envoy (deploy/envoy/envoy_retry.yaml) + the ext_proc retry server + stub Trino
+// Real Envoy (deploy/envoy/envoy.yaml, retry sections on) + the ext_proc retry server + stub Trino
 // coordinators: a client talking to Envoy gets Large's complete result when Small fails the
 // query for lack of resources, and Small's answers otherwise.
 import assert from "node:assert/strict";

@@ -12,7 +12,7 @@
  *
  * Starts its own three Trino servers (deploy/trino/cluster.sh with their own run directory and
  * ports, pinned with `taskset`), the router (`src/main.ts`, with ext_proc) and Envoy
- * (`deploy/envoy/envoy_retry.yaml`); stops them at the end unless `--keep-clusters`.
+ * (`deploy/envoy/envoy.yaml` with its ext_proc retry sections); stops them at the end unless `--keep-clusters`.
  *
  * @module
  */
@@ -21,7 +21,6 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { EnvoyProcess } from "../harness/envoy_process.ts";
-import { renderRetryTemplate, RETRY_TEMPLATE_PATH } from "../../deploy/envoy/render.ts";
 import { freeLoopbackPort } from "../harness/local_process.ts";
 import type { LabelThresholds, QueryCompletedEvent } from "../../src/labels/query_event.ts";
 import { cliArgs } from "../../training/featurize.ts";
@@ -606,15 +605,11 @@ async function main(): Promise<void> {
     // One at a time: three JVMs starting together on two cores take far longer.
     for (const i of instances) affinity[i.name] = await startInstance(i, eventUrl);
     router = await startRouter(large, settings.model);
-    const template = renderRetryTemplate(await Deno.readTextFile(RETRY_TEMPLATE_PATH), {
-      host: "127.0.0.1",
-      port: router.extProcPort,
-    });
     envoy = await EnvoyProcess.start({
       router: { host: "127.0.0.1", port: router.port },
       small: { host: "127.0.0.1", port: small.port },
       large: { host: "127.0.0.1", port: large.port },
-      template,
+      extProc: { host: "127.0.0.1", port: router.extProcPort },
     });
     const symmetricUrl = `http://127.0.0.1:${symmetric.port}`;
     const retries = () => router!.metric('trino_router_retries_total{outcome="retried"}');

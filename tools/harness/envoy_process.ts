@@ -56,6 +56,8 @@ export interface StartEnvoyOptions {
   readonly listenPort?: number;
   /** Overrides the template (benchmarks use a static one). */
   readonly template?: string;
+  /** The router's ext_proc server: renders the template's transparent-retry sections. */
+  readonly extProc?: HostPort;
   /** Envoy worker threads; 2 is plenty on loopback and keeps many test Envoys cheap. */
   readonly concurrency?: number;
   readonly logLevel?: string;
@@ -125,6 +127,7 @@ export class EnvoyProcess {
       large: options.large,
       routerTls: options.routerTls,
       listenerTls: options.listenerTls,
+      extProc: options.extProc,
     });
     const dir = await Deno.makeTempDir({ prefix: "envoy-" });
     const configPath = `${dir}/envoy.yaml`;
