@@ -35,6 +35,8 @@ export function isWorkerProcess(): boolean {
  *
  * @example
  * ```ts ignore
+ * // Not run here: it spawns worker processes and never returns (test/integration/workers_test.ts
+ * // runs the supervised service).
  * if (config.workers > 1 && !isWorkerProcess()) {
  *   await superviseWorkers(config, new URL(import.meta.url), logger);
  * }

@@ -56,10 +56,16 @@ export function schemaRuleHeavy(event: QueryCompletedEvent): boolean {
  * router applies, every other row by the rule.
  *
  * @example
- * ```ts ignore
- * import { replayReport } from "./replay.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { replaySchemaRule, SCHEMA_RULE_NAME } from "./baselines.ts";
+ * import { loadQueryLog } from "./query_log.ts";
+ * import { replayReport } from "./replay.ts";
+ * const fixture = new URL("../test/fixtures/query_log_small.jsonl", import.meta.url).pathname;
+ * const rows = (await loadQueryLog(fixture)).rows.filter((r) => r.split === "test");
  * const report = replayReport(SCHEMA_RULE_NAME, "test", replaySchemaRule(rows));
+ * assert.equal(report.rows, rows.length);
+ * assert.ok(report.byReason["write-statement"] > 0, "writes go to Large by the router's policy");
  * ```
  */
 export function replaySchemaRule(rows: readonly LoggedQuery[]): ReplayedQuery[] {

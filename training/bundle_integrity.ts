@@ -67,10 +67,16 @@ export const PARITY_QUERIES: readonly QueryInput[] = [
  * way the router will. Returns the section.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cp } from "node:fs/promises";
  * import { sealBundle } from "./bundle_integrity.ts";
- * const integrity = await sealBundle("models/my-model");
- * console.log(Object.keys(integrity.files));
+ * const bundle = await Deno.makeTempDir();
+ * const fixture = new URL("../test/fixtures/models/tiny-xgb", import.meta.url).pathname;
+ * await cp(fixture, bundle, { recursive: true });
+ * const integrity = await sealBundle(bundle);
+ * assert.deepEqual(Object.keys(integrity.files), ["model.onnx"]);
+ * await Deno.remove(bundle, { recursive: true });
  * ```
  */
 export async function sealBundle(

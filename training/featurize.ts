@@ -69,9 +69,14 @@ export const DEFAULT_SPEC_FIT: Required<SpecFitOptions> = {
  * validation only: fitting on test rows would leak them into the features).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { fitFeatureSpec } from "./featurize.ts";
+ * import { loadQueryLog } from "./query_log.ts";
+ * const fixture = new URL("../test/fixtures/query_log_small.jsonl", import.meta.url).pathname;
+ * const log = await loadQueryLog(fixture);
  * const spec = fitFeatureSpec(log.rows.filter((r) => r.split !== "test"));
+ * assert.ok(spec.tableCatalog.tables.length > 0, "the table catalog learned the log's tables");
  * ```
  */
 export function fitFeatureSpec(
@@ -187,10 +192,14 @@ const WRITE_BATCH_ROWS = 512;
  * `createFeaturizer(spec)` and writes the matrix, sidecar and spec into `out`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { featurizeLog } from "./featurize.ts";
- * const { sidecar } = await featurizeLog({ log: "test/fixtures/query_log_small.jsonl", out: "/tmp/ds" });
- * console.log(sidecar.shape);
+ * const fixture = new URL("../test/fixtures/query_log_small.jsonl", import.meta.url).pathname;
+ * const out = await Deno.makeTempDir();
+ * const { sidecar, log } = await featurizeLog({ log: fixture, out });
+ * assert.equal(sidecar.shape[0], log.rows.length); // one vector per labelled row
+ * await Deno.remove(out, { recursive: true });
  * ```
  */
 export async function featurizeLog(options: FeaturizeOptions): Promise<FeaturizeResult> {

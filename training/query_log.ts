@@ -194,8 +194,12 @@ async function* readEvents(
  * sha256) is the same on every machine.
  *
  * @example
- * ```ts ignore
- * const files = await logFiles("data/query_log.jsonl.gz,data/random_log/*.jsonl.gz");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { logFiles } from "./query_log.ts";
+ * const fixtures = new URL("../test/fixtures/", import.meta.url).pathname;
+ * const files = await logFiles(`${fixtures}query_log_*.jsonl,${fixtures}trino_corpus.json`);
+ * assert.deepEqual(files, [`${fixtures}query_log_small.jsonl`, `${fixtures}trino_corpus.json`]);
  * ```
  */
 export async function logFiles(spec: string): Promise<string[]> {
@@ -240,10 +244,14 @@ export function eventStatementKind(event: QueryCompletedEvent): StatementKind {
  * returned in time order, each tagged with its split.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { loadQueryLog } from "./query_log.ts";
- * const log = await loadQueryLog("test/fixtures/query_log_small.jsonl");
- * console.log(log.rows.length, log.boundaries);
+ * const fixture = new URL("../test/fixtures/query_log_small.jsonl", import.meta.url).pathname;
+ * const log = await loadQueryLog(fixture);
+ * assert.ok(log.rows.length > 500);
+ * assert.ok(log.rows.every((r, i) => i === 0 || log.rows[i - 1].time <= r.time)); // time order
+ * assert.deepEqual(new Set(log.rows.map((r) => r.split)), new Set(["train", "valid", "test"]));
  * ```
  */
 export async function loadQueryLog(path: string, options: LoadOptions = {}): Promise<QueryLog> {

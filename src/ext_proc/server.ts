@@ -106,9 +106,14 @@ export interface ExtProcServerOptions {
  * A running ext_proc server.
  *
  * @example
- * ```ts ignore
- * const server = await startExtProcServer({ store, largeClusterUrl, port: 0 });
- * console.log(server.port);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryStore } from "../store/memory_store.ts";
+ * import { startExtProcServer } from "./server.ts";
+ * const server = await startExtProcServer({
+ *   store: new MemoryStore(), largeClusterUrl: "http://127.0.0.1:18082", port: 0,
+ * });
+ * assert.ok(server.port > 0); // a free loopback port
  * await server.close();
  * ```
  */

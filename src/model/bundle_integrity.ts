@@ -158,8 +158,18 @@ export async function verifyParity(
  * For hot reload: call it on a freshly loaded bundle before swapping it in.
  *
  * @example
- * ```ts ignore
- * await verifyBundle(bundle, scorer, "models/my-model");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BundleIntegrityError, verifyBundle } from "./bundle_integrity.ts";
+ * import { readBundleFolder } from "./model_source.ts";
+ * import { createOnnxScorer } from "./onnx_scorer.ts";
+ * const folder = new URL("../../test/fixtures/models/tiny-xgb", import.meta.url).pathname;
+ * const { manifest, files, onnxBytes } = (await readBundleFolder(folder))!;
+ * const scorer = await createOnnxScorer(onnxBytes!, manifest.onnx!);
+ * await verifyBundle({ manifest, files: files! }, scorer, folder);
+ * const tampered = new Map(files).set("model.onnx", new Uint8Array([1, 2, 3]));
+ * await assert.rejects(verifyBundle({ manifest, files: tampered }, scorer, folder), BundleIntegrityError);
+ * await scorer.close();
  * ```
  */
 export async function verifyBundle(

@@ -46,9 +46,21 @@ const round = (x: number) => Math.round(x * 1e6) / 1e6;
  * a bundle that promises explanations and cannot give them is broken.
  *
  * @example
- * ```ts ignore
- * const explain = createExplainer(names, onnxBytes, coversBytes);
- * const { top } = explain(vector);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createExplainer } from "./explain.ts";
+ * import { readTreeEnsemble } from "./tree_ensemble.ts";
+ * const dir = new URL("../../test/fixtures/models/tiny-xgb/", import.meta.url);
+ * const onnx = await Deno.readFile(new URL("model.onnx", dir));
+ * const { features } = JSON.parse(await Deno.readTextFile(new URL("manifest.json", dir)));
+ * // The fixture has no covers file: equal covers weigh both children of a split alike.
+ * const covers = readTreeEnsemble(onnx).trees.map((t) => Array(t.mode.length).fill(1));
+ * const explain = createExplainer(features, onnx, new TextEncoder().encode(JSON.stringify({ covers })));
+ * const vector = new Float32Array(features.length);
+ * vector[features.indexOf("sql_length")] = 5000; // the fixture is heavy past 2,500 characters
+ * const { top } = explain(vector, 3);
+ * assert.equal(top[0].feature, "sql_length");
+ * assert.ok(top[0].contribution > 0, "pushes toward Large");
  * ```
  */
 export function createExplainer(

@@ -168,9 +168,21 @@ export function directoryModelSource(dir: string): ModelSource {
  * served over HTTP (the design document's S3 layout).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { httpModelSource } from "./model_source.ts";
- * const catalog = await httpModelSource("http://127.0.0.1:9000/models").load();
+ * // A registry holding the test fixture, served by a stand-in for `fetch`.
+ * const fixture = new URL("../../test/fixtures/models/", import.meta.url);
+ * const registry = (url: string | URL | Request) => {
+ *   const path = String(url).slice("http://models.test/".length);
+ *   return Promise.resolve(
+ *     path === "index.json"
+ *       ? Response.json({ versions: ["tiny-xgb"], default: "tiny-xgb" })
+ *       : Deno.readFile(new URL(path, fixture)).then((bytes) => new Response(bytes)),
+ *   );
+ * };
+ * const catalog = await httpModelSource("http://models.test/", registry).load();
+ * assert.deepEqual(catalog.bundles.map((b) => b.manifest.version), ["tiny-xgb"]);
  * ```
  */
 export function httpModelSource(baseUrl: string, fetchImpl: typeof fetch = fetch): ModelSource {

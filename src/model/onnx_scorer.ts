@@ -77,11 +77,18 @@ function configureRuntime(): void {
  * single-threaded and a tree ensemble run takes microseconds, so a queue costs nothing.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { createOnnxScorer } from "./onnx_scorer.ts";
- * const bytes = await Deno.readFile("models/2026-11-24-xgb/model.onnx");
+ * const bytes = await Deno.readFile(
+ *   new URL("../../test/fixtures/models/tiny-xgb/model.onnx", import.meta.url),
+ * );
  * const scorer = await createOnnxScorer(bytes, { file: "model.onnx", input: "features", output: "probabilities" });
- * const [score] = await scorer.score([new Float32Array(128)]);
+ * const long = new Float32Array(93);
+ * long[0] = 5000; // sql_length: the fixture is heavy past 2,500 characters
+ * const [light, heavy] = await scorer.score([new Float32Array(93), long]);
+ * assert.ok(light < 0.5 && heavy > 0.5);
+ * await scorer.close();
  * ```
  */
 export async function createOnnxScorer(

@@ -144,10 +144,13 @@ function treeEnsembleAttributes(bytes: Uint8Array): Map<string, Attribute> {
  * Decodes the tree ensemble of an ONNX graph exported by `training/export_onnx.py`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { readTreeEnsemble } from "./tree_ensemble.ts";
- * const ensemble = readTreeEnsemble(await Deno.readFile("models/<version>/model.onnx"));
- * console.log(ensemble.trees.length);
+ * const onnx = new URL("../../test/fixtures/models/tiny-xgb/model.onnx", import.meta.url);
+ * const ensemble = readTreeEnsemble(await Deno.readFile(onnx));
+ * assert.equal(ensemble.trees.length, 8);
+ * assert.equal(ensemble.postTransform, "LOGISTIC");
  * ```
  */
 export function readTreeEnsemble(onnxBytes: Uint8Array): TreeEnsemble {
@@ -242,8 +245,20 @@ function path(t: Tree, vector: Float32Array): number[] {
  * The ensemble's margin for one vector (before the logistic transform).
  *
  * @example
- * ```ts ignore
- * const p = 1 / (1 + Math.exp(-ensembleMargin(ensemble, vector)));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createOnnxScorer } from "./onnx_scorer.ts";
+ * import { ensembleMargin, readTreeEnsemble } from "./tree_ensemble.ts";
+ * const onnx = await Deno.readFile(
+ *   new URL("../../test/fixtures/models/tiny-xgb/model.onnx", import.meta.url),
+ * );
+ * const vector = new Float32Array(93).fill(1);
+ * const p = 1 / (1 + Math.exp(-ensembleMargin(readTreeEnsemble(onnx), vector)));
+ * // The same score as onnxruntime's, up to float32 rounding.
+ * const scorer = await createOnnxScorer(onnx, { file: "model.onnx", input: "features", output: "probabilities" });
+ * const [score] = await scorer.score([vector]);
+ * await scorer.close();
+ * assert.ok(Math.abs(p - score) < 1e-6);
  * ```
  */
 export function ensembleMargin(ensemble: TreeEnsemble, vector: Float32Array): number {
@@ -289,9 +304,18 @@ export function nodeMeans(
  * bias (base + the root means); all entries sum to the margin.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ensembleMargin, nodeMeans, pathContributions, readTreeEnsemble } from "./tree_ensemble.ts";
+ * const ensemble = readTreeEnsemble(await Deno.readFile(
+ *   new URL("../../test/fixtures/models/tiny-xgb/model.onnx", import.meta.url),
+ * ));
+ * const covers = ensemble.trees.map((t) => Array(t.mode.length).fill(1));
+ * const vector = new Float32Array(93);
+ * vector[0] = 5000;
  * const c = pathContributions(ensemble, nodeMeans(ensemble, covers), vector);
- * // c.reduce((a, b) => a + b) ≈ ensembleMargin(ensemble, vector)
+ * const sum = c.reduce((a, b) => a + b);
+ * assert.ok(Math.abs(sum - ensembleMargin(ensemble, vector)) < 1e-9);
  * ```
  */
 export function pathContributions(

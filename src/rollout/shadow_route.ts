@@ -110,10 +110,25 @@ export const DEFAULT_SHADOW_ROUTE = {
  * `nextUri` until there is none; pages are read and thrown away.
  *
  * @example
- * ```ts ignore
- * const shadow = new ShadowRouter({ smallUrl: "http://trino-small:8080", ...DEFAULT_SHADOW_ROUTE });
- * shadow.submit(input, headers); // returns at once
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_SHADOW_ROUTE, ShadowRouter } from "./shadow_route.ts";
+ * // A stand-in for Small: one page with a nextUri, then the last page.
+ * const requests: string[] = [];
+ * const small = (url: string | URL | Request, init?: RequestInit) => {
+ *   requests.push(`${init?.method} ${url}`);
+ *   const first = String(url).endsWith("/v1/statement");
+ *   return Promise.resolve(Response.json(first ? { nextUri: "http://small.test/v1/statement/q/1" } : {}));
+ * };
+ * const outcomes: string[] = [];
+ * const shadow = new ShadowRouter({
+ *   smallUrl: "http://small.test", ...DEFAULT_SHADOW_ROUTE, fetch: small,
+ *   onOutcome: (outcome) => outcomes.push(outcome),
+ * });
+ * assert.equal(shadow.submit({ sqlText: "SELECT 1" }, new Headers()), "started"); // at once
  * await shadow.idle();
+ * assert.deepEqual(requests, ["POST http://small.test/v1/statement", "GET http://small.test/v1/statement/q/1"]);
+ * assert.deepEqual(outcomes, ["finished"]);
  * ```
  */
 export class ShadowRouter {

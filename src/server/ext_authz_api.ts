@@ -88,9 +88,27 @@ const PARTIAL_BODY_HEADER = "x-envoy-auth-partial-body";
  * any status other than 200 or 5xx would be a deny sent to the client.
  *
  * @example
- * ```ts ignore
- * app.route("/", extAuthzApi(deps));
- * // Envoy: POST /ext_authz/v1/statement, body "SELECT 1" → 200, x-trino-routing-group: small
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_CONFIG } from "../config.ts";
+ * import { createLogger } from "../log.ts";
+ * import { modelSetFromBundles } from "../model/model_set.ts";
+ * import { createRouter } from "../routing/router.ts";
+ * import type { AppDeps } from "./deps.ts";
+ * import { createRouterMetrics } from "./metrics.ts";
+ * import { extAuthzApi } from "./ext_authz_api.ts";
+ * const deps: AppDeps = {
+ *   config: DEFAULT_CONFIG, metrics: createRouterMetrics(), logger: createLogger(() => {}),
+ *   router: createRouter({ models: await modelSetFromBundles([]), clusters: { small: "s", large: "l" } }),
+ *   recordDecision: () => {}, storeHealth: () => ({ backend: "memory", state: "ok", circuit: "closed" }),
+ * };
+ * // What Envoy sends: the client's POST under the /ext_authz prefix, the SQL as the body.
+ * const response = await extAuthzApi(deps).request("/ext_authz/v1/statement", {
+ *   method: "POST",
+ *   body: "SELECT 1",
+ * });
+ * assert.equal(response.status, 200);
+ * assert.equal(response.headers.get("x-trino-routing-group"), "small");
  * ```
  */
 export function extAuthzApi(deps: AppDeps): Hono {

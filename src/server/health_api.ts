@@ -19,8 +19,22 @@ import type { AppDeps } from "./deps.ts";
  * `trino_router_store_degraded` gauge and its alert carry the page.
  *
  * @example
- * ```ts ignore
- * app.route("/", healthApi(deps));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_CONFIG } from "../config.ts";
+ * import { createLogger } from "../log.ts";
+ * import { modelSetFromBundles } from "../model/model_set.ts";
+ * import { createRouter } from "../routing/router.ts";
+ * import type { AppDeps } from "./deps.ts";
+ * import { createRouterMetrics } from "./metrics.ts";
+ * import { healthApi } from "./health_api.ts";
+ * const deps: AppDeps = {
+ *   config: DEFAULT_CONFIG, metrics: createRouterMetrics(), logger: createLogger(() => {}),
+ *   router: createRouter({ models: await modelSetFromBundles([]), clusters: { small: "s", large: "l" } }),
+ *   recordDecision: () => {}, storeHealth: () => ({ backend: "memory", state: "ok", circuit: "closed" }),
+ * };
+ * const ready = await healthApi(deps).request("/readyz");
+ * assert.equal((await ready.json()).status, "ready");
  * ```
  */
 export function healthApi(deps: AppDeps): Hono {

@@ -48,9 +48,28 @@ function offlineHeavyShare(models: ModelSet, version: string): number | undefine
  * Gathers the report's snapshot from a running service.
  *
  * @example
- * ```ts ignore
- * const snapshot = await reportSnapshot(options);
- * console.log(exitCriteria(snapshot));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createFeedbackLoop } from "../feedback/feedback_loop.ts";
+ * import { createLogger } from "../log.ts";
+ * import { modelSetFromBundles } from "../model/model_set.ts";
+ * import { RolloutControl } from "../rollout/rollout_control.ts";
+ * import { MemoryStore } from "../store/memory_store.ts";
+ * import { exitCriteria } from "../rollout/rollout_report.ts";
+ * import { reportSnapshot } from "./rollout_api.ts";
+ * const store = new MemoryStore();
+ * const control = new RolloutControl({
+ *   store, logger: createLogger(() => {}), initial: { mode: "shadow", canaryPercent: 2 },
+ * });
+ * await control.start();
+ * const models = await modelSetFromBundles([]);
+ * const feedback = createFeedbackLoop({ store, log: () => {} });
+ * const startedAtMs = Date.now() - 60_000;
+ * const snapshot = await reportSnapshot({ control, models, feedback, adminToken: undefined, startedAtMs });
+ * assert.equal(snapshot.state.mode, "shadow");
+ * assert.equal(snapshot.championVersion, "heuristic-v1");
+ * assert.ok(exitCriteria(snapshot).length > 0);
+ * await control.close();
  * ```
  */
 export async function reportSnapshot(options: RolloutApiOptions): Promise<ReportSnapshot> {
@@ -81,8 +100,30 @@ export async function reportSnapshot(options: RolloutApiOptions): Promise<Report
  * - `GET /v1/admin/rollout/report`: the snapshot and the current stage's exit criteria.
  *
  * @example
- * ```ts ignore
- * app.route("/", rolloutApi({ control, models, feedback, adminToken, startedAtMs: Date.now() }));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createFeedbackLoop } from "../feedback/feedback_loop.ts";
+ * import { createLogger } from "../log.ts";
+ * import { modelSetFromBundles } from "../model/model_set.ts";
+ * import { RolloutControl } from "../rollout/rollout_control.ts";
+ * import { MemoryStore } from "../store/memory_store.ts";
+ * import { rolloutApi } from "./rollout_api.ts";
+ * const store = new MemoryStore();
+ * const control = new RolloutControl({
+ *   store, logger: createLogger(() => {}), initial: { mode: "shadow", canaryPercent: 2 },
+ * });
+ * await control.start();
+ * const models = await modelSetFromBundles([]);
+ * const feedback = createFeedbackLoop({ store, log: () => {} });
+ * const app = rolloutApi({ control, models, feedback, adminToken: "s3cret", startedAtMs: Date.now() });
+ * assert.equal((await app.request("/v1/admin/rollout")).status, 401);
+ * const changed = await app.request("/v1/admin/rollout", {
+ *   method: "PUT",
+ *   headers: { authorization: "Bearer s3cret" },
+ *   body: JSON.stringify({ mode: "canary", canaryPercent: 5 }),
+ * });
+ * assert.equal((await changed.json()).state.mode, "canary");
+ * await control.close();
  * ```
  */
 export function rolloutApi(options: RolloutApiOptions): Hono {

@@ -24,8 +24,24 @@ export type AnswerReason = DecisionReason | "fallback" | "partial-body";
  * transactions). Throws what the router throws; the caller maps that to its own fallback.
  *
  * @example
- * ```ts ignore
- * const decision = await routeAndReport(deps, input, "route_api", c.req.header("X-Model-Version"));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_CONFIG } from "../config.ts";
+ * import { createLogger } from "../log.ts";
+ * import { modelSetFromBundles } from "../model/model_set.ts";
+ * import { createRouter } from "../routing/router.ts";
+ * import type { AppDeps } from "./deps.ts";
+ * import { createRouterMetrics } from "./metrics.ts";
+ * import { routeAndReport } from "./route_and_report.ts";
+ * const deps: AppDeps = {
+ *   config: DEFAULT_CONFIG, metrics: createRouterMetrics(), logger: createLogger(() => {}),
+ *   router: createRouter({ models: await modelSetFromBundles([]), clusters: { small: "s", large: "l" } }),
+ *   recordDecision: () => {}, storeHealth: () => ({ backend: "memory", state: "ok", circuit: "closed" }),
+ * };
+ * const decision = await routeAndReport(deps, { sqlText: "DELETE FROM t" }, "route_api");
+ * assert.equal(decision.targetCluster, "l"); // writes run on Large
+ * const text = await deps.metrics.registry.metrics();
+ * assert.match(text, /trino_router_decisions_total\{decision="heavy",reason="write-statement",[^}]*\} 1/);
  * ```
  */
 export async function routeAndReport(
@@ -74,8 +90,23 @@ export async function routeAndReport(
  * is logged: parser messages can quote the SQL.
  *
  * @example
- * ```ts ignore
- * reportRoutingFailure(deps, "ext_authz", error, input.queryId);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_CONFIG } from "../config.ts";
+ * import { createLogger } from "../log.ts";
+ * import { modelSetFromBundles } from "../model/model_set.ts";
+ * import { createRouter } from "../routing/router.ts";
+ * import type { AppDeps } from "./deps.ts";
+ * import { createRouterMetrics } from "./metrics.ts";
+ * import { reportRoutingFailure } from "./route_and_report.ts";
+ * const deps: AppDeps = {
+ *   config: DEFAULT_CONFIG, metrics: createRouterMetrics(), logger: createLogger(() => {}),
+ *   router: createRouter({ models: await modelSetFromBundles([]), clusters: { small: "s", large: "l" } }),
+ *   recordDecision: () => {}, storeHealth: () => ({ backend: "memory", state: "ok", circuit: "closed" }),
+ * };
+ * reportRoutingFailure(deps, "ext_authz", new Error("model crashed"), "q1");
+ * const text = await deps.metrics.registry.metrics();
+ * assert.match(text, /trino_router_fallbacks_total\{cause="inference-error"\} 1/);
  * ```
  */
 export function reportRoutingFailure(

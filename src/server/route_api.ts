@@ -40,8 +40,26 @@ export function decisionBody(decision: AppliedDecision): Record<string, unknown>
  * The route API as a Hono sub-app.
  *
  * @example
- * ```ts ignore
- * app.route("/", routeApi(deps));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_CONFIG } from "../config.ts";
+ * import { createLogger } from "../log.ts";
+ * import { modelSetFromBundles } from "../model/model_set.ts";
+ * import { createRouter } from "../routing/router.ts";
+ * import type { AppDeps } from "./deps.ts";
+ * import { createRouterMetrics } from "./metrics.ts";
+ * import { routeApi } from "./route_api.ts";
+ * const deps: AppDeps = {
+ *   config: DEFAULT_CONFIG, metrics: createRouterMetrics(), logger: createLogger(() => {}),
+ *   router: createRouter({ models: await modelSetFromBundles([]), clusters: { small: "s", large: "l" } }),
+ *   recordDecision: () => {}, storeHealth: () => ({ backend: "memory", state: "ok", circuit: "closed" }),
+ * };
+ * const app = routeApi(deps);
+ * const body = JSON.stringify({ queryId: "q1", sqlText: "SELECT 1" });
+ * const response = await app.request("/v1/route", { method: "POST", body });
+ * assert.equal((await response.json()).targetCluster, "s");
+ * const bad = await app.request("/v1/route", { method: "POST", body: "{" });
+ * assert.equal(bad.status, 400);
  * ```
  */
 export function routeApi(deps: AppDeps): Hono {

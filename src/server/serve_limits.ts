@@ -167,8 +167,15 @@ const isAcceptFailure = (reason: unknown): boolean =>
  * Envoy's failure mode), so the router recovers once descriptors are free again.
  *
  * @example
- * ```ts ignore
- * const server = serveWithRecovery({ hostname: "127.0.0.1", port: 8080 }, app.fetch);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { serveWithRecovery } from "./serve_limits.ts";
+ * const server = serveWithRecovery(
+ *   { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+ *   () => new Response("ok"),
+ * );
+ * const response = await fetch(`http://127.0.0.1:${server.addr.port}/`);
+ * assert.equal(await response.text(), "ok");
  * await server.shutdown();
  * ```
  */

@@ -80,11 +80,27 @@ export interface ExternalRouterResponse {
  * `config.gatewaySmallGroup` / `config.gatewayLargeGroup`.
  *
  * @example
- * ```ts ignore
- * app.route("/", trinoGatewayApi(deps));
- * // POST /trino-gateway/route {"method":"POST","requestURI":"/v1/statement",
- * //   "trinoQueryProperties":{"body":"SELECT 1","isNewQuerySubmission":true}}
- * // → 200 {"routingGroup":"small","errors":[],"externalHeaders":{}}
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_CONFIG } from "../config.ts";
+ * import { createLogger } from "../log.ts";
+ * import { modelSetFromBundles } from "../model/model_set.ts";
+ * import { createRouter } from "../routing/router.ts";
+ * import type { AppDeps } from "./deps.ts";
+ * import { createRouterMetrics } from "./metrics.ts";
+ * import { trinoGatewayApi } from "./trino_gateway_api.ts";
+ * const deps: AppDeps = {
+ *   config: DEFAULT_CONFIG, metrics: createRouterMetrics(), logger: createLogger(() => {}),
+ *   router: createRouter({ models: await modelSetFromBundles([]), clusters: { small: "s", large: "l" } }),
+ *   recordDecision: () => {}, storeHealth: () => ({ backend: "memory", state: "ok", circuit: "closed" }),
+ * };
+ * const body = JSON.stringify({
+ *   method: "POST",
+ *   requestURI: "/v1/statement",
+ *   trinoQueryProperties: { body: "SELECT 1", isNewQuerySubmission: true },
+ * });
+ * const response = await trinoGatewayApi(deps).request("/trino-gateway/route", { method: "POST", body });
+ * assert.deepEqual(await response.json(), { routingGroup: "small", errors: [], externalHeaders: {} });
  * ```
  */
 export function trinoGatewayApi(deps: AppDeps): Hono {

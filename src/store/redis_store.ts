@@ -149,10 +149,13 @@ const isSubmission = (value: unknown): boolean =>
  *
  * @example
  * ```ts ignore
+ * // Not run here: needs a live Redis (test/integration/redis_store_test.ts starts a real one).
+ * import assert from "node:assert/strict";
  * import { RedisStore } from "./redis_store.ts";
  * const store = new RedisStore({ url: "redis://127.0.0.1:6379" });
  * await store.markTemplateHeavy("0123456789abcdef");
- * console.log(await store.isTemplateHeavy("0123456789abcdef"), store.health().state);
+ * assert.equal(await store.isTemplateHeavy("0123456789abcdef"), true);
+ * assert.equal(store.health().state, "ok");
  * await store.close();
  * ```
  */
