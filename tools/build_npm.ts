@@ -1,8 +1,9 @@
 /**
  * Builds the npm package from `mod.ts`: esbuild bundles our own code into one ES module,
  * `tsc --emitDeclarationOnly` writes the types. Dependencies stay external: in particular
- * `sql-parser-cst` (GPL-2.0-or-later) is never bundled, it is installed as an ordinary
- * dependency of the package.
+ * `sql-parser-cst` (GPL-2.0-or-later) is never bundled; it is an optional dependency of the
+ * package, imported dynamically, and without it queries are decided on token features only
+ * (`src/features/cst_features.ts`).
  *
  * Usage: `deno task build:npm [outDir]` (default `dist/npm`).
  *
@@ -14,8 +15,14 @@ import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 /** Said wherever an npm user looks first: our code is Apache-2.0, one dependency is GPL. */
-const GPL_NOTE = "Our code is Apache-2.0; it depends on sql-parser-cst, licensed " +
-  "GPL-2.0-or-later, installed as a separate package (never bundled).";
+const GPL_NOTE = "Our code is Apache-2.0; its optional dependency sql-parser-cst is licensed " +
+  "GPL-2.0-or-later, installed as a separate package (never bundled); without it " +
+  "(npm install --omit=optional) queries are decided on token features only.";
+/**
+ * Dependencies the library runs without (loaded with a dynamic `import()` whose failure it
+ * handles): listed as `optionalDependencies`. A static import of one fails the build.
+ */
+const OPTIONAL = new Set(["sql-parser-cst"]);
 const outDir = Deno.args[0] ?? `${root}dist/npm`;
 const rootPackage = JSON.parse(await Deno.readTextFile(`${root}package.json`));
 
@@ -44,15 +51,21 @@ function packageOf(specifier: string): string {
 // Prometheus clients never reach the library).
 const imported = new Set<string>();
 for (const output of Object.values(built.metafile!.outputs)) {
-  for (const { path, external } of output.imports) {
-    if (external && !path.startsWith("node:")) imported.add(packageOf(path));
+  for (const { path, external, kind } of output.imports) {
+    if (!external || path.startsWith("node:")) continue;
+    const name = packageOf(path);
+    if (OPTIONAL.has(name) && kind !== "dynamic-import") {
+      throw new Error(`${name} is optional: the bundle may only import() it, not ${kind} it`);
+    }
+    imported.add(name);
   }
 }
 const dependencies: Record<string, string> = {};
+const optionalDependencies: Record<string, string> = {};
 for (const name of [...imported].sort()) {
   const version = rootPackage.dependencies[name];
   if (version === undefined) throw new Error(`the bundle imports ${name}, not a dependency`);
-  dependencies[name] = version;
+  (OPTIONAL.has(name) ? optionalDependencies : dependencies)[name] = version;
 }
 
 const tsc = await new Deno.Command(`${root}node_modules/.bin/tsc`, {
@@ -94,6 +107,7 @@ const packageJson = {
   exports: { ".": { types: "./types/mod.d.ts", import: "./mod.js" } },
   engines: { node: ">=20.6" },
   dependencies,
+  optionalDependencies,
 };
 await Deno.writeTextFile(`${outDir}/package.json`, JSON.stringify(packageJson, null, 2) + "\n");
 await Deno.copyFile(`${root}tools/npm_readme.md`, `${outDir}/README.md`);

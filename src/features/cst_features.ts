@@ -6,10 +6,14 @@
  * (and deep nesting overflows its stack), so it only sees templates that pass a size and
  * nesting guard; everything else falls back to token features.
  *
+ * The parser (GPL-2.0-or-later) is optional at run time: an npm user may install the library
+ * without it. Then every query gets the outcome `parser-absent` (token features only, the same
+ * vector a syntax error gives, reason `parse-fallback`) and the first such query prints one
+ * warning saying so. One featurizer either way.
+ *
  * @module
  */
 
-import { parse } from "sql-parser-cst";
 import { lex } from "../sql/lexer.ts";
 import { rewriteForParser } from "../sql/trino_rewrite.ts";
 
@@ -62,7 +66,13 @@ export const DEFAULT_PARSE_GUARD: ParseGuard = {
  * Why CST features are missing, when they are. `over-budget`: the parse did not finish within
  * the routing budget (the only outcome that depends on timing; it is never cached).
  */
-export type ParseOutcome = "parsed" | "too-large" | "too-deep" | "syntax-error" | "over-budget";
+export type ParseOutcome =
+  | "parsed"
+  | "too-large"
+  | "too-deep"
+  | "syntax-error"
+  | "over-budget"
+  | "parser-absent";
 
 /** CST features plus how the parse went. */
 export interface CstResult {
@@ -74,6 +84,15 @@ export interface CstResult {
 
 /** The SQL dialect of `sql-parser-cst` closest to Trino; `test/unit/cst_dialect_test.ts` measures it. */
 export const PARSER_DIALECT = "postgresql";
+
+type Parse = typeof import("sql-parser-cst").parse;
+
+/** The parser, or why it could not be loaded (the package is an optional dependency on npm). */
+const parser: { parse: Parse } | { missing: string } = await import("sql-parser-cst").then(
+  (module) => ({ parse: module.parse }),
+  (error: unknown) => ({ missing: error instanceof Error ? error.message : String(error) }),
+);
+let warnedMissing = false;
 
 function emptyFeatures(): Record<CstFeatureName, number> {
   return Object.fromEntries(CST_FEATURE_NAMES.map((n) => [n, 0])) as Record<CstFeatureName, number>;
@@ -111,9 +130,21 @@ export function cstFeatures(template: string, guard: ParseGuard = DEFAULT_PARSE_
   const lexed = lex(template, guard.maxTokens + 1);
   if (lexed.truncated || lexed.tokens.length > guard.maxTokens) return unparsed("too-large");
   if (lexed.maxParenDepth > guard.maxParenDepth) return unparsed("too-deep");
+  if ("missing" in parser) {
+    if (!warnedMissing) {
+      warnedMissing = true;
+      console.warn(
+        "trino-smart-router: sql-parser-cst could not be loaded " +
+          `(${parser.missing}); CST features are off and every query is decided on token ` +
+          "features only (parseOutcome 'parser-absent', reason 'parse-fallback'). " +
+          "Install sql-parser-cst (GPL-2.0-or-later) to enable them.",
+      );
+    }
+    return unparsed("parser-absent");
+  }
   let tree: unknown;
   try {
-    tree = parse(rewriteForParser(lexed.tokens), {
+    tree = parser.parse(rewriteForParser(lexed.tokens), {
       dialect: PARSER_DIALECT,
       includeRange: false,
       paramTypes: ["?"],

@@ -1,6 +1,7 @@
 /**
  * The npm build is the same classifier: built with esbuild + tsc, imported by plain Node, it
- * gives the decisions and scores Deno gives, and it does not bundle the GPL parser.
+ * gives the decisions and scores Deno gives, and it does not bundle the GPL parser, which is an
+ * optional dependency: installed without it, the package still decides, on token features.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -38,10 +39,13 @@ Deno.test("the npm package built from mod.ts decides exactly like the Deno libra
   await run(Deno.execPath(), ["run", "--allow-all", "tools/build_npm.ts", outDir]);
   try {
     const bundle = await Deno.readTextFile(`${outDir}/mod.js`);
-    assert.match(bundle, /from "sql-parser-cst"/, "the GPL parser stays an external import");
+    assert.match(bundle, /import\("sql-parser-cst"\)/, "the GPL parser stays an external import()");
+    assert.doesNotMatch(bundle, /from "sql-parser-cst"/, "and is never imported statically");
     const packageJson = JSON.parse(await Deno.readTextFile(`${outDir}/package.json`));
-    // Exactly what the bundle imports: the classifier's parser and ONNX runtime, no service deps.
-    assert.deepEqual(Object.keys(packageJson.dependencies), ["onnxruntime-web", "sql-parser-cst"]);
+    // Exactly what the bundle imports: the ONNX runtime, and the parser as an optional
+    // dependency; no service deps.
+    assert.deepEqual(Object.keys(packageJson.dependencies), ["onnxruntime-web"]);
+    assert.deepEqual(Object.keys(packageJson.optionalDependencies), ["sql-parser-cst"]);
     assert.equal(packageJson.license, "Apache-2.0");
     assert.match(packageJson.licenseNotes, /sql-parser-cst.*GPL-2\.0-or-later/);
     assert.match(packageJson.description, /GPL-2\.0-or-later/);
@@ -113,8 +117,43 @@ Deno.test("the package installs in a scratch Node project and its README example
       clusters: { small: "trino-small:8080", large: "trino-large:8080" },
     });
     const { decision } = await router.route({ sqlText: "SELECT 1", user: "alice" });
-    await models.close();
     assert.equal(printed, `${decision.decision} ${decision.targetCluster} ${decision.reason}`);
+
+    // Without the optional GPL parser: still a decision for every query, on token features,
+    // and the reason says why; one warning, not one per query.
+    await run("npm", [
+      "install",
+      "--omit=optional",
+      "--prefer-offline",
+      "--no-audit",
+      "--no-fund",
+      "--loglevel=error",
+    ], scratch);
+    await assert.rejects(Deno.stat(`${scratch}/node_modules/sql-parser-cst`), Deno.errors.NotFound);
+    await Deno.writeTextFile(
+      `${scratch}/without_parser.mjs`,
+      `import { createRouter, directoryModelSource, loadModelSet } from "trino-smart-router";
+const models = await loadModelSet(directoryModelSource(${JSON.stringify(FIXTURE_MODELS_DIR)}));
+const router = createRouter({ models, clusters: { small: "s", large: "l" } });
+const out = [];
+for (const q of ${JSON.stringify(QUERIES)}) out.push((await router.route(q)).decision);
+console.log(JSON.stringify(out.map((d) => [d.reason, d.parseOutcome])));
+await models.close();`,
+    );
+    const without = await new Deno.Command("node", { args: ["without_parser.mjs"], cwd: scratch })
+      .output();
+    const stderr = new TextDecoder().decode(without.stderr);
+    assert.equal(without.code, 0, stderr);
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(without.stdout)), [
+      ["parse-fallback", "parser-absent"],
+      ["parse-fallback", "parser-absent"],
+      ["write-statement", "parser-absent"],
+      ["parse-fallback", "parser-absent"],
+    ]);
+    assert.equal(stderr.match(/sql-parser-cst could not be loaded/g)?.length, 1, stderr);
+    // The README example runs unchanged without it too.
+    assert.match((await run("node", ["example.mjs"], scratch)).trim(), /^(light|heavy) \S+ /);
+    await models.close();
   } finally {
     await Deno.remove(packDir, { recursive: true });
     await Deno.remove(scratch, { recursive: true });
