@@ -48,6 +48,7 @@ async function run(command: string, args: string[], options: {
  *
  * @example
  * ```ts ignore
+ * // Not run here: needs kubectl (test/integration/k8s_manifests_test.ts renders every overlay).
  * const yaml = await renderOverlay("production");
  * ```
  */

@@ -72,6 +72,7 @@ export interface StartEnvoyOptions {
  *
  * @example
  * ```ts ignore
+ * // Not run here: needs the Envoy binary (test/integration/envoy_routing_test.ts starts one).
  * const envoy = await EnvoyProcess.start({ router, small, large });
  * await fetch(`${envoy.url}/v1/statement`, { method: "POST", body: "SELECT 1" });
  * await envoy.stop();

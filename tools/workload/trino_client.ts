@@ -51,6 +51,7 @@ export interface ExecuteOptions {
  *
  * @example
  * ```ts ignore
+ * // Not run here: needs a Trino coordinator (test/e2e/trino_cluster_test.ts runs queries on one).
  * import { executeQuery } from "./trino_client.ts";
  * const out = await executeQuery("http://127.0.0.1:18082", "SELECT 1", { user: "me" }, {
  *   timeoutMs: 10_000,
