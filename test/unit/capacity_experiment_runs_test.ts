@@ -108,9 +108,23 @@ Deno.test("per class: latencies of finished queries, the rest failures; CPU by t
   assert.equal(a.unlabeled, 1);
   // Small burned 5.5 CPU-s (including the failed attempt before its retry), Large 7.
   assert.deepEqual(a.cpuSecondsByCluster, { small: 5.5, large: 7 });
+  assert.deepEqual(a.eventsByCluster, { small: 2, large: 1 });
 });
 
 Deno.test("an event's server is the port in its query URI", () => {
   assert.equal(portOf(event("x", 18182, 0)), 18182);
   assert.ok(Number.isNaN(portOf({ metadata: { queryId: "y" }, statistics: {}, context: {} })));
+});
+
+Deno.test("each server's process CPU passes through beside the events' task CPU", () => {
+  const measured = {
+    ...run("routed", [outcome(0, "a", "FINISHED", 100)], [event("a", 18181, 0.5)]),
+    processCpuSeconds: { small: 4.2, large: 1.1, symmetric: 0.3 },
+  };
+  const a = analyze(measured, new Map([[0, false]]), PORTS);
+  assert.deepEqual(a.cpuSecondsByCluster, { small: 0.5 });
+  assert.deepEqual(a.processCpuByServer, { small: 4.2, large: 1.1, symmetric: 0.3 });
+  // Runs recorded before process CPU was measured have none.
+  const old = run("routed", [outcome(0, "a", "FINISHED", 100)], [event("a", 18181, 0.5)]);
+  assert.deepEqual(analyze(old, new Map([[0, false]]), PORTS).processCpuByServer, {});
 });

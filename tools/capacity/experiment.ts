@@ -3,10 +3,12 @@
  * Trino on all cores, and against Small (one core) + Large (the other) behind Envoy and the
  * router with transparent retry; light/heavy latency, failures, retries and CPU per cluster,
  * repeated, with latency CDF plots and the planner's CPU prediction checked against the clusters'
- * completion events.
+ * completion events. Each server's process CPU (`/proc/<pid>/stat`) is measured beside the events'
+ * task CPU; `--calibrate` picks the arrival rate from it.
  *
  * ```sh
  * npx deno task experiment -- [--rate 4] [--seconds 120] [--repeats 3] [--out experiment_report]
+ * npx deno task experiment -- --calibrate 2,3,4 [--target-util 0.65] [--repeats 3]
  * npx deno task experiment -- --rate 2 --seconds 15 --repeats 1 --sf1-scale 0   # a dry run
  * ```
  *
@@ -37,6 +39,8 @@ import {
   type RunResult,
 } from "./experiment_runs.ts";
 import { numberFlag, planLog } from "./plan.ts";
+import { type CalibratedRate, calibrateRate, type CalibrationPoint } from "./calibration.ts";
+import { processCpuSeconds } from "./process_cpu.ts";
 import { lineChart } from "./svg_chart.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
@@ -69,6 +73,20 @@ interface Settings {
   readonly runRoot: string;
   readonly basePort: number;
   readonly cpus: { symmetric: string; small: string; large: string };
+  /** Small's resource-group hardConcurrencyLimit and maxQueued (cluster.sh env overrides). */
+  readonly small: { concurrency: number; maxQueued: number };
+  /** Trial rates for the calibration (none: `rate` as given). */
+  readonly calibrate: readonly number[];
+  readonly calibrateSeconds: number;
+  /** Share of the symmetric server's cores the calibrated rate aims at. */
+  readonly targetUtil: number;
+}
+
+/** The calibration as recorded: trial runs, idle burn, the rate it chose. */
+interface Calibration {
+  readonly points: readonly (CalibrationPoint & { lightP90: number; failures: number })[];
+  readonly idleCores: number;
+  readonly chosen: CalibratedRate;
 }
 
 const log = (message: string) =>
@@ -86,26 +104,69 @@ async function run(command: string, args: string[], env: Record<string, string> 
   return text;
 }
 
-function instanceEnv(i: Instance, eventUrl: string): Record<string, string> {
+function instanceEnv(
+  i: Instance,
+  eventUrl: string,
+  small?: Settings["small"],
+): Record<string, string> {
   return {
     TRINO_RUN_DIR: i.runDir,
     [i.profile === "small" ? "TRINO_SMALL_PORT" : "TRINO_LARGE_PORT"]: String(i.port),
     TRINO_EVENT_URL: eventUrl,
+    ...(small
+      ? {
+        TRINO_SMALL_HARD_CONCURRENCY: String(small.concurrency),
+        TRINO_SMALL_MAX_QUEUED: String(small.maxQueued),
+      }
+      : {}),
   };
 }
 
-/** Starts (or reuses) an instance pinned to its CPUs; returns its verified affinity. */
-async function startInstance(i: Instance, eventUrl: string): Promise<string> {
+/** Starts (or reuses) an instance pinned to its CPUs; returns its JVM's pid and verified affinity. */
+async function startInstance(
+  i: Instance,
+  eventUrl: string,
+  small: Settings["small"],
+): Promise<{ pid: number; affinity: string }> {
   log(`starting ${i.name} (${i.profile} profile) on :${i.port}, cpus ${i.cpus}`);
   // The launcher forks the JVM, which inherits the affinity set here.
   await run(
     "taskset",
     ["-c", i.cpus, "bash", CLUSTER_SH, "start", i.profile],
-    instanceEnv(i, eventUrl),
+    instanceEnv(i, eventUrl, small),
   );
+  if (i.profile === "small") await assertSmallLimits(i, small);
   const pid = (await Deno.readTextFile(join(i.runDir, i.profile, "launcher.pid"))).trim();
-  return (await run("taskset", ["-pc", pid])).trim();
+  return { pid: Number(pid), affinity: (await run("taskset", ["-pc", pid])).trim() };
 }
+
+/**
+ * Throws unless the running Small has the requested resource-group limits: a server kept from an
+ * earlier run (`--keep-clusters`) keeps the limits it started with.
+ */
+async function assertSmallLimits(i: Instance, want: Settings["small"]): Promise<void> {
+  const path = join(i.runDir, i.profile, "etc/resource-groups.json");
+  const group = JSON.parse(await Deno.readTextFile(path)).rootGroups?.[0] ?? {};
+  if (group.hardConcurrencyLimit !== want.concurrency || group.maxQueued !== want.maxQueued) {
+    throw new Error(
+      `${i.name} runs with hardConcurrencyLimit ${group.hardConcurrencyLimit}, maxQueued ` +
+        `${group.maxQueued} (${path}), not the requested ${want.concurrency}/${want.maxQueued}: ` +
+        "stop it (deploy/trino/cluster.sh stop small with its TRINO_RUN_DIR) and rerun",
+    );
+  }
+}
+
+/** Process CPU-seconds of every server now, by name. */
+function cpuNow(pids: Readonly<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(pids).map(([name, pid]) => [name, processCpuSeconds(pid)]),
+  );
+}
+
+const cpuSince = (before: Record<string, number>, pids: Readonly<Record<string, number>>) => {
+  const now = cpuNow(pids);
+  return Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - (before[k] ?? 0)]));
+};
 
 async function stopInstance(i: Instance, eventUrl: string): Promise<void> {
   await run("bash", [CLUSTER_SH, "stop", i.profile], instanceEnv(i, eventUrl)).catch((e) =>
@@ -232,14 +293,17 @@ async function runOnce(
   collector: Collector,
   retries: () => Promise<number>,
   servers: ReadonlySet<number>,
+  pids: Readonly<Record<string, number>>,
 ): Promise<RunResult> {
   const before = new Set(collector.events.keys());
   const retriesBefore = await retries();
   const load0 = loadAverage();
+  const cpu0 = cpuNow(pids);
   const t0 = performance.now();
   log(`repeat ${repeat} ${config}: ${plan.length} queries at ${settings.rate}/s`);
   const outcomes = await openLoop(plan, baseUrl, settings.rate, settings.timeoutSeconds * 1000);
   const wallSeconds = (performance.now() - t0) / 1000;
+  const processCpu = cpuSince(cpu0, pids);
   const missing = await collector.waitFor(
     outcomes.map((o) => o.queryId).filter((id) => id !== ""),
     60_000,
@@ -261,10 +325,14 @@ async function runOnce(
     retries: (await retries()) - retriesBefore,
     wallSeconds,
     load: [load0, loadAverage()],
+    processCpuSeconds: processCpu,
   };
   log(
     `repeat ${repeat} ${config}: ${wallSeconds.toFixed(0)} s, ${events.length} events, ` +
-      `${result.retries} retries, load ${result.load.map((l) => l.toFixed(1)).join("→")}`,
+      `${result.retries} retries, load ${result.load.map((l) => l.toFixed(1)).join("→")}, ` +
+      `process CPU-s ${
+        Object.entries(processCpu).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")
+      }`,
   );
   return result;
 }
@@ -279,6 +347,16 @@ interface Validation {
   readonly retries: { predicted: number; measured: number };
   /** Queries the planner's replay sends to Small, and the Small server's completed ones. */
   readonly smallQueries: { predicted: number; measured: number };
+  /** The servers' process CPU-seconds over the routed run (beside `measured`, the events' task CPU). */
+  readonly process?: { small: number; large: number };
+}
+
+/** Cores in a `taskset -c` list ("0,1", "0-3"). */
+function coresOf(list: string): number {
+  return list.split(",").reduce((n, part) => {
+    const [a, b] = part.split("-").map(Number);
+    return n + (b === undefined ? 1 : b - a + 1);
+  }, 0);
 }
 
 const ms = (v: number) => `${Math.round(v)}`;
@@ -292,8 +370,64 @@ function formatReport(
   settings: Settings,
   analyses: readonly RunAnalysis[],
   validations: readonly Validation[],
-  meta: { model: string; affinity: Record<string, string>; startedAt: string },
+  meta: {
+    model: string;
+    affinity: Record<string, string>;
+    startedAt: string;
+    calibration?: Calibration;
+    idleCores?: Readonly<Record<string, number>>;
+  },
 ): string {
+  const cores = (server: string) =>
+    coresOf(settings.cpus?.[server as keyof Settings["cpus"]] ?? "0");
+  /** Which servers a configuration runs on. */
+  const serversOf = (config: string) => config === "symmetric" ? ["symmetric"] : ["small", "large"];
+  const cpuRows = analyses.flatMap((a) =>
+    serversOf(a.config).map((server) => {
+      const task = a.cpuSecondsByCluster[server] ?? 0;
+      const proc = a.processCpuByServer[server];
+      const queries = a.eventsByCluster?.[server] ?? 0;
+      const lead = `| ${a.repeat} | ${a.config} | ${server} | ${queries} | ${task.toFixed(1)}`;
+      if (proc === undefined) return `${lead} | n/a | n/a | n/a | n/a |`;
+      // What each query cost the server beyond its own task CPU and the idle burn.
+      const overhead = (proc - (meta.idleCores?.[server] ?? 0) * a.wallSeconds - task) / queries;
+      return `${lead} | ${proc.toFixed(1)} | ${pct(proc / (a.wallSeconds * cores(server)))} | ${
+        pct(proc > 0 ? task / proc : null)
+      } | ${queries ? overhead.toFixed(3) : "n/a"} |`;
+    })
+  );
+  const calibrationLines = meta.calibration
+    ? [
+      "## Calibration (symmetric server, process CPU)",
+      "",
+      `Trial runs of ${settings.calibrateSeconds} s each on the symmetric server (${
+        cores("symmetric")
+      } cores) after the warm-up; its idle burn (no queries, 10 s) was ${
+        meta.calibration.idleCores.toFixed(3)
+      } cores. Offered load = process CPU-s of the run / (arrival seconds × cores).`,
+      "",
+      "| rate (queries/s) | queries | process CPU-s | offered load | busy over the run | light P90 (ms) | failures |",
+      "|---|---|---|---|---|---|---|",
+      ...meta.calibration.points.map((p) =>
+        `| ${p.rate} | ${p.queries} | ${p.processCpuSeconds.toFixed(1)} | ${
+          pct(p.processCpuSeconds / (p.arrivalSeconds * cores("symmetric")))
+        } | ${pct(p.processCpuSeconds / (p.wallSeconds * cores("symmetric")))} | ${
+          ms(p.lightP90)
+        } | ${p.failures} |`
+      ),
+      "",
+      `Process CPU per query beyond idle: ${
+        meta.calibration.chosen.cpuSecondsPerQuery.toFixed(3)
+      } s${
+        meta.calibration.chosen.saturated.length
+          ? ` (saturated, left out: ${meta.calibration.chosen.saturated.join(", ")}/s)`
+          : ""
+      }. **Chosen rate: ${meta.calibration.chosen.rate}/s** for ${
+        pct(settings.targetUtil)
+      } of the symmetric server's cores.`,
+      "",
+    ]
+    : [];
   const pooled = (config: string, c: "light" | "heavy") => {
     const runs = analyses.filter((a) => a.config === config);
     return {
@@ -353,7 +487,9 @@ function formatReport(
     "# Experiment: symmetric vs smart routing on real Trino",
     "",
     `Started ${meta.startedAt}; model ${meta.model}; ${settings.repeats} repeat(s), each run ` +
-    `${settings.seconds} s of open-loop arrivals at ${settings.rate} queries/s (seed ${settings.seed}` +
+    `${settings.seconds} s of open-loop arrivals at ${settings.rate} queries/s${
+      meta.calibration ? " (chosen by the calibration below)" : ""
+    } (seed ${settings.seed}` +
     ` + repeat; sf1 scale ${settings.sf1Scale}; client timeout ${settings.timeoutSeconds} s; ` +
     `${settings.warmup} warm-up queries per server first). Latency = client-side, POST to last ` +
     "page, retries included. Light/heavy by the label rules on the symmetric run's completion " +
@@ -362,6 +498,21 @@ function formatReport(
     "CPU affinity as verified with `taskset -p`: " +
     Object.entries(meta.affinity).map(([k, v]) => `${k}: ${v}`).join("; "),
     "",
+    settings.small
+      ? `Small's resource group: hardConcurrencyLimit ${settings.small.concurrency}, maxQueued ` +
+        `${settings.small.maxQueued} (verified in its resource-groups.json); its per-query caps ` +
+        "(5 CPU-s, 256 MB) unchanged. Symmetric and Large: the Large profile (8 / 500)."
+      : "Small's resource group: the cluster.sh defaults of the time (4 / 50).",
+    "",
+    ...(meta.idleCores
+      ? [
+        "Idle burn of each server (10 s without queries, cores): " +
+        Object.entries(meta.idleCores).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(", ") +
+        ". All three servers stay up all along, so each run also pays the idle ones' burn.",
+        "",
+      ]
+      : []),
+    ...calibrationLines,
     "## Pooled over repeats (ms)",
     "",
     "| config | class | queries | P50 | P90 | P99 | failures |",
@@ -380,23 +531,39 @@ function formatReport(
     "",
     "## Every run (ms)",
     "",
-    "| repeat | config | class | queries | P50 | P90 | P99 | failures | retries | CPU-s by cluster | load (1 min) | unlabeled |",
+    "| repeat | config | class | queries | P50 | P90 | P99 | failures | retries | task CPU-s by server | load (1 min) | unlabeled |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows,
+    "",
+    "## CPU: completion events' task CPU vs the servers' process CPU",
+    "",
+    "Task CPU = the sum of `cpuTime` of the server's completion events (what the planner works " +
+    "from); process CPU = the JVM's user + system time over the run (`/proc/<pid>/stat`), which " +
+    "adds the coordinator's parsing, planning and scheduling, the HTTP protocol and the event " +
+    "listener, JIT, GC and idle burn. Busy = process CPU / (run seconds × the server's cores); " +
+    "overhead per query = (process CPU − idle burn × run seconds − task CPU) / events.",
+    "",
+    "| repeat | config | server | events | task CPU-s | process CPU-s | busy | task share of process | overhead per query (CPU-s) |",
+    "|---|---|---|---|---|---|---|---|---|",
+    ...cpuRows,
     "",
     "## Planner validation (CPU-seconds per cluster)",
     "",
     "The planner replays the symmetric run's completion events (the workload's log) through the " +
-    "router and predicts each cluster's CPU; measured = the Small and Large servers' own " +
-    "completion events in the routed run of the same repeat.",
+    "router and predicts each cluster's **task CPU** (it has nothing else: a query log carries " +
+    "event CPU); measured = the Small and Large servers' own completion events in the routed run " +
+    "of the same repeat, so the error compares task CPU with task CPU. The servers' process CPU " +
+    "is beside it: what a cluster's cores really spent.",
     "",
-    "| repeat | Small predicted | Small measured | error | Large predicted | Large measured | error | retries predicted / made | queries on Small predicted / ran |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| repeat | Small predicted | Small measured | error | Small process | Large predicted | Large measured | error | Large process | retries predicted / made | queries on Small predicted / ran |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
     ...validations.map((v) =>
       `| ${v.repeat} | ${v.predicted.small.toFixed(1)} | ${v.measured.small.toFixed(1)} | ${
         pct(v.error.small)
-      } | ${v.predicted.large.toFixed(1)} | ${v.measured.large.toFixed(1)} | ${
-        pct(v.error.large)
+      } | ${v.process ? v.process.small.toFixed(1) : "n/a"} | ${v.predicted.large.toFixed(1)} | ${
+        v.measured.large.toFixed(1)
+      } | ${pct(v.error.large)} | ${
+        v.process ? v.process.large.toFixed(1) : "n/a"
       } | ${v.retries.predicted} / ${v.retries.measured} | ${v.smallQueries.predicted} / ${v.smallQueries.measured} |`
     ),
     "",
@@ -428,11 +595,15 @@ interface Recorded {
   readonly thresholds: LabelThresholds;
   readonly ports: Readonly<Record<number, string>>;
   readonly results: readonly RunResult[];
+  readonly calibration?: Calibration;
+  /** Each server's idle burn in cores, measured after the warm-up. */
+  readonly idleCores?: Readonly<Record<string, number>>;
 }
 
 /** Labels, statistics, planner validation and the report files of recorded runs. */
 async function analyzeAndReport(recorded: Recorded): Promise<void> {
   const { settings, model, affinity, startedAt, thresholds, ports, results } = recorded;
+  const { calibration, idleCores } = recorded;
   const repeats = [...new Set(results.map((x) => x.repeat))].filter((r) =>
     results.some((x) => x.repeat === r && x.config === "symmetric") &&
     results.some((x) => x.repeat === r && x.config === "routed")
@@ -462,6 +633,7 @@ async function analyzeAndReport(recorded: Recorded): Promise<void> {
       smallMaxMemoryBytes: 256 * 2 ** 20,
     });
     const measured = analyze(routed, labels, ports).cpuSecondsByCluster;
+    const proc = routed.processCpuSeconds;
     const p = {
       small: predicted.plan.small.demand.cpuSeconds,
       large: predicted.plan.large.demand.cpuSeconds,
@@ -480,9 +652,16 @@ async function analyzeAndReport(recorded: Recorded): Promise<void> {
         predicted: predicted.plan.small.demand.queries,
         measured: routed.events.filter((e) => ports[portOf(e)] === "small").length,
       },
+      ...(proc ? { process: { small: proc.small ?? 0, large: proc.large ?? 0 } } : {}),
     });
   }
-  const report = formatReport(settings, analyses, validations, { model, affinity, startedAt });
+  const report = formatReport(settings, analyses, validations, {
+    model,
+    affinity,
+    startedAt,
+    calibration,
+    idleCores,
+  });
   await writeFile(join(settings.out, "report.md"), report);
   await writeFile(join(settings.out, "light_cdf.svg"), cdfChart(analyses, "light"));
   await writeFile(join(settings.out, "heavy_cdf.svg"), cdfChart(analyses, "heavy"));
@@ -493,6 +672,8 @@ async function analyzeAndReport(recorded: Recorded): Promise<void> {
         settings,
         model,
         affinity,
+        calibration,
+        idleCores,
         validations,
         analyses: analyses.map(({ light, heavy, ...a }) => ({
           ...a,
@@ -528,6 +709,12 @@ async function main(): Promise<void> {
       "cpus-symmetric": { type: "string", default: "0,1" },
       "cpus-small": { type: "string", default: "0" },
       "cpus-large": { type: "string", default: "1" },
+      "small-concurrency": { type: "string" },
+      "small-queue": { type: "string" },
+      /** Comma-separated trial rates: calibrate the rate on the symmetric server first. */
+      calibrate: { type: "string" },
+      "calibrate-seconds": { type: "string" },
+      "target-util": { type: "string" },
     },
   });
   if (values.analyze) {
@@ -537,7 +724,14 @@ async function main(): Promise<void> {
     return;
   }
   const n = (name: string, fallback: number) => numberFlag(values, name) ?? fallback;
-  const settings: Settings = {
+  const calibrate = values.calibrate === undefined ? [] : values.calibrate.split(",").map((r) => {
+    const rate = Number(r);
+    if (r.trim() === "" || !(rate > 0)) {
+      throw new Error(`--calibrate takes positive rates like 2,3,4, got ${values.calibrate}`);
+    }
+    return rate;
+  });
+  let settings: Settings = {
     rate: n("rate", 4),
     seconds: n("seconds", 120),
     repeats: n("repeats", 3),
@@ -555,9 +749,29 @@ async function main(): Promise<void> {
       small: values["cpus-small"]!,
       large: values["cpus-large"]!,
     },
+    // A Small serving interactive traffic admits many light queries at once (they share its core
+    // instead of queueing behind four slots) and queues rather than fails a burst; see README.
+    small: { concurrency: n("small-concurrency", 32), maxQueued: n("small-queue", 1000) },
+    calibrate,
+    calibrateSeconds: n("calibrate-seconds", 40),
+    targetUtil: n("target-util", 0.65),
   };
-  if (!(settings.rate > 0) || !(settings.seconds > 0) || !(settings.repeats >= 1)) {
-    throw new Error("--rate, --seconds and --repeats must be positive");
+  if (
+    !(settings.rate > 0) || !(settings.seconds > 0) ||
+    !(settings.repeats >= (calibrate.length ? 0 : 1))
+  ) {
+    throw new Error(
+      "--rate, --seconds and --repeats must be positive (--repeats 0: calibrate only)",
+    );
+  }
+  if (!Number.isInteger(settings.small.concurrency) || settings.small.concurrency < 1) {
+    throw new Error(`--small-concurrency must be a positive integer`);
+  }
+  if (!Number.isInteger(settings.small.maxQueued)) {
+    throw new Error(`--small-queue must be a non-negative integer`);
+  }
+  if (!(settings.targetUtil > 0 && settings.targetUtil < 1)) {
+    throw new Error(`--target-util must be in (0, 1), got ${settings.targetUtil}`);
   }
   const model = settings.model ??
     (await Deno.readTextFile(join(REPO, "models/DEFAULT"))).trim();
@@ -599,11 +813,18 @@ async function main(): Promise<void> {
   const collector = await startCollector({ port: collectorPort, slim: true });
   const startedAt = new Date().toISOString();
   const affinity: Record<string, string> = {};
+  const pids: Record<string, number> = {};
   let router: Awaited<ReturnType<typeof startRouter>> | undefined;
   let envoy: EnvoyProcess | undefined;
   try {
     // One at a time: three JVMs starting together on two cores take far longer.
-    for (const i of instances) affinity[i.name] = await startInstance(i, eventUrl);
+    for (const i of instances) {
+      ({ affinity: affinity[i.name], pid: pids[i.name] } = await startInstance(
+        i,
+        eventUrl,
+        settings.small,
+      ));
+    }
     router = await startRouter(large, settings.model);
     envoy = await EnvoyProcess.start({
       router: { host: "127.0.0.1", port: router.port },
@@ -613,7 +834,6 @@ async function main(): Promise<void> {
     });
     const symmetricUrl = `http://127.0.0.1:${symmetric.port}`;
     const retries = () => router!.metric('trino_router_retries_total{outcome="retried"}');
-    const count = Math.max(1, Math.round(settings.rate * settings.seconds));
     const workload = (seed: number, size: number) =>
       generateWorkload({ count: size, seed, smallShare: 0, sf1Scale: settings.sf1Scale });
 
@@ -633,7 +853,93 @@ async function main(): Promise<void> {
       }
     }
 
+    // Each server's burn with no queries: what a run pays before any query's own work.
+    const idle0 = cpuNow(pids), idleT0 = performance.now();
+    await new Promise((r) => setTimeout(r, 10_000));
+    const idleSeconds = (performance.now() - idleT0) / 1000;
+    const idleCores = Object.fromEntries(
+      Object.entries(cpuSince(idle0, pids)).map(([k, v]) => [k, v / idleSeconds]),
+    );
+    log(`idle burn (cores): ${JSON.stringify(idleCores)}`);
+
+    const runConfig = (
+      config: RunResult["config"],
+      repeat: number,
+      seed: number,
+      plan: readonly PlannedQuery[],
+      at: Settings,
+    ) =>
+      runOnce(
+        config,
+        repeat,
+        seed,
+        plan,
+        config === "symmetric" ? symmetricUrl : envoy!.url,
+        at,
+        collector,
+        config === "symmetric" ? () => Promise.resolve(0) : retries,
+        new Set(config === "symmetric" ? [symmetric.port] : [small.port, large.port]),
+        pids,
+      );
+
+    let calibration: Calibration | undefined;
+    if (settings.calibrate.length) {
+      // The routed servers' warm-up with the real mix (sf1 scans included: their JIT paths differ
+      // from tiny's); the symmetric server gets its own from the trial runs below.
+      const first = {
+        ...settings,
+        rate: settings.calibrate[0],
+        seconds: settings.calibrateSeconds,
+      };
+      log(`routed warm-up with the workload mix at ${first.rate}/s`);
+      await runConfig(
+        "routed",
+        -1,
+        settings.seed + 700,
+        workload(settings.seed + 700, Math.round(first.rate * first.seconds)),
+        first,
+      );
+      const points: Calibration["points"][number][] = [];
+      for (const [k, rate] of settings.calibrate.entries()) {
+        await assertAlive(instances);
+        const at = { ...settings, rate, seconds: settings.calibrateSeconds };
+        const plan = workload(settings.seed + 500 + k, Math.max(1, Math.round(rate * at.seconds)));
+        const trial = await runConfig("symmetric", -1, settings.seed + 500 + k, plan, at);
+        const a = analyze(trial, labelsOf([trial], thresholds), ports);
+        points.push({
+          rate,
+          queries: plan.length,
+          arrivalSeconds: plan.length / rate,
+          wallSeconds: trial.wallSeconds,
+          processCpuSeconds: trial.processCpuSeconds?.symmetric ?? 0,
+          lightP90: a.light.latency.p90,
+          failures: a.light.failures + a.heavy.failures,
+        });
+      }
+      const chosen = calibrateRate(points, {
+        idleCores: idleCores.symmetric ?? 0,
+        cores: coresOf(settings.cpus.symmetric),
+        target: settings.targetUtil,
+      });
+      calibration = { points, idleCores: idleCores.symmetric ?? 0, chosen };
+      log(`calibrated rate ${chosen.rate}/s (${chosen.cpuSecondsPerQuery.toFixed(3)} CPU-s/query)`);
+      if (!(chosen.rate > 0)) throw new Error("calibration chose no positive rate");
+      settings = { ...settings, rate: chosen.rate };
+    }
+    const count = Math.max(1, Math.round(settings.rate * settings.seconds));
+
     const results: RunResult[] = [];
+    const recorded = (): Recorded => ({
+      settings,
+      model,
+      affinity,
+      startedAt,
+      thresholds,
+      ports,
+      results,
+      calibration,
+      idleCores,
+    });
     for (let r = 0; r < settings.repeats; r++) {
       const seed = settings.seed + r;
       const plan = workload(seed, count);
@@ -643,28 +949,14 @@ async function main(): Promise<void> {
         : ["routed", "symmetric"] as const;
       for (const config of order) {
         await assertAlive(instances);
-        results.push(
-          await runOnce(
-            config,
-            r,
-            seed,
-            plan,
-            config === "symmetric" ? symmetricUrl : envoy.url,
-            settings,
-            collector,
-            config === "symmetric" ? () => Promise.resolve(0) : retries,
-            new Set(config === "symmetric" ? [symmetric.port] : [small.port, large.port]),
-          ),
-        );
+        results.push(await runConfig(config, r, seed, plan, settings));
       }
-      await writeFile(
-        join(settings.out, "runs.json"),
-        JSON.stringify({ settings, model, affinity, startedAt, thresholds, ports, results }),
-      );
+      await writeFile(join(settings.out, "runs.json"), JSON.stringify(recorded()));
       await assertAlive(instances);
     }
 
-    await analyzeAndReport({ settings, model, affinity, startedAt, thresholds, ports, results });
+    await writeFile(join(settings.out, "runs.json"), JSON.stringify(recorded()));
+    await analyzeAndReport(recorded());
   } finally {
     await envoy?.stop();
     await router?.stop();

@@ -34,6 +34,12 @@ export interface RunResult {
   readonly wallSeconds: number;
   /** /proc/loadavg (1 min) at start and end: the machine is shared. */
   readonly load: readonly [number, number];
+  /**
+   * Each Trino server's process CPU-seconds (`/proc/<pid>/stat` user + system) from the first
+   * arrival until every query ended (`wallSeconds`), by server name; the idle servers too. Absent
+   * in runs recorded before it was measured.
+   */
+  readonly processCpuSeconds?: Readonly<Record<string, number>>;
 }
 
 /** The instance (by port) that ran an event. */
@@ -58,7 +64,12 @@ export interface RunAnalysis {
   readonly heavy: ClassStats;
   readonly unlabeled: number;
   readonly retries: number;
+  /** Task CPU-seconds of the run's completion events, by server. */
   readonly cpuSecondsByCluster: Readonly<Record<string, number>>;
+  /** Completion events (queries and failed attempts) by server. */
+  readonly eventsByCluster: Readonly<Record<string, number>>;
+  /** Process CPU-seconds of each server over the run ({} when not measured). */
+  readonly processCpuByServer: Readonly<Record<string, number>>;
   readonly wallSeconds: number;
   readonly load: readonly [number, number];
 }
@@ -92,6 +103,7 @@ export function labelsOf(
   return labels;
 }
 
+/** Latency, failures and CPU of one run, light/heavy by `labels`, servers by `ports`. */
 export function analyze(
   result: RunResult,
   labels: Map<number, boolean | null>,
@@ -107,10 +119,11 @@ export function analyze(
       queries: rows.length,
     };
   };
-  const cpu: Record<string, number> = {};
+  const cpu: Record<string, number> = {}, count: Record<string, number> = {};
   for (const e of result.events) {
     const cluster = ports[portOf(e)] ?? "other";
     cpu[cluster] = (cpu[cluster] ?? 0) + (durationSeconds(e.statistics.cpuTime) || 0);
+    count[cluster] = (count[cluster] ?? 0) + 1;
   }
   return {
     config: result.config,
@@ -120,6 +133,8 @@ export function analyze(
     unlabeled: result.outcomes.filter((o) => (labels.get(o.seq) ?? null) === null).length,
     retries: result.retries,
     cpuSecondsByCluster: cpu,
+    eventsByCluster: count,
+    processCpuByServer: result.processCpuSeconds ?? {},
     wallSeconds: result.wallSeconds,
     load: result.load,
   };
