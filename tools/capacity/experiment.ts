@@ -87,6 +87,15 @@ interface Calibration {
   readonly points: readonly (CalibrationPoint & { lightP90: number; failures: number })[];
   readonly idleCores: number;
   readonly chosen: CalibratedRate;
+  /** The routed warm-up at the first trial rate (not a trial: shown for Small's and Large's CPU). */
+  readonly routedWarmup?: {
+    rate: number;
+    wallSeconds: number;
+    processCpuSeconds: Readonly<Record<string, number>>;
+    lightP90: number;
+    failures: number;
+    retries: number;
+  };
 }
 
 const log = (message: string) =>
@@ -426,6 +435,21 @@ function formatReport(
         pct(settings.targetUtil)
       } of the symmetric server's cores.`,
       "",
+      ...(meta.calibration.routedWarmup
+        ? [
+          ((w) =>
+            `The routed warm-up before the trials (${w.rate}/s, ${settings.calibrateSeconds} s, ` +
+            `sf1 scans included, light labels from its own events) ran ${
+              w.wallSeconds.toFixed(0)
+            } s: light P90 ${ms(w.lightP90)} ms, ${w.failures} failures, ${w.retries} retries, ` +
+            `process CPU-s ${
+              Object.entries(w.processCpuSeconds).map(([k, v]) =>
+                `${k} ${v.toFixed(1)} (${pct(v / (w.wallSeconds * cores(k)))} busy)`
+              ).join(", ")
+            }.`)(meta.calibration.routedWarmup),
+          "",
+        ]
+        : []),
     ]
     : [];
   const pooled = (config: string, c: "light" | "heavy") => {
@@ -892,13 +916,22 @@ async function main(): Promise<void> {
         seconds: settings.calibrateSeconds,
       };
       log(`routed warm-up with the workload mix at ${first.rate}/s`);
-      await runConfig(
+      const warmRun = await runConfig(
         "routed",
         -1,
         settings.seed + 700,
         workload(settings.seed + 700, Math.round(first.rate * first.seconds)),
         first,
       );
+      const warmAnalysis = analyze(warmRun, labelsOf([warmRun], thresholds), ports);
+      const routedWarmup = {
+        rate: first.rate,
+        wallSeconds: warmRun.wallSeconds,
+        processCpuSeconds: warmRun.processCpuSeconds ?? {},
+        lightP90: warmAnalysis.light.latency.p90,
+        failures: warmAnalysis.light.failures + warmAnalysis.heavy.failures,
+        retries: warmRun.retries,
+      };
       const points: Calibration["points"][number][] = [];
       for (const [k, rate] of settings.calibrate.entries()) {
         await assertAlive(instances);
@@ -916,12 +949,17 @@ async function main(): Promise<void> {
           failures: a.light.failures + a.heavy.failures,
         });
       }
+      // Kept before the fit, which refuses all-saturated trials.
+      await writeFile(
+        join(settings.out, "calibration.json"),
+        JSON.stringify({ points, idleCores, routedWarmup }, null, 1),
+      );
       const chosen = calibrateRate(points, {
         idleCores: idleCores.symmetric ?? 0,
         cores: coresOf(settings.cpus.symmetric),
         target: settings.targetUtil,
       });
-      calibration = { points, idleCores: idleCores.symmetric ?? 0, chosen };
+      calibration = { points, idleCores: idleCores.symmetric ?? 0, chosen, routedWarmup };
       log(`calibrated rate ${chosen.rate}/s (${chosen.cpuSecondsPerQuery.toFixed(3)} CPU-s/query)`);
       if (!(chosen.rate > 0)) throw new Error("calibration chose no positive rate");
       settings = { ...settings, rate: chosen.rate };
