@@ -18,6 +18,7 @@
 import { freeLoopbackPort } from "../tools/harness/local_process.ts";
 import { RedisServer } from "../test/integration/_redis_server.ts";
 import { benchRequest, type Mix, percentile } from "./_queries.ts";
+import { Http1Connection } from "./_http1.ts";
 
 const PORT = freeLoopbackPort();
 const BASE = `http://127.0.0.1:${PORT}`;
@@ -75,37 +76,62 @@ async function waitReady() {
   throw new Error("server did not become ready");
 }
 
+/** Keep-alive connections not in use (a closed loop of N keeps N of them busy). */
+const idle: Http1Connection[] = [];
+
 let sequence = 0;
 async function oneRequest(mix: Mix): Promise<number> {
-  const request = benchRequest(sequence++, mix);
+  const body = JSON.stringify(benchRequest(sequence++, mix));
+  const connection = idle.pop() ?? await Http1Connection.open("127.0.0.1", PORT);
   const started = performance.now();
-  const response = await fetch(`${BASE}/v1/route`, {
-    method: "POST",
-    body: JSON.stringify(request),
-  });
-  const body = await response.json();
+  const response = await connection.post("/v1/route", body);
+  const elapsed = performance.now() - started;
+  idle.push(connection);
   if (response.status !== 200) throw new Error(`status ${response.status}`);
-  reasons[body.reason] = (reasons[body.reason] ?? 0) + 1;
-  return performance.now() - started;
+  const { reason } = JSON.parse(response.body);
+  reasons[reason] = (reasons[reason] ?? 0) + 1;
+  return elapsed;
 }
 
 /** Decisions by reason in the current run: how many cold parses missed their budget. */
 let reasons: Record<string, number> = {};
 
+/**
+ * CPU seconds the server's processes (every thread) have used: with the CPU time per request,
+ * a run says what the server costs whether or not the generator kept it busy.
+ */
+function serverCpuSeconds(): number {
+  let ticks = 0;
+  for (const pid of processTree(server.pid)) {
+    try {
+      // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+      const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks / 100; // USER_HZ
+}
+
+let cpuAtStart = 0;
+
 function report(label: string, times: number[], elapsedMs: number) {
   times.sort((a, b) => a - b);
+  const cpuMicros = (serverCpuSeconds() - cpuAtStart) * 1e6 / times.length;
   console.log(
     `${label.padEnd(44)} ${(times.length / (elapsedMs / 1000)).toFixed(0).padStart(6)} req/s  p50 ${
       percentile(times, 50).toFixed(2)
-    } ms  p99 ${percentile(times, 99).toFixed(2)} ms  (n=${times.length}) ${
-      JSON.stringify(reasons)
-    }`,
+    } ms  p99 ${percentile(times, 99).toFixed(2)} ms  server CPU ${
+      cpuMicros.toFixed(0)
+    } µs/req  (n=${times.length}) ${JSON.stringify(reasons)}`,
   );
   reasons = {};
 }
 
 async function closedLoop(connections: number, mix: Mix, label: string, requests = Infinity) {
   const times: number[] = [];
+  cpuAtStart = serverCpuSeconds();
   const started = performance.now();
   let sent = 0;
   await Promise.all(Array.from({ length: connections }, async () => {
@@ -120,6 +146,7 @@ async function closedLoop(connections: number, mix: Mix, label: string, requests
 async function openLoop(rate: number) {
   const times: number[] = [];
   const pending: Promise<void>[] = [];
+  cpuAtStart = serverCpuSeconds();
   const started = performance.now();
   const total = Math.floor((rate * DURATION_MS) / 1000);
   for (let i = 0; i < total; i++) {
@@ -180,6 +207,7 @@ try {
     );
   }
 } finally {
+  for (const connection of idle) connection.close();
   server.kill("SIGTERM");
   await server.status;
   await redis?.stop();

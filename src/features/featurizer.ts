@@ -34,6 +34,7 @@ import {
 import { SIZE_FEATURE_NAMES, sizeFeatures } from "./size_features.ts";
 import { EMPTY_TABLE_CATALOG, type TableCatalog, tableSizeLookup } from "./table_catalog.ts";
 import { tableReferences } from "./table_references.ts";
+import { decisionJoinKey } from "../routing/join_key.ts";
 import { createTfidfVectorizer, type TfidfSpec } from "./tfidf.ts";
 import { TOKEN_FEATURE_NAMES, tokenFeatures } from "./token_features.ts";
 
@@ -220,16 +221,24 @@ export function categoryValues(
   };
 }
 
-/** One digest per input object: a request's key is asked for more than once. */
+/** One key per input object: a request's key is asked for more than once. */
 const inputKeys = new WeakMap<QueryInput, string>();
+
+/** Longest tags-and-time part kept as is in a key; longer (caller-controlled tags) is digested. */
+const MAX_PLAIN_KEY_PART = 256;
 
 function inputKey(input: QueryInput): string {
   let key = inputKeys.get(input);
   if (key === undefined) {
-    const sql = typeof input.sqlText === "string" ? input.sqlText : "";
-    // A digest: the context is caller-controlled (client tags are unbounded), the key is not.
-    key = createHash("sha256").update(JSON.stringify(readContext(input))).update("\0")
-      .update(sql).digest("base64");
+    const { clientTags, time } = readContext(input);
+    const rest = JSON.stringify([clientTags, time]);
+    // The join key digests the SQL with user, source, catalog and schema: the one SHA-256 of
+    // the SQL a request costs, shared with its decision record (same input object, memoised).
+    key = decisionJoinKey(typeof input.sqlText === "string" ? input : { ...input, sqlText: "" }) +
+      "|" +
+      (rest.length <= MAX_PLAIN_KEY_PART
+        ? rest
+        : createHash("sha256").update(rest).digest("base64"));
     inputKeys.set(input, key);
   }
   return key;

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-web/wasm";
 import type { OnnxSignature } from "./manifest.ts";
 import type { Scorer } from "./scorer.ts";
+import { LruCache } from "../lru_cache.ts";
 
 let runtimeConfigured = false;
 let callerWasm: Uint8Array | undefined;
@@ -72,9 +73,56 @@ function configureRuntime(): void {
   runtimeConfigured = true;
 }
 
+/** Default byte budget of a session's score cache (~5,000 vectors of the bundled model's width). */
+export const DEFAULT_SCORE_CACHE_BYTES = 2 * 1024 * 1024;
+
+/** Rows of one `session.run` at most: a burst is scored in several runs, not one huge tensor. */
+const MAX_BATCH_ROWS = 256;
+
+/** Options of {@linkcode createOnnxScorer}. */
+export interface OnnxScorerOptions {
+  /** Byte budget of the score cache (exact vector → score); 0 disables it. */
+  readonly scoreCacheBytes?: number;
+}
+
+/** A row waiting for the next run. */
+interface PendingRow {
+  readonly vector: Float32Array;
+  readonly key: string;
+  readonly resolve: (score: number) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** A cached score and the estimated bytes of its entry (key included). */
+interface CachedScore {
+  readonly score: number;
+  readonly bytes: number;
+}
+
 /**
- * Creates a scorer from ONNX bytes. Calls into one session are serialised: the WASM session is
- * single-threaded and a tree ensemble run takes microseconds, so a queue costs nothing.
+ * The exact bytes of a vector as a string (two bytes per UTF-16 unit, no decoding, so no two
+ * vectors share a key): the score cache's key.
+ */
+function vectorKey(vector: Float32Array): string {
+  const units = new Uint16Array(vector.buffer, vector.byteOffset, vector.length * 2);
+  let key = "";
+  for (let i = 0; i < units.length; i += 8192) {
+    key += String.fromCharCode.apply(null, units.subarray(i, i + 8192) as unknown as number[]);
+  }
+  return key;
+}
+
+/**
+ * Creates a scorer from ONNX bytes. The WASM session is single-threaded, so calls into it are
+ * serialised, and two things keep its fixed cost (tensor set-up, copies into and out of the
+ * WASM heap: tens of microseconds for a tree ensemble that itself runs in a few) off most
+ * requests:
+ * - a score cache keyed by the vector's exact bytes, per session (so per model version):
+ *   a warm template with new literals usually yields the very same vector, and a session gives
+ *   one row the same score every time, so a cached score is the same bytes as a fresh one;
+ * - micro-batching: rows that arrive while a run is under way (or within the same turn) go
+ *   into the next run together, one tensor of N rows; a tree ensemble scores each row on its
+ *   own, so a row's score does not depend on its batch (`test/unit/onnx_scorer_test.ts`).
  *
  * @example
  * ```ts
@@ -94,6 +142,7 @@ function configureRuntime(): void {
 export async function createOnnxScorer(
   bytes: Uint8Array,
   signature: OnnxSignature,
+  options: OnnxScorerOptions = {},
 ): Promise<Scorer> {
   configureRuntime();
   const session = await ort.InferenceSession.create(bytes, {
@@ -106,11 +155,15 @@ export async function createOnnxScorer(
   if (!session.outputNames.includes(signature.output)) {
     throw new Error(`ONNX model has no output "${signature.output}" (has ${session.outputNames})`);
   }
-  let queue: Promise<unknown> = Promise.resolve();
+  const cacheBytes = options.scoreCacheBytes ?? DEFAULT_SCORE_CACHE_BYTES;
+  const cache = new LruCache<string, CachedScore>(cacheBytes > 0 ? Number.MAX_SAFE_INTEGER : 0, {
+    maxBytes: cacheBytes,
+    sizeOf: (entry) => entry.bytes,
+  });
   const fetches = [signature.output];
   const run = async (vectors: readonly Float32Array[]): Promise<Float32Array> => {
-    const width = vectors[0]?.length ?? 0;
-    // The router scores one vector per request: the tensor wraps it as is, no batch copy.
+    const width = vectors[0].length;
+    // One row (the common case when idle): the tensor wraps the vector as is, no batch copy.
     let batch = vectors[0];
     if (vectors.length > 1) {
       batch = new Float32Array(vectors.length * width);
@@ -125,15 +178,65 @@ export async function createOnnxScorer(
     probabilities.dispose();
     return scores;
   };
+
+  let pending: PendingRow[] = [];
+  let draining: Promise<void> | undefined;
+  const drain = async () => {
+    while (pending.length > 0) {
+      // One run takes rows of one width (a session has one), in arrival order.
+      const width = pending[0].vector.length;
+      let n = 0;
+      while (n < pending.length && n < MAX_BATCH_ROWS && pending[n].vector.length === width) n++;
+      const rows = pending.slice(0, n);
+      pending = pending.slice(n);
+      try {
+        const scores = await run(rows.map((row) => row.vector));
+        rows.forEach((row, i) => {
+          cache.set(row.key, { score: scores[i], bytes: 64 + 2 * row.key.length });
+          row.resolve(scores[i]);
+        });
+      } catch (error) {
+        for (const row of rows) row.reject(error);
+      }
+    }
+    draining = undefined;
+  };
+
   return {
     score(vectors) {
-      if (vectors.length === 0) return Promise.resolve(new Float32Array(0));
-      const next = queue.then(() => run(vectors));
-      queue = next.catch(() => undefined);
-      return next;
+      const scores = new Float32Array(vectors.length);
+      let waits: Promise<void>[] | undefined;
+      vectors.forEach((vector, i) => {
+        const key = vectorKey(vector);
+        const cached = cache.get(key);
+        if (cached !== undefined) {
+          scores[i] = cached.score;
+          return;
+        }
+        (waits ??= []).push(
+          new Promise<void>((resolve, reject) =>
+            pending.push({
+              vector,
+              key,
+              resolve: (score) => {
+                scores[i] = score;
+                resolve();
+              },
+              reject,
+            })
+          ),
+        );
+      });
+      if (waits === undefined) return Promise.resolve(scores);
+      // Started after this turn's microtasks: rows queued meanwhile share the run.
+      draining ??= Promise.resolve().then(drain);
+      return Promise.all(waits).then(() => scores);
     },
-    // Runs already queued finish first: a hot reload closes a replaced model while requests
+    // Rows already queued are scored first: a hot reload closes a replaced model while requests
     // that picked it may still be scoring.
-    close: () => queue.then(() => session.release()),
+    async close() {
+      while (draining) await draining;
+      await session.release();
+    },
   };
 }
