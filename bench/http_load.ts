@@ -9,7 +9,7 @@
  * `taskset -c`, e.g. `0`; pin this generator by starting it under `taskset -c 1`);
  * `BENCH_WORKERS` (server processes; more than 1 starts a local Redis for their shared state);
  * `BENCH_MEMORY_REQUESTS` (send that many more warm requests, then report memory again, e.g.
- * 1000000); `BENCH_V8_FLAGS`; `BENCH_TARGET=seed`: measure the seed-style FastAPI + sqlglot +
+ * 1000000); `BENCH_V8_FLAGS` (instead of `deploy/serve.sh`'s); `BENCH_TARGET=seed`: measure the seed-style FastAPI + sqlglot +
  * onnxruntime service (`bench/seed_service`, same model file) instead of the router.
  *
  * @module
@@ -44,13 +44,8 @@ const [command, ...args] = SEED
     "--log-level",
     "warning",
   ]
-  : [
-    Deno.execPath(),
-    "run",
-    ...(env("BENCH_V8_FLAGS") ? [`--v8-flags=${env("BENCH_V8_FLAGS")}`] : []),
-    "--allow-all",
-    "src/main.ts",
-  ];
+  // The router as deployed: its entry point's permissions, allocator and V8 settings.
+  : ["bash", "deploy/serve.sh"];
 const server = new Deno.Command(CPUS ? "taskset" : command, {
   args: CPUS ? ["-c", CPUS, command, ...args] : args,
   env: {
@@ -58,6 +53,8 @@ const server = new Deno.Command(CPUS ? "taskset" : command, {
     HOST: "127.0.0.1",
     WORKERS: String(WORKERS),
     MODEL_DIR: modelDir,
+    DENO: Deno.execPath(),
+    ...(env("BENCH_V8_FLAGS") ? { DENO_V8_FLAGS: env("BENCH_V8_FLAGS")! } : {}),
     ...(redis ? { REDIS_URL: redis.url } : {}),
   },
   stdout: "null",
@@ -183,6 +180,18 @@ function residentMegabytes(root: number): number {
   return kb / 1024;
 }
 
+/** The router's V8 heap and external memory (its `/metrics`), beside the resident total. */
+async function heapSummary(): Promise<string> {
+  if (SEED) return "";
+  const text = await (await fetch(`${BASE}/metrics`)).text();
+  const mb = (name: string) =>
+    (Number(new RegExp(`^trino_router_${name} (\\S+)$`, "m").exec(text)?.[1]) / 2 ** 20)
+      .toFixed(0);
+  return ` (main isolate: V8 heap ${mb("nodejs_heap_size_used_bytes")} MB used of ${
+    mb("nodejs_heap_size_total_bytes")
+  }, external ${mb("nodejs_external_memory_bytes")} MB)`;
+}
+
 try {
   await waitReady();
   if (WORKERS > 1) await new Promise((r) => setTimeout(r, 5_000)); // every worker listening
@@ -196,14 +205,16 @@ try {
   await closedLoop(32, "warm", "closed loop, 32 connections, templates warm");
   await closedLoop(32, "cold", "closed loop, 32 connections, every template new");
   await openLoop(270);
-  console.log(`server resident memory ${residentMegabytes(server.pid).toFixed(0)} MB`);
+  console.log(
+    `server resident memory ${residentMegabytes(server.pid).toFixed(0)} MB${await heapSummary()}`,
+  );
   if (MEMORY_REQUESTS > 0) {
     await closedLoop(32, "warm", `${MEMORY_REQUESTS} more requests`, MEMORY_REQUESTS);
     await openLoop(270);
     console.log(
       `server resident memory after ${sequence} requests ${
         residentMegabytes(server.pid).toFixed(0)
-      } MB`,
+      } MB${await heapSummary()}`,
     );
   }
 } finally {

@@ -41,6 +41,13 @@ export interface CstPoolOptions {
   readonly maxQueued?: number;
   /** Where results go; default the process's shared cache. */
   readonly cache?: CstCache;
+  /**
+   * Milliseconds without a cold template after which the workers exit (a worker is a second V8
+   * isolate with the parser, ~25 MB resident); the next cold template starts one again, and
+   * (a start takes longer than the budget) answers `over-budget` while its parse warms the
+   * cache. Default 60,000; 0 keeps them for good.
+   */
+  readonly idleMs?: number;
 }
 
 /** A running pool. */
@@ -49,6 +56,8 @@ export interface CstPool {
   readonly parse: ColdParse;
   /** Parses queued or running. */
   readonly pending: () => number;
+  /** Worker threads running now (0 after an idle period). */
+  readonly workers: () => number;
   /**
    * Resolves once every worker has loaded the parser and parsed once (a cold worker takes
    * longer than the budget): the service awaits it before listening.
@@ -82,14 +91,17 @@ export function createCstPool(options: CstPoolOptions = {}): CstPool {
   const size = Math.max(1, options.size ?? 1);
   const budgetMs = options.budgetMs ?? 50;
   const maxQueued = options.maxQueued ?? 64;
+  const idleMs = options.idleMs ?? 60_000;
   const cache = options.cache ?? templateCstCache;
   const queue: Job[] = [];
   const running = new Map<Worker, Job>();
   const inFlight = new Map<string, Promise<CstResult | undefined>>();
   const idle: Worker[] = [];
+  let workers: Worker[] = [];
+  let idleTimer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
 
-  const workers = Array.from({ length: size }, () => {
+  function start(): Worker {
     const worker = new Worker(CST_WORKER_URL, { type: "module" });
     const finish = (result: CstResult | undefined) => {
       const job = running.get(worker);
@@ -105,17 +117,40 @@ export function createCstPool(options: CstPoolOptions = {}): CstPool {
       event.preventDefault();
       finish(undefined);
     };
-    idle.push(worker);
+    workers.push(worker);
     return worker;
-  });
+  }
+
+  /** Stops every worker once none has had work for `idleMs`; they start again on demand. */
+  function stopWhenIdle(): void {
+    if (idleMs <= 0 || closed) return;
+    clearTimeout(idleTimer);
+    idleTimer = undefined;
+    if (queue.length > 0 || running.size > 0 || workers.length === 0) return;
+    const timer = setTimeout(() => {
+      idleTimer = undefined;
+      if (queue.length > 0 || running.size > 0) return;
+      for (const worker of workers) worker.terminate();
+      workers = [];
+      idle.length = 0;
+    }, idleMs);
+    // An idle pool's timer must not keep a process alive that has nothing else to do.
+    Deno.unrefTimer(timer);
+    idleTimer = timer;
+  }
 
   function dispatch(): void {
-    while (idle.length > 0 && queue.length > 0) {
+    clearTimeout(idleTimer);
+    while (queue.length > 0) {
+      if (idle.length === 0 && workers.length < size) idle.push(start());
+      if (idle.length === 0) break;
       const job = queue.shift()!;
       const worker = idle.pop()!;
       running.set(worker, job);
+      // A worker just started takes the message once its module has loaded.
       worker.postMessage({ template: job.template });
     }
+    stopWhenIdle();
   }
 
   const parse: ColdParse = (template) => {
@@ -143,21 +178,23 @@ export function createCstPool(options: CstPoolOptions = {}): CstPool {
     return Promise.race([result, overBudget]).finally(() => clearTimeout(timer));
   };
 
-  // One warm-up parse per worker, straight to each worker (not through the shared queue).
-  const ready = Promise.all(workers.map((worker) =>
+  // Started at once, with one warm-up parse each (straight to each worker, not through the
+  // shared queue): a service starts with every template cold.
+  const ready = Promise.all(Array.from({ length: size }, () =>
     new Promise<void>((resolve) => {
-      idle.splice(idle.indexOf(worker), 1);
+      const worker = start();
       running.set(worker, { template: "", done: () => resolve() });
       worker.postMessage({ template: "select 0 from t where a in ( select 0 ) " });
-    })
-  )).then(() => undefined);
+    }))).then(() => undefined);
 
   return {
     parse,
     ready,
     pending: () => queue.length + running.size,
+    workers: () => workers.length,
     close() {
       closed = true;
+      clearTimeout(idleTimer);
       for (const worker of workers) worker.terminate();
       for (const job of [...queue, ...running.values()]) job.done(undefined);
       queue.length = 0;

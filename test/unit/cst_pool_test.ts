@@ -73,3 +73,22 @@ Deno.test("a parse over budget answers with token features, and its result still
     const second = await featurize.withColdParse({ sqlText: BIG }, pool.parse);
     assert.equal(second.parseOutcome, "parsed");
   }));
+
+Deno.test("an idle pool stops its workers, and the next cold template starts one again", async () => {
+  const cache = new CstCache();
+  const pool = createCstPool({ cache, budgetMs: 30_000, idleMs: 100 });
+  try {
+    await pool.ready;
+    assert.equal(pool.workers(), 1);
+    for (let i = 0; i < 200 && pool.workers() > 0; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.equal(pool.workers(), 0, "no worker left after the idle period");
+    const result = await pool.parse("select a from t where b = ?");
+    assert.equal(result?.outcome, "parsed");
+    assert.equal(pool.workers(), 1);
+    assert.equal(cache.get("select a from t where b = ?")?.outcome, "parsed");
+  } finally {
+    pool.close();
+  }
+});
