@@ -48,6 +48,12 @@ export {
 } from "./src/features/context_features.ts";
 export type { TfidfSpec } from "./src/features/tfidf.ts";
 export type { TableCatalog } from "./src/features/table_catalog.ts";
+export type {
+  HistoryCounts,
+  HistoryKeys,
+  HistoryReader,
+  HistorySnapshot,
+} from "./src/features/history.ts";
 export {
   CST_FEATURE_NAMES,
   type CstFeatureName,

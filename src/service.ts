@@ -107,6 +107,7 @@ export async function createService(
     models,
     clusters: { small: config.smallCluster, large: config.largeCluster },
     templateCache: store,
+    history: store,
     cacheSize: config.decisionCacheSize,
     coldParse: parsePool?.parse,
   });

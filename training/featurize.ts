@@ -23,6 +23,7 @@ import {
 } from "../src/features/featurizer.ts";
 import { CATEGORY_NAMES, type CategoryName } from "../src/features/context_features.ts";
 import { TableCatalogBuilder } from "../src/features/table_catalog.ts";
+import { pointInTimeHistory } from "./history_replay.ts";
 import { referencedTables } from "../src/features/table_references.ts";
 import { schemaRuleHeavy } from "./baselines.ts";
 import { fitTfidf, type TfidfFitOptions } from "../src/features/tfidf.ts";
@@ -53,6 +54,11 @@ export interface SpecFitOptions {
   readonly identity?: boolean;
   /** Fit template-word TF-IDF. Off by default for the same reason. */
   readonly useTfidf?: boolean;
+  /**
+   * Add the history features (`src/features/history.ts`), replayed point-in-time from the log
+   * itself: each row reads the runs that ended before it was submitted.
+   */
+  readonly history?: boolean;
 }
 
 /** Defaults: no identity one-hots, no TF-IDF (enable them only for ablations). */
@@ -62,6 +68,7 @@ export const DEFAULT_SPEC_FIT: Required<SpecFitOptions> = {
   tfidf: { minDocumentFrequency: 3, maxFeatures: 400 },
   identity: false,
   useTfidf: false,
+  history: false,
 };
 
 /**
@@ -83,7 +90,7 @@ export function fitFeatureSpec(
   rows: readonly LoggedQuery[],
   options: SpecFitOptions = {},
 ): FeatureSpec {
-  const { minCategoryCount, maxCategoryValues, tfidf, identity, useTfidf } = {
+  const { minCategoryCount, maxCategoryValues, tfidf, identity, useTfidf, history } = {
     ...DEFAULT_SPEC_FIT,
     ...options,
   };
@@ -120,6 +127,7 @@ export function fitFeatureSpec(
     categories,
     tfidf: useTfidf ? fitTfidf(documents, tfidf) : { vocabulary: [], idf: [] },
     tableCatalog: catalog.build(),
+    ...(history ? { history: true } : {}),
   };
 }
 
@@ -211,6 +219,7 @@ export async function featurizeLog(options: FeaturizeOptions): Promise<Featurize
   const spec = fitFeatureSpec(train, options);
   const names = featureNames(spec);
   const featurize = createFeaturizer(spec);
+  const history = spec.history ? pointInTimeHistory(log.rows) : undefined;
   await mkdir(options.out, { recursive: true });
   const matrix = await Deno.open(join(options.out, DATASET_FILES.matrix), {
     write: true,
@@ -229,8 +238,8 @@ export async function featurizeLog(options: FeaturizeOptions): Promise<Featurize
   };
   const parseOutcomes: string[] = [];
   try {
-    for (const row of log.rows) {
-      const f = featurize(eventToQueryInput(row.event));
+    for (const [i, row] of log.rows.entries()) {
+      const f = featurize({ ...eventToQueryInput(row.event), history: history?.[i] });
       if (f.vector.length !== width) throw new Error("featurizer width differs from its spec");
       // Float32Array → bytes is little-endian on every platform Deno ships for (x86-64, arm64).
       buffer.set(f.vector, filled * width);
@@ -371,6 +380,7 @@ if (import.meta.main) {
       out: { type: "string" },
       identity: { type: "boolean", default: false },
       tfidf: { type: "boolean", default: false },
+      history: { type: "boolean", default: false },
     },
   });
   if (!values.log || !values.out) {
@@ -387,6 +397,7 @@ if (import.meta.main) {
     ...await loadOptionsFromFlags(values),
     identity: values.identity,
     useTfidf: values.tfidf,
+    history: values.history,
   });
   console.log(
     `featurized ${sidecar.shape[0]} rows x ${sidecar.shape[1]} features into ${values.out} ` +

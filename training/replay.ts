@@ -18,7 +18,13 @@ import { eventToQueryInput } from "../src/labels/query_event.ts";
 import type { ModelManifest } from "../src/model/manifest.ts";
 import { loadModelSet, type ModelSet, modelSetFromBundles } from "../src/model/model_set.ts";
 import { directoryModelSource, readBundleFolder } from "../src/model/model_source.ts";
-import { createRouter, type DecisionReason, type Router } from "../src/routing/router.ts";
+import {
+  createRouter,
+  type DecisionReason,
+  modelInput,
+  type Router,
+} from "../src/routing/router.ts";
+import { createdMillis, ReplayHistory, submissionOrder } from "./history_replay.ts";
 import { cliArgs, loadOptionsFromFlags, LOG_FLAGS } from "./featurize.ts";
 import {
   type LoadOptions,
@@ -165,11 +171,16 @@ export async function replayRows(
   router: Router,
   rows: readonly LoggedQuery[],
   version?: string,
+  history?: ReplayHistory,
 ): Promise<ReplayedQuery[]> {
-  const out: ReplayedQuery[] = [];
-  for (const row of rows) {
+  const out: ReplayedQuery[] = new Array(rows.length);
+  // In submission order, each row reading the history of the runs that had ended by then.
+  history?.reset();
+  for (const i of history ? submissionOrder(rows) : rows.keys()) {
+    const row = rows[i];
+    await history?.advanceTo(createdMillis(row));
     const { decision } = await router.route(eventToQueryInput(row.event), version);
-    out.push({
+    out[i] = {
       queryId: row.queryId,
       heavy: row.heavy,
       predictedHeavy: decision.decision === "heavy",
@@ -178,7 +189,7 @@ export async function replayRows(
       statementKind: decision.statementKind,
       user: row.event.context.user ?? "",
       cpuSeconds: row.cpuSeconds,
-    });
+    };
   }
   return out;
 }
@@ -280,21 +291,28 @@ export async function checkParity(
   version: string,
   rows: readonly LoggedQuery[],
   scoresFile: string,
+  history?: ReplayHistory,
 ): Promise<ParityResult> {
   const python = JSON.parse(await readFile(scoresFile, "utf8")) as PythonScores;
   const byId = new Map(rows.map((r) => [r.queryId, r]));
   const model = router.models.get(version);
-  let maxRaw = 0, maxRouter = 0, mismatches = 0, missing = 0, compared = 0;
-  for (let i = 0; i < python.queryIds.length; i++) {
-    const row = byId.get(python.queryIds[i]);
-    if (!row) {
-      missing++;
-      continue;
-    }
+  let maxRaw = 0, maxRouter = 0, mismatches = 0, compared = 0;
+  const scored = python.queryIds.flatMap((id, i) => {
+    const row = byId.get(id);
+    return row ? [{ i, row }] : [];
+  });
+  const missing = python.queryIds.length - scored.length;
+  history?.reset();
+  const order = history ? submissionOrder(scored.map((s) => s.row)) : scored.keys();
+  for (const k of order) {
+    const { i, row } = scored[k];
+    await history?.advanceTo(createdMillis(row));
     const input = eventToQueryInput(row.event);
     const { decision } = await router.route(input, version);
     if (decision.reason === "write-statement") continue;
-    const [raw] = await model.scorer.score([model.featurize(input).vector]);
+    // The raw score of the very vector the router scored (history read the router's way).
+    const vector = model.featurize(await modelInput(model.manifest, input, history)).vector;
+    const [raw] = await model.scorer.score([vector]);
     const native = python.native[i];
     maxRaw = Math.max(maxRaw, Math.abs(raw - native));
     maxRouter = Math.max(maxRouter, Math.abs(decision.modelScore - native));
@@ -335,6 +353,8 @@ export interface ReplayedLog {
   /** The router's decision for each of `rows`, in the same order. */
   readonly replayed: readonly ReplayedQuery[];
   readonly router: Router;
+  /** The history the router reads, for models with history features. */
+  readonly history?: ReplayHistory;
 }
 
 /**
@@ -356,13 +376,19 @@ export async function withReplayedLog<T>(
     });
     const split = options.split ?? "test";
     const rows = split === "all" ? log.rows : log.rows.filter((r) => r.split === split);
+    // A model with history features reads the log's own history, point-in-time (over every
+    // row of the log, whatever the split replayed), through the store as the router would.
+    const history = models.get(version).manifest.featureSpec.history
+      ? new ReplayHistory(log.rows)
+      : undefined;
     const router = createRouter({
       models,
       clusters: { small: "small", large: "large" },
       cacheSize: 0,
+      history,
     });
-    const replayed = await replayRows(router, rows, version);
-    return await use({ version, bundleDir, log, rows, replayed, router });
+    const replayed = await replayRows(router, rows, version, history);
+    return await use({ version, bundleDir, log, rows, replayed, router, history });
   } finally {
     await models.close();
   }
@@ -373,14 +399,19 @@ export async function withReplayedLog<T>(
  * checks score parity too. Label thresholds and split boundaries default to the model's own.
  */
 export function replay(options: ReplayOptions): Promise<ReplayResult> {
-  return withReplayedLog(options, async ({ version, bundleDir, log, replayed, router }) => {
-    const report = replayReport(version, options.split ?? "test", replayed);
-    const scoresFile = bundleDir ? join(bundleDir, "test_scores.json") : undefined;
-    const hasScores = scoresFile !== undefined &&
-      await readFile(scoresFile).then(() => true, () => false);
-    const parity = hasScores ? await checkParity(router, version, log.rows, scoresFile) : undefined;
-    return { report, parity };
-  });
+  return withReplayedLog(
+    options,
+    async ({ version, bundleDir, log, replayed, router, history }) => {
+      const report = replayReport(version, options.split ?? "test", replayed);
+      const scoresFile = bundleDir ? join(bundleDir, "test_scores.json") : undefined;
+      const hasScores = scoresFile !== undefined &&
+        await readFile(scoresFile).then(() => true, () => false);
+      const parity = hasScores
+        ? await checkParity(router, version, log.rows, scoresFile, history)
+        : undefined;
+      return { report, parity };
+    },
+  );
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

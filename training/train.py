@@ -37,23 +37,24 @@ from export_onnx import INPUT_NAME, OUTPUT_NAME, onnx_scores, parity, to_onnx
 
 SEED = 20261124
 # Small on purpose: validation splits are small, and a large grid would overfit to them.
-XGB_GRID = {"max_depth": [2, 3, 5], "min_child_weight": [1, 5], "learning_rate": [0.1]}
+XGB_GRID = {"max_depth": [2, 3, 5], "min_child_weight": [1, 5, 20], "learning_rate": [0.1]}
 CV_FOLDS = 5
 # What the novelty rule watches: tables the catalog does not know (their size would read as 0,
-# i.e. light), and how deep and long the query is — features the model is not monotone in, so a
-# value far beyond training is a real extrapolation. Features under a monotone-increasing
-# constraint (joins, table reads, rows, intermediate size, windows) are left out: beyond the
-# trained range the model's score can only stay or rise. Each range is widened by its own span
-# (at least NOVELTY_MIN_MARGIN), so the rule flags queries well outside training, not its edges.
+# i.e. light), and how deep (in the parser's view) and long the query is — features the model is
+# not monotone in, so a value far beyond training is a real extrapolation. Features under a
+# monotone-increasing constraint (joins, table scans, rows, intermediate size, windows, SELECT and
+# CTE counts, parenthesis depth) are left out: beyond the trained range the model's score can only
+# stay or rise, so an ordinary long multi-CTE query is scored, not called unfamiliar for its
+# length. Each range is widened by its own span (at least NOVELTY_MIN_MARGIN), so the rule flags
+# queries well outside training, not its edges.
 NOVELTY_FEATURES = (
     "tables_unknown",
-    "kw_select",
     "cst_depth",
-    "max_paren_depth",
-    "cst_cte_count",
     "token_count",
 )
 NOVELTY_MIN_MARGIN = 2.0
+# Value of every history feature of a row with no earlier run (src/features/history.ts).
+NO_HISTORY = -9.0
 EXPLAIN_FILE = "tree_covers.json"
 EXPLAIN_CHECK_ROWS = 200
 
@@ -129,21 +130,42 @@ def served(scores: npt.NDArray[Any], flagged: npt.NDArray[np.bool_]) -> npt.NDAr
 
 
 def evaluate_scheme(
-    data: Dataset, scheme: str, threads: int, target_recall: float, dropped: list[str]
-) -> tuple[xgb.XGBClassifier, dict[str, Any]]:
+    data: Dataset,
+    scheme: str,
+    threads: int,
+    target_recall: float,
+    dropped: list[str],
+    first_runs: npt.NDArray[np.bool_] | None = None,
+) -> tuple[xgb.XGBClassifier, dict[str, Any], dict[str, dict[str, Any]]]:
     """Trains on one scheme's train + validation rows (threshold out-of-fold) and scores its test
-    split: the served decision (model + unfamiliar rule), the bare model and both baselines."""
+    split: the served decision (model + unfamiliar rule), the bare model and both baselines,
+    overall and per workload (`by_origin`)."""
     te = data.mask("test", scheme=scheme)
     model, _, threshold, fit, _ = train_xgboost(data, threads, scheme, target_recall)
     raw = model.predict_proba(data.x[te])[:, 1]
     flagged = unfamiliar(data, te, novelty_rule(data, fit, dropped))
-    rows = {
-        "xgboost": metrics(data.y[te], served(raw, flagged), threshold, data.cpu_seconds[te]),
-        "xgboost (score only)": metrics(data.y[te], raw, threshold, data.cpu_seconds[te]),
-        "heuristic": metrics(data.y[te], heuristic_scores(data, te), 0.5, data.cpu_seconds[te]),
-        "schema-rule": metrics(data.y[te], schema_rule_scores(data, te), 0.5, data.cpu_seconds[te]),
+    scores = {
+        "xgboost": {"test": served(raw, flagged)},
+        "xgboost (score only)": {"test": raw},
+        "heuristic": {"test": heuristic_scores(data, te)},
+        "schema-rule": {"test": schema_rule_scores(data, te)},
     }
-    return model, rows
+    thresholds = {
+        "xgboost": threshold,
+        "xgboost (score only)": threshold,
+        "heuristic": 0.5,
+        "schema-rule": 0.5,
+    }
+    rows = {k: metrics(data.y[te], v["test"], thresholds[k], data.cpu_seconds[te]) for k, v in scores.items()}
+    return model, rows, by_origin(data, te, scores, thresholds, first_runs)
+
+
+def first_run_rows(data: Dataset) -> npt.NDArray[np.bool_] | None:
+    """Rows that had no earlier run of their template to read (history features at "none"), or
+    None when the matrix has no history features. Read before any group is dropped."""
+    if "hist_template_runs_log" not in data.feature_names:
+        return None
+    return data.x[:, data.feature_names.index("hist_template_runs_log")] == NO_HISTORY
 
 
 def by_origin(
@@ -151,15 +173,24 @@ def by_origin(
     te: npt.NDArray[np.bool_],
     scores: dict[str, dict[str, npt.NDArray[Any]]],
     thresholds: dict[str, float],
+    first_runs: npt.NDArray[np.bool_] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Test metrics per workload: rows whose family the generator declared (the random-query
-    log) and rows whose family is their template fingerprint (the template log)."""
+    log), rows whose family is their template fingerprint (the template log), and — with
+    history features — rows that were the first run of their template (no history: what a new
+    template or the held-out workload looks like) and the rest."""
     fingerprint = np.char.startswith(data.families[te].astype(str), "fp:")
-    out = {}
-    for name, m in (
+    groups = [
         ("declared families (random-query log)", ~fingerprint),
         ("template fingerprints", fingerprint),
-    ):
+    ]
+    if first_runs is not None:
+        groups += [
+            ("first run of its template (no template history)", first_runs[te]),
+            ("template with earlier runs", ~first_runs[te]),
+        ]
+    out = {}
+    for name, m in groups:
         if not m.any():
             continue
         y, cpu = data.y[te][m], data.cpu_seconds[te][m]
@@ -342,7 +373,9 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
 
     dropped = [g for g in args.drop_groups.split(",") if g]
-    data = load_dataset(args.data).without_groups(dropped)
+    raw_data = load_dataset(args.data)
+    first_runs = first_run_rows(raw_data)
+    data = raw_data.without_groups(dropped)
     primary = data.sidecar["splitBy"]
     tr, va, te = data.mask("train"), data.mask("valid"), data.mask("test")
     for name, m in (("train", tr), ("valid", va), ("test", te)):
@@ -351,13 +384,20 @@ def main(argv: list[str]) -> int:
     # Every scheme's own model and test rows (the primary one is trained again below, with the
     # LightGBM comparison; its numbers are the same).
     by_scheme = {
-        scheme: evaluate_scheme(data, scheme, args.threads, args.target_recall, dropped)[1]
+        scheme: evaluate_scheme(data, scheme, args.threads, args.target_recall, dropped, first_runs)[1]
         for scheme in args.schemes.split(",")
         if scheme != primary and has_heavy_everywhere(data, scheme)
     }
     if args.eval_only:
-        model, rows = evaluate_scheme(data, primary, args.threads, args.target_recall, dropped)
-        print(json.dumps({"droppedGroups": dropped, "schemes": {primary: rows, **by_scheme}}, default=float))
+        _, rows, origins = evaluate_scheme(
+            data, primary, args.threads, args.target_recall, dropped, first_runs
+        )
+        print(
+            json.dumps(
+                {"droppedGroups": dropped, "schemes": {primary: rows, **by_scheme}, "byOrigin": origins},
+                default=float,
+            )
+        )
         return 0
 
     xgb_model, xgb_grid, xgb_threshold, cv, oof = train_xgboost(data, args.threads, None, args.target_recall)
@@ -466,7 +506,7 @@ def main(argv: list[str]) -> int:
             "splitBy": primary,
             "droppedGroups": dropped,
             "otherSplits": by_scheme,
-            "byOrigin": by_origin(data, te, scores, thresholds),
+            "byOrigin": by_origin(data, te, scores, thresholds, first_runs),
             "unfamiliar": {
                 split: {
                     "rows": int(flagged[split].sum()),

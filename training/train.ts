@@ -61,6 +61,8 @@ export interface TrainOptions {
   /** Fit identity one-hots / TF-IDF too (off by default; see `SpecFitOptions`). */
   readonly identity?: boolean;
   readonly tfidf?: boolean;
+  /** Add the history features, replayed point-in-time from the log (`SpecFitOptions.history`). */
+  readonly history?: boolean;
   /** Print progress lines (the CLI does; tests do not). */
   readonly verbose?: boolean;
   /** Log the run to MLflow and register the bundle (the CLI: when `MLFLOW_TRACKING_URI` is set). */
@@ -103,6 +105,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     ...loadOptions,
     identity: options.identity,
     useTfidf: options.tfidf,
+    history: options.history,
   });
   lap("featurize");
   const sessionIndependence = checkSessionIndependence(log.rows, spec);
@@ -309,13 +312,14 @@ if (import.meta.main) {
       "drop-groups": { type: "string" },
       identity: { type: "boolean", default: false },
       tfidf: { type: "boolean", default: false },
+      history: { type: "boolean", default: false },
     },
   });
   if (!values.log) {
     console.error(
       "usage: train.ts --log <log.jsonl[.gz]> [--labels labels.json] [--out models/<version>] " +
         "[--valid-start ISO --test-start ISO] [--split-by template|user|time] " +
-        "[--target-recall 0.995] [--drop-groups cst,time] [--identity] [--tfidf]",
+        "[--target-recall 0.995] [--drop-groups cst,time] [--identity] [--tfidf] [--history]",
     );
     Deno.exit(2);
   }
@@ -333,6 +337,7 @@ if (import.meta.main) {
     dropGroups: values["drop-groups"]?.split(",").filter(Boolean),
     identity: values.identity,
     tfidf: values.tfidf,
+    history: values.history,
     verbose: true,
     mlflow: mlflowTargetFromEnv(),
   });

@@ -32,6 +32,12 @@ import {
   TIME_FEATURE_NAMES,
 } from "./context_features.ts";
 import { SIZE_FEATURE_NAMES, sizeFeatures } from "./size_features.ts";
+import {
+  HISTORY_FEATURE_NAMES,
+  historyFeatures,
+  type HistorySnapshot,
+  snapshotKey,
+} from "./history.ts";
 import { EMPTY_TABLE_CATALOG, type TableCatalog, tableSizeLookup } from "./table_catalog.ts";
 import { tableReferences } from "./table_references.ts";
 import { decisionJoinKey } from "../routing/join_key.ts";
@@ -42,7 +48,7 @@ import { TOKEN_FEATURE_NAMES, tokenFeatures } from "./token_features.ts";
  * Version of the vector layout rules. Bump it whenever a feature is added, removed, reordered
  * or computed differently: models trained on another version are refused at load.
  */
-export const FEATURE_SCHEMA_VERSION = 3;
+export const FEATURE_SCHEMA_VERSION = 4;
 
 /** Fixed (vocabulary-independent) features, in vector order. */
 export const FIXED_FEATURE_NAMES: readonly string[] = [
@@ -77,15 +83,32 @@ export const MONOTONE_INCREASING_FEATURES: ReadonlySet<string> = new Set([
   "cst_order_by_count",
   "cst_group_by_count",
   "cst_set_op_count",
+  // More SELECTs, CTEs and nesting never make a query cheaper. Monotone, they need no novelty
+  // watch: a long multi-CTE analytical query beyond the trained counts (the random generator
+  // writes at most one WITH) scores at least as heavy as the largest one seen, instead of going
+  // to Large as unfamiliar for its length alone. (Monotone subquery and depth counts too cost
+  // template-disjoint FPR: see the model report.)
+  "kw_select",
+  "cst_cte_count",
+  "max_paren_depth",
   // Every size feature but the count of unknown tables, which the novelty rule reads instead.
   ...SIZE_FEATURE_NAMES.filter((name) => name !== "tables_unknown"),
 ]);
 
 /**
  * Feature groups, for ablations (`training/train.py --drop-groups`) and reports: `token`,
- * `cst`, `time`, `statement`, `size` (fixed), `identity` (category one-hots), `tfidf`.
+ * `cst`, `time`, `statement`, `size` (fixed), `history` (when the spec asks for it),
+ * `identity` (category one-hots), `tfidf`.
  */
-export type FeatureGroup = "token" | "cst" | "time" | "statement" | "size" | "identity" | "tfidf";
+export type FeatureGroup =
+  | "token"
+  | "cst"
+  | "time"
+  | "statement"
+  | "size"
+  | "history"
+  | "identity"
+  | "tfidf";
 
 /**
  * The group of a feature name.
@@ -104,6 +127,7 @@ export function featureGroup(name: string): FeatureGroup {
   if ((CST_FEATURE_NAMES as readonly string[]).includes(name)) return "cst";
   if ((TIME_FEATURE_NAMES as readonly string[]).includes(name)) return "time";
   if ((SIZE_FEATURE_NAMES as readonly string[]).includes(name)) return "size";
+  if ((HISTORY_FEATURE_NAMES as readonly string[]).includes(name)) return "history";
   if ((TOKEN_FEATURE_NAMES as readonly string[]).includes(name)) return "token";
   return "statement";
 }
@@ -118,6 +142,11 @@ export interface FeatureSpec {
   readonly tfidf: TfidfSpec;
   /** Table sizes the size features read: the snapshot fitted on the training rows. */
   readonly tableCatalog: TableCatalog;
+  /**
+   * Whether the layout holds the history features (`history.ts`), read from
+   * `QueryInput.history`; absent = no (older bundles).
+   */
+  readonly history?: boolean;
 }
 
 /** A spec with no learned vocabulary: the fixed features only (what the heuristic needs). */
@@ -132,6 +161,11 @@ export const FIXED_ONLY_SPEC: FeatureSpec = {
 export interface QueryInput extends QueryContext {
   /** The SQL text as the client sent it. */
   readonly sqlText: string;
+  /**
+   * What earlier runs of the query's template and user cost, as read from the shared store
+   * (or replayed point-in-time by training); only read when the spec has history features.
+   */
+  readonly history?: HistorySnapshot;
 }
 
 /** What the featurizer learned about a query, beyond the vector itself. */
@@ -180,6 +214,8 @@ interface ContextReads {
   readonly schema?: string;
   readonly clientTags: readonly string[];
   readonly time: { hour_of_day: number; day_of_week: number };
+  /** The history snapshot, as its stable text (`snapshotKey`). */
+  readonly history: string;
 }
 
 function readContext(input: QueryInput): ContextReads {
@@ -190,6 +226,7 @@ function readContext(input: QueryInput): ContextReads {
     schema: input.schema,
     clientTags: input.clientTags ?? [],
     time: queryTime(input),
+    history: snapshotKey(input.history),
   };
 }
 
@@ -259,6 +296,7 @@ function inputKey(input: QueryInput): string {
 export function featureNames(spec: FeatureSpec): string[] {
   return [
     ...FIXED_FEATURE_NAMES,
+    ...(spec.history ? HISTORY_FEATURE_NAMES : []),
     ...CATEGORY_NAMES.flatMap((field) => spec.categories[field].map((v) => `${field}=${v}`)),
     ...spec.tfidf.vocabulary.map((gram) => `tfidf:${gram}`),
   ];
@@ -299,7 +337,8 @@ interface Prepared {
  */
 export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions = {}): Featurizer {
   const cstCache = options.cstCache ?? templateCstCache;
-  const fixedCount = FIXED_FEATURE_NAMES.length;
+  const historyCount = spec.history ? HISTORY_FEATURE_NAMES.length : 0;
+  const fixedCount = FIXED_FEATURE_NAMES.length + historyCount;
   const categoryOffsets = new Map<CategoryName, Map<string, number>>();
   let offset = fixedCount;
   for (const field of CATEGORY_NAMES) {
@@ -357,6 +396,10 @@ export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions =
     for (const k of STATEMENT_KINDS) vector[i++] = k === p.kind ? 1 : 0;
     vector[i++] = lexed.truncated ? 1 : 0;
     for (const name of SIZE_FEATURE_NAMES) vector[i++] = size[name];
+    if (historyCount > 0) {
+      const history = historyFeatures(input.history);
+      for (const name of HISTORY_FEATURE_NAMES) vector[i++] = history[name];
+    }
 
     const values = categoryValues(input, refs.tables);
     for (const field of CATEGORY_NAMES) {

@@ -29,7 +29,14 @@ export const SIZE_FEATURE_NAMES = [
   "group_by_rows_log",
   "distinct_rows_log",
   "sort_no_limit_rows_log",
+  "table_scans",
+  "large_table_scans",
+  "scan_rows_log",
+  "scan_bytes_log",
 ] as const;
+
+/** A table of at least this many rows is a large scan (`large_table_scans`). */
+export const LARGE_TABLE_ROWS = 100_000;
 
 /** One size feature name. */
 export type SizeFeatureName = typeof SIZE_FEATURE_NAMES[number];
@@ -70,13 +77,23 @@ export function sizeFeatures(
   const logs: number[] = [];
   let rowsSum = 0;
   let bytesSum = 0;
-  for (const table of refs.references) {
+  // What Trino actually scans: every reference as often as its CTE is inlined (`scans`).
+  let scans = 0;
+  let largeScans = 0;
+  let scanRows = 0;
+  let scanBytes = 0;
+  refs.references.forEach((table, k) => {
     const size = sizeOf(table);
     const rows = size?.rows ?? 0;
+    const times = refs.scans[k] ?? 1;
     logs.push(log1p10(rows));
     rowsSum += rows;
     bytesSum += size?.bytes ?? 0;
-  }
+    scans += times;
+    if (rows >= LARGE_TABLE_ROWS) largeScans += times;
+    scanRows += rows * times;
+    scanBytes += (size?.bytes ?? 0) * times;
+  });
   logs.sort((a, b) => b - a);
   const max = logs[0] ?? 0;
   const second = logs[1] ?? 0;
@@ -106,5 +123,9 @@ export function sizeFeatures(
     group_by_rows_log: tokens.kw_group_by * max,
     distinct_rows_log: tokens.kw_distinct * max,
     sort_no_limit_rows_log: unlimitedSorts * max,
+    table_scans: scans,
+    large_table_scans: largeScans,
+    scan_rows_log: log1p10(scanRows),
+    scan_bytes_log: log1p10(scanBytes),
   };
 }

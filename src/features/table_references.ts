@@ -14,6 +14,12 @@ import type { QueryContext } from "./context_features.ts";
 export interface TableReferences {
   /** Resolved `catalog.schema.table` of every reference, in order, repeats kept. */
   readonly references: readonly string[];
+  /**
+   * How many times Trino scans each reference, in `references` order: Trino inlines a CTE at
+   * every read, so a table inside a CTE read three times is scanned three times (and a CTE read
+   * by such a CTE multiplies again). 1 outside CTEs; at most {@linkcode MAX_SCANS_PER_REFERENCE}.
+   */
+  readonly scans: readonly number[];
   /** Distinct resolved tables, sorted. */
   readonly tables: readonly string[];
   /** How many times the query reads one of its own CTEs beyond the first read of each. */
@@ -48,12 +54,27 @@ function identifier(t: Token | undefined): string | undefined {
   return undefined;
 }
 
+/** Largest scan multiplicity of one reference (nested CTE reuse multiplies quickly). */
+export const MAX_SCANS_PER_REFERENCE = 1_024;
+
+/** CTE bodies whose reads are followed (a longer list counts its bodies' tables once). */
+const MAX_TRACKED_CTES = 256;
+
+/** A CTE's body: the token indices of its opening and closing parenthesis. */
+interface CteBody {
+  readonly name: string;
+  readonly open: number;
+  readonly close: number;
+}
+
 /**
- * Names defined by `WITH name [(columns)] AS (` or `, name [(columns)] AS (`: the query's CTEs.
- * A select-list alias is never followed by `AS (`, so the pattern does not catch columns.
+ * Names defined by `WITH name [(columns)] AS (` or `, name [(columns)] AS (`: the query's CTEs,
+ * with the span of each body. A select-list alias is never followed by `AS (`, so the pattern
+ * does not catch columns.
  */
-function cteNames(tokens: readonly Token[]): Set<string> {
+function cteDefinitions(tokens: readonly Token[]): { names: Set<string>; bodies: CteBody[] } {
   const names = new Set<string>();
+  const bodies: CteBody[] = [];
   for (let i = 1; i < tokens.length; i++) {
     const prev = tokens[i - 1].text;
     if (prev !== "WITH" && prev !== "," && prev !== "RECURSIVE") continue;
@@ -72,9 +93,65 @@ function cteNames(tokens: readonly Token[]): Set<string> {
       i = j;
       j++;
     }
-    if (tokens[j]?.text === "AS" && tokens[j + 1]?.text === "(") names.add(name);
+    if (tokens[j]?.text === "AS" && tokens[j + 1]?.text === "(") {
+      names.add(name);
+      if (bodies.length < MAX_TRACKED_CTES) {
+        bodies.push({ name, open: j + 1, close: matchingParen(tokens, j + 1) });
+      }
+    }
   }
-  return names;
+  return { names, bodies };
+}
+
+/** Index of the `)` closing the `(` at `open` (the last token when it is never closed). */
+function matchingParen(tokens: readonly Token[], open: number): number {
+  let depth = 0;
+  for (let k = open; k < tokens.length; k++) {
+    if (tokens[k].text === "(") depth++;
+    else if (tokens[k].text === ")" && --depth === 0) return k;
+  }
+  return tokens.length - 1;
+}
+
+/**
+ * Scan multiplicity of every CTE body: the sum, over the reads of the CTE, of the multiplicity
+ * of where each read sits (the main query counts 1). A CTE read inside itself (recursive) or in
+ * a cycle counts once per read. `reads` are token indices of each CTE's reads.
+ */
+function cteMultiplicities(
+  bodies: readonly CteBody[],
+  reads: ReadonlyMap<string, readonly number[]>,
+): Map<string, number> {
+  const memo = new Map<string, number>();
+  const visiting = new Set<string>();
+  const of = (name: string): number => {
+    const known = memo.get(name);
+    if (known !== undefined) return known;
+    if (visiting.has(name)) return 1;
+    visiting.add(name);
+    let total = 0;
+    for (const at of reads.get(name) ?? []) {
+      const inside = enclosingCte(bodies, at);
+      total += inside === undefined || inside === name ? 1 : of(inside);
+      if (total >= MAX_SCANS_PER_REFERENCE) break;
+    }
+    visiting.delete(name);
+    const value = Math.min(MAX_SCANS_PER_REFERENCE, Math.max(1, total));
+    memo.set(name, value);
+    return value;
+  };
+  const out = new Map<string, number>();
+  for (const body of bodies) out.set(body.name, of(body.name));
+  return out;
+}
+
+/** The innermost tracked CTE body holding token `at`, if any. */
+function enclosingCte(bodies: readonly CteBody[], at: number): string | undefined {
+  let best: CteBody | undefined;
+  for (const body of bodies) {
+    if (body.open < at && at < body.close && (!best || body.open > best.open)) best = body;
+  }
+  return best?.name;
 }
 
 /**
@@ -99,9 +176,10 @@ export function tableReferences(
   tokens: readonly Token[],
   context: Pick<QueryContext, "catalog" | "schema">,
 ): TableReferences {
-  const ctes = cteNames(tokens);
-  const cteReads = new Map<string, number>();
+  const { names: ctes, bodies } = cteDefinitions(tokens);
+  const cteReads = new Map<string, number[]>();
   const references: string[] = [];
+  const positions: number[] = [];
   const catalog = context.catalog?.toLowerCase() ?? "";
   const schema = context.schema?.toLowerCase() ?? "";
   // Parenthesis depth at which a FROM list is open, so `FROM a, b` reads `b` too.
@@ -152,7 +230,9 @@ export function tableReferences(
       continue;
     }
     if (parts.length === 1 && ctes.has(parts[0])) {
-      cteReads.set(parts[0], (cteReads.get(parts[0]) ?? 0) + 1);
+      const reads = cteReads.get(parts[0]);
+      if (reads === undefined) cteReads.set(parts[0], [i]);
+      else if (reads.length < MAX_REFERENCES) reads.push(i);
       continue;
     }
     const qualified = parts.length === 3
@@ -161,13 +241,20 @@ export function tableReferences(
       ? [catalog, ...parts]
       : [catalog, schema, ...parts];
     references.push(qualified.join("."));
+    positions.push(i);
     // No real query reads a thousand tables; past that, hostile input only costs time.
     if (references.length >= MAX_REFERENCES) break;
   }
   let cteExtraReads = 0;
-  for (const reads of cteReads.values()) cteExtraReads += reads - 1;
+  for (const reads of cteReads.values()) cteExtraReads += reads.length - 1;
+  const multiplicity = cteMultiplicities(bodies, cteReads);
+  const scans = positions.map((at) => {
+    const inside = enclosingCte(bodies, at);
+    return inside === undefined ? 1 : multiplicity.get(inside)!;
+  });
   return {
     references,
+    scans,
     tables: [...new Set(references)].sort(),
     cteExtraReads,
     expressionJoins: countExpressionJoins(tokens),

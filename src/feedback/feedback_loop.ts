@@ -1,7 +1,8 @@
 /**
  * The feedback loop: each Trino query-completed event is joined with the router's decision,
  * labelled by the shared label rules, counted in the live confusion matrix, fed to the template
- * cache when Small ran out of resources, and appended to the labeled log for the next training.
+ * cache when Small ran out of resources, added to the template's and user's history counts, and
+ * appended to the labeled log for the next training.
  *
  * @module
  */
@@ -18,6 +19,7 @@ import {
   PRODUCTION_THRESHOLDS,
   type QueryCompletedEvent,
 } from "../labels/query_event.ts";
+import { historyIncrements, historyOutcome, queryHistoryKeys } from "../features/history.ts";
 import { lex } from "../sql/lexer.ts";
 import { sqlTemplateFingerprint } from "../sql/normalize.ts";
 import { STATEMENT_KINDS, type StatementKind, statementKind } from "../sql/statement_kind.ts";
@@ -335,6 +337,18 @@ export function createFeedbackLoop(options: FeedbackOptions): FeedbackLoop {
         templateMarks++;
         markedTemplate = true;
       }
+    }
+
+    // The history features' counts (shared through the store): joined events only, for the
+    // reasons below (what the router never decided must not move other decisions) and so that
+    // the training replay of the labeled log rebuilds exactly these counts.
+    if (decision && label.heavy !== null) {
+      await store.addHistory(
+        historyIncrements(
+          queryHistoryKeys(eventToQueryInput(event)),
+          historyOutcome(event, label.heavy),
+        ),
+      );
     }
 
     // Joined events only: the next training set learns from queries the router decided, never

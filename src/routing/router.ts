@@ -8,7 +8,9 @@
 
 import type { ColdParse, QueryInput } from "../features/featurizer.ts";
 import type { ParseOutcome } from "../features/cst_features.ts";
+import { type HistoryReader, queryHistoryKeys, readHistorySnapshot } from "../features/history.ts";
 import type { LoadedModel, ModelSet } from "../model/model_set.ts";
+import type { ModelManifest } from "../model/manifest.ts";
 import type { FeatureContribution } from "../model/explain.ts";
 import { mustRunOnLarge, type StatementKind } from "../sql/statement_kind.ts";
 import { LruCache } from "../lru_cache.ts";
@@ -121,6 +123,11 @@ export interface RouterOptions {
   readonly clusters: Clusters;
   /** Recently-too-heavy templates (absent: no template rule). */
   readonly templateCache?: TemplateCache;
+  /**
+   * Where history counts are read for models with history features (the shared store, so every
+   * replica reads the same); absent or failing: those features read "no history".
+   */
+  readonly history?: HistoryReader;
   /** Entries of the decision cache (identical SQL + context + version); 0 disables it. */
   readonly cacheSize?: number;
   /**
@@ -150,7 +157,7 @@ export interface Router {
    * Explains the model's score of one query: tree-path contributions of its features and the
    * novelty rule's finding. Not cached; the decision itself is `route`'s.
    */
-  explain(input: RouteInput, modelVersion?: string): DecisionExplanation;
+  explain(input: RouteInput, modelVersion?: string): Promise<DecisionExplanation>;
   /** Decides for one query; throws `UnknownModelVersionError` for a version not loaded. */
   route(
     input: RouteInput,
@@ -182,7 +189,7 @@ type CachedDecision = Omit<RouteDecision, "queryId">;
  * ```
  */
 export function createRouter(options: RouterOptions): Router {
-  const { models, clusters, templateCache } = options;
+  const { models, clusters, templateCache, history } = options;
   const { coldParse } = options;
   // Entries have a bounded size (the key is a fixed-length digest of the varying parts, the
   // decision a handful of short strings), so the entry bound is a byte bound: ~1 KB each.
@@ -244,9 +251,9 @@ export function createRouter(options: RouterOptions): Router {
   return {
     models,
     clusters,
-    explain(input, modelVersion) {
+    async explain(input, modelVersion) {
       const model = models.get(modelVersion);
-      const { vector } = model.featurize(input);
+      const { vector } = model.featurize(await modelInput(model.manifest, input, history));
       const unfamiliar = model.novelty?.(vector) ?? null;
       const explained = model.explain?.(vector);
       return {
@@ -257,8 +264,9 @@ export function createRouter(options: RouterOptions): Router {
         top: explained?.top ?? [],
       };
     },
-    async route(input, modelVersion) {
+    async route(given, modelVersion) {
       const model = models.get(modelVersion);
+      const input = await modelInput(model.manifest, given, history);
       // The featurizer keys exactly what it reads; the router adds what it reads itself.
       const key = JSON.stringify([
         model.manifest.version,
@@ -293,6 +301,33 @@ export function createRouter(options: RouterOptions): Router {
       reason: "template-cache",
     };
   }
+}
+
+/**
+ * The input as a model reads it: with the history snapshot read through `reader` when the
+ * model has history features, and never with one a caller supplied. The snapshot becomes part of
+ * the decision cache's key (`inputKey`), so the same query, context, model version and history
+ * give the same decision, cached or not, on any replica. (Exported for the offline replay,
+ * which must read history exactly as the router does.)
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { modelInput } from "./router.ts";
+ * import { FIXED_ONLY_SPEC } from "../features/featurizer.ts";
+ * const forged = { sqlText: "SELECT 1", history: { user: { runs: 9, heavy: 0, cpu: [], memory: [] } } };
+ * assert.equal((await modelInput({ featureSpec: FIXED_ONLY_SPEC }, forged)).history, undefined);
+ * ```
+ */
+export async function modelInput<T extends QueryInput>(
+  manifest: Pick<ModelManifest, "featureSpec">,
+  input: T,
+  reader?: HistoryReader,
+): Promise<T> {
+  if (manifest.featureSpec.history && reader) {
+    return { ...input, history: await readHistorySnapshot(reader, queryHistoryKeys(input)) };
+  }
+  return input.history === undefined ? input : { ...input, history: undefined };
 }
 
 /** The rule that sends a query to Large whatever the model says, if one applies. */

@@ -157,7 +157,7 @@ export function extAuthzApi(deps: AppDeps): Hono {
     try {
       const decision = await routeAndReport(deps, input, "ext_authz", undefined, c.req.raw.headers);
       if (c.req.header(EXPLAIN_REQUEST_HEADER) === "1") {
-        const explanation = deps.router.explain(input, decision.modelVersion);
+        const explanation = await deps.router.explain(input, decision.modelVersion);
         c.header(ROUTING_HEADERS.explanation, explanationHeader(explanation));
       }
       return answer(c, clusterOf(decision.applied), decision.reason, decision);

@@ -91,7 +91,7 @@ export function routeApi(deps: AppDeps): Hono {
       const explain = c.req.query("explain");
       if (explain === "true" || explain === "1") {
         // Explained with the version that decided (the challenger, under a canary).
-        const explanation = deps.router.explain(input, decision.modelVersion);
+        const explanation = await deps.router.explain(input, decision.modelVersion);
         return c.json({ ...decisionBody(decision), explanation });
       }
       return c.json(decisionBody(decision));

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { addHistoryFields } from "../features/history.ts";
 import { TtlLru } from "./_ttl_lru.ts";
 import {
   type DecisionRecord,
@@ -95,6 +96,7 @@ export class MemoryStore implements Store {
   readonly #decisions: TtlLru<DecisionRecord>;
   readonly #templates: TtlLru<true>;
   readonly #submissions: TtlLru<StoredSubmission>;
+  readonly #history: TtlLru<Record<string, number>>;
   readonly #counters = new Map<string, number>();
   readonly #settings = new Map<string, string>();
 
@@ -107,6 +109,8 @@ export class MemoryStore implements Store {
       sizeOf: decisionBytes,
     });
     this.#templates = new TtlLru(maxEntries, now);
+    // A history record is at most ~60 small counters: the entry cap bounds its bytes too.
+    this.#history = new TtlLru(maxEntries, now);
     // Submissions hold SQL (up to a megabyte each): bounded by bytes too, not only by count.
     this.#submissions = new TtlLru(maxEntries, now, {
       maxBytes: options.maxSubmissionBytes ?? DEFAULT_MAX_SUBMISSION_BYTES,
@@ -154,6 +158,20 @@ export class MemoryStore implements Store {
     return Promise.resolve(this.#submissions.take(queryId));
   }
 
+  addHistory(
+    increments: Readonly<Record<string, Readonly<Record<string, number>>>>,
+  ): Promise<void> {
+    for (const [key, fields] of Object.entries(increments)) {
+      const record = addHistoryFields({ ...this.#history.get(key) }, fields);
+      this.#history.set(key, record, this.#ttls.historyMs);
+    }
+    return Promise.resolve();
+  }
+
+  readHistory(keys: readonly string[]): Promise<(Readonly<Record<string, number>> | undefined)[]> {
+    return Promise.resolve(keys.map((key) => this.#history.get(key)));
+  }
+
   incrementCounter(name: string, by = 1): Promise<void> {
     this.#counters.set(name, (this.#counters.get(name) ?? 0) + by);
     return Promise.resolve();
@@ -180,6 +198,7 @@ export class MemoryStore implements Store {
     this.#decisions.clear();
     this.#templates.clear();
     this.#submissions.clear();
+    this.#history.clear();
     return Promise.resolve();
   }
 }

@@ -398,6 +398,40 @@ export class RedisStore implements Store {
     return remote === UNREACHED ? local : remote;
   }
 
+  async addHistory(
+    increments: Readonly<Record<string, Readonly<Record<string, number>>>>,
+  ): Promise<void> {
+    await this.#call("addHistory", undefined, async (redis) => {
+      // One pipeline: HINCRBY adds atomically, so replicas adding at once lose nothing.
+      const pipeline = redis.pipeline();
+      for (const [key, fields] of Object.entries(increments)) {
+        const stored = this.#key("history", key);
+        for (const [field, by] of Object.entries(fields)) pipeline.hincrby(stored, field, by);
+        pipeline.pexpire(stored, this.#ttls.historyMs);
+      }
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.find(([error]) => error);
+      if (failed) throw failed[0];
+    });
+  }
+
+  async readHistory(
+    keys: readonly string[],
+  ): Promise<(Readonly<Record<string, number>> | undefined)[]> {
+    return await this.#call("readHistory", keys.map(() => undefined), async (redis) => {
+      const pipeline = redis.pipeline();
+      for (const key of keys) pipeline.hgetall(this.#key("history", key));
+      const results = (await pipeline.exec()) ?? [];
+      return keys.map((_, i) => {
+        const [error, hash] = results[i] ?? [];
+        if (error || !hash || typeof hash !== "object") return undefined;
+        const entries = Object.entries(hash as Record<string, string>);
+        if (entries.length === 0) return undefined;
+        return Object.fromEntries(entries.map(([field, value]) => [field, Number(value)]));
+      });
+    });
+  }
+
   async incrementCounter(name: string, by = 1): Promise<void> {
     await this.#call("incrementCounter", undefined, (redis) => {
       const key = this.#key("counters");

@@ -125,10 +125,16 @@ export interface StoreTtls {
   readonly templateMs: number;
   /** A submission is kept this long for a retry; only the first seconds of a query matter. */
   readonly submissionMs: number;
+  /**
+   * A template's or user's history counts live this long after their last completed run, so
+   * templates that stopped running do not accumulate forever.
+   */
+  readonly historyMs: number;
 }
 
 /**
- * Default TTLs: 1 h for decisions, 24 h for heavy templates, 10 min for submissions.
+ * Default TTLs: 1 h for decisions, 24 h for heavy templates, 10 min for submissions, 30 days
+ * for history counts.
  *
  * @example
  * ```ts
@@ -141,6 +147,7 @@ export const DEFAULT_TTLS: StoreTtls = {
   decisionMs: 60 * 60 * 1000,
   templateMs: 24 * 60 * 60 * 1000,
   submissionMs: 10 * 60 * 1000,
+  historyMs: 30 * 24 * 60 * 60 * 1000,
 };
 
 /**
@@ -177,6 +184,18 @@ export interface Store {
   putSubmission(queryId: string, value: StoredSubmission): Promise<void>;
   /** Returns and removes a submission, so that a query is retried at most once. */
   takeSubmission(queryId: string): Promise<StoredSubmission | undefined>;
+  /**
+   * Adds one completed query's history increments (`historyIncrements` of
+   * `src/features/history.ts`: per key, field → amount), shared by every replica on the same
+   * backend; each key lives `historyMs` after its last addition. Dropped when degraded.
+   */
+  addHistory(increments: Readonly<Record<string, Readonly<Record<string, number>>>>): Promise<void>;
+  /**
+   * The history records of `keys`, in order (field → count); `undefined` for a key with no
+   * record, and for every key when the store is degraded (the router then scores without
+   * history, as for a new template).
+   */
+  readHistory(keys: readonly string[]): Promise<(Readonly<Record<string, number>> | undefined)[]>;
   /** Adds to a counter shared by all router replicas using the same backend. */
   incrementCounter(name: string, by?: number): Promise<void>;
   /** All shared counters; `{}` when the store is degraded. */

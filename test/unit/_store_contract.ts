@@ -7,6 +7,12 @@
 
 import assert from "node:assert/strict";
 import type { DecisionRecord, Store, StoreTtls } from "../../src/store/store.ts";
+import {
+  historyIncrements,
+  historyKeys,
+  HistoryTable,
+  readHistorySnapshot,
+} from "../../src/features/history.ts";
 
 /** What a case gets: a fresh, empty store and a way to let time pass. */
 export interface StoreFixture {
@@ -19,7 +25,12 @@ export interface StoreFixture {
 export type MakeFixture = (ttls: StoreTtls) => Promise<StoreFixture>;
 
 /** TTLs small enough for a real server: expiry tests sleep past them. */
-export const CONTRACT_TTLS: StoreTtls = { decisionMs: 150, templateMs: 150, submissionMs: 150 };
+export const CONTRACT_TTLS: StoreTtls = {
+  decisionMs: 150,
+  templateMs: 150,
+  submissionMs: 150,
+  historyMs: 150,
+};
 
 /** A decision record for tests. */
 export function decision(queryId: string, overrides: Partial<DecisionRecord> = {}): DecisionRecord {
@@ -92,6 +103,24 @@ const CASES: ReadonlyArray<readonly [string, (fixture: StoreFixture) => Promise<
     await store.incrementCounter("events", 2);
     await store.incrementCounter("marks", 5);
     assert.deepEqual(await store.readCounters(), { events: 3, marks: 5 });
+  }],
+  ["history records add up across calls, read back in key order, and expire", async (f) => {
+    const { store, elapse } = f;
+    assert.deepEqual(await store.readHistory(["t:none", "u:none"]), [undefined, undefined]);
+    const keys = historyKeys("fp", ["tpch.sf1.orders"], "ann");
+    const heavy = historyIncrements(keys, { heavy: true, cpuSeconds: 5, peakMemoryBytes: 2e8 });
+    const light = historyIncrements(keys, { heavy: false, cpuSeconds: 0.1, peakMemoryBytes: 1e6 });
+    await Promise.all([store.addHistory(heavy), store.addHistory(light)]);
+    await store.addHistory(light);
+    const table = new HistoryTable();
+    for (const inc of [heavy, light, light]) table.add(inc);
+    const [user, template] = await store.readHistory([keys.user!, keys.template]);
+    assert.deepEqual(template, table.record(keys.template));
+    assert.deepEqual(user, { n: 3, h: 1 });
+    // What the router reads through the store is what the training replay computes.
+    assert.deepEqual(await readHistorySnapshot(store, keys), table.snapshot(keys));
+    await elapse(CONTRACT_TTLS.historyMs + 100);
+    assert.deepEqual(await store.readHistory([keys.template]), [undefined]);
   }],
   ["settings start unset, are overwritten and never expire", async ({ store, elapse }) => {
     assert.equal(await store.getSetting("rollout"), undefined);

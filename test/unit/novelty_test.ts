@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { featureNames, FIXED_ONLY_SPEC } from "../../src/features/featurizer.ts";
 import { HEURISTIC_MANIFEST } from "../../src/model/heuristic.ts";
 import { type ModelManifest, validateManifest } from "../../src/model/manifest.ts";
-import { modelSetFromBundles } from "../../src/model/model_set.ts";
+import { loadModelSet, modelSetFromBundles } from "../../src/model/model_set.ts";
+import { directoryModelSource } from "../../src/model/model_source.ts";
 import { createRouter } from "../../src/routing/router.ts";
 
 const spec = {
@@ -66,4 +67,30 @@ Deno.test("a manifest whose novelty rule names a feature the layout lacks is ref
   assert.throws(() => validateManifest(bad, "bad"), /unknown feature "no_such"/);
   const ragged = { ...manifest, novelty: { features: ["kw_join"], min: [0], max: [] } };
   assert.throws(() => validateManifest(ragged, "ragged"), /differ in length/);
+});
+
+Deno.test("the bundled model scores long multi-CTE analytical SQL instead of calling it unfamiliar", async () => {
+  // Written for this project in a reporting analyst's style (never trained or tuned on): four
+  // and five CTEs, CTE reuse, windows, correlated subqueries — longer and more nested than
+  // anything the random generator writes. Only the monotone structure counts grow beyond the
+  // trained range, so the model, not the novelty rule, decides.
+  const fixture = JSON.parse(
+    await Deno.readTextFile(new URL("../fixtures/analyst_queries.json", import.meta.url)),
+  ) as { queries: { name: string; sql: string }[] };
+  const models = await loadModelSet(directoryModelSource("models"));
+  try {
+    assert.notEqual(models.defaultVersion, "heuristic-v1", "a trained model is bundled");
+    const r = createRouter({ models, clusters: { small: "s", large: "l" } });
+    for (const { name, sql } of fixture.queries) {
+      for (const scale of ["tiny", "sf1"]) {
+        const { decision } = await r.route({ sqlText: sql.replaceAll("{scale}", scale) });
+        assert.equal(decision.parseOutcome, "parsed", `${name} at ${scale}`);
+        assert.notEqual(decision.reason, "unfamiliar", `${name} at ${scale}`);
+        // Every one reads an sf1 fact table of a million rows or more at sf1: heavy.
+        if (scale === "sf1") assert.equal(decision.decision, "heavy", `${name} at sf1`);
+      }
+    }
+  } finally {
+    await models.close();
+  }
 });

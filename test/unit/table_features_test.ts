@@ -14,7 +14,11 @@ import {
   FIXED_ONLY_SPEC,
 } from "../../src/features/featurizer.ts";
 import { TableCatalogBuilder, tableScansOfEvent } from "../../src/features/table_catalog.ts";
-import { MAX_REFERENCES, tableReferences } from "../../src/features/table_references.ts";
+import {
+  MAX_REFERENCES,
+  MAX_SCANS_PER_REFERENCE,
+  tableReferences,
+} from "../../src/features/table_references.ts";
 import type { QueryCompletedEvent } from "../../src/labels/query_event.ts";
 import { loadModelSet } from "../../src/model/model_set.ts";
 import { directoryModelSource } from "../../src/model/model_source.ts";
@@ -57,6 +61,45 @@ Deno.test("CTE names are not tables; reading a CTE again counts as reuse", () =>
   );
   assert.deepEqual(r.references, ["tpch.sf1.lineitem"]);
   assert.equal(r.cteExtraReads, 2);
+  // Trino inlines a CTE at every read: lineitem is scanned three times.
+  assert.deepEqual(r.scans, [3]);
+});
+
+Deno.test("a table inside a CTE is scanned once per inlined read, nested reuse multiplying", () => {
+  const r = refs(
+    "WITH a AS (SELECT * FROM orders), b AS (SELECT * FROM a JOIN lineitem ON true) " +
+      "SELECT * FROM b x JOIN b y ON true JOIN a z ON true JOIN nation ON true",
+    "tpch",
+    "tiny",
+  );
+  assert.deepEqual(r.references, ["tpch.tiny.orders", "tpch.tiny.lineitem", "tpch.tiny.nation"]);
+  // a: once in the main query + once per read of b (2) = 3; b: 2; nation: 1.
+  assert.deepEqual(r.scans, [3, 2, 1]);
+  const nested = refs(
+    "WITH a AS (SELECT * FROM (WITH b AS (SELECT * FROM part) SELECT * FROM b, b) c) " +
+      "SELECT * FROM a UNION ALL SELECT * FROM a",
+  );
+  assert.deepEqual(nested.scans, [4]);
+  // A recursive CTE reads itself: each read (its own included) counts once, never forever.
+  assert.deepEqual(
+    refs(
+      "WITH RECURSIVE r(n) AS (SELECT 1 FROM region UNION ALL SELECT n + 1 FROM r) " +
+        "SELECT * FROM r",
+    ).scans,
+    [2],
+  );
+  const featurize = createFeaturizer(CATALOG_SPEC);
+  const index = (name: string) => FIXED_NAMES.indexOf(name);
+  const once = featurize({ sqlText: "SELECT * FROM tpch.sf1.lineitem" }).vector;
+  const thrice = featurize({
+    sqlText: "WITH l AS (SELECT * FROM tpch.sf1.lineitem) SELECT * FROM l, l x, l y",
+  }).vector;
+  assert.equal(thrice[index("table_scans")], 3);
+  assert.equal(thrice[index("large_table_scans")], 3);
+  assert.ok(
+    Math.abs(thrice[index("scan_rows_log")] - once[index("scan_rows_log")] - Math.log10(3)) <
+      1e-3,
+  );
 });
 
 Deno.test("FROM lists, EXTRACT/SUBSTRING and IS DISTINCT FROM are read right", () => {
@@ -218,4 +261,12 @@ Deno.test("hostile table lists stay linear: unclosed CTE column lists, thousands
     assert.ok(r.references.length <= MAX_REFERENCES);
   }
   assert.equal(refs("SELECT * FROM " + "a, ".repeat(10_000)).references.length, MAX_REFERENCES);
+  // Deeply nested CTE reuse: multiplicity is capped, every reference still resolved.
+  const deep = "WITH c0 AS (SELECT * FROM t)" +
+    Array.from({ length: 300 }, (_, k) => `, c${k + 1} AS (SELECT * FROM c${k}, c${k} x)`)
+      .join("") +
+    " SELECT * FROM c300";
+  const r = refs(deep);
+  assert.deepEqual(r.references, ["..t"]);
+  assert.ok(r.scans[0] >= 1 && r.scans[0] <= MAX_SCANS_PER_REFERENCE);
 });
