@@ -261,14 +261,16 @@ export function categoryValues(
 /** One key per input object: a request's key is asked for more than once. */
 const inputKeys = new WeakMap<QueryInput, string>();
 
-/** Longest tags-and-time part kept as is in a key; longer (caller-controlled tags) is digested. */
+/** Longest tags/time/history part kept as is in a key; longer (caller-controlled tags) is digested. */
 const MAX_PLAIN_KEY_PART = 256;
 
 function inputKey(input: QueryInput): string {
   let key = inputKeys.get(input);
   if (key === undefined) {
-    const { clientTags, time } = readContext(input);
-    const rest = JSON.stringify([clientTags, time]);
+    // The history snapshot is read too (models with history features): a decision cached for
+    // one snapshot is never served for another.
+    const { clientTags, time, history } = readContext(input);
+    const rest = JSON.stringify([clientTags, time, history]);
     // The join key digests the SQL with user, source, catalog and schema: the one SHA-256 of
     // the SQL a request costs, shared with its decision record (same input object, memoised).
     key = decisionJoinKey(typeof input.sqlText === "string" ? input : { ...input, sqlText: "" }) +
