@@ -131,10 +131,13 @@ function vectorKey(vector: Float32Array): string {
  * const bytes = await Deno.readFile(
  *   new URL("../../test/fixtures/models/tiny-xgb/model.onnx", import.meta.url),
  * );
+ * const { features } = JSON.parse(await Deno.readTextFile(
+ *   new URL("../../test/fixtures/models/tiny-xgb/manifest.json", import.meta.url),
+ * ));
  * const scorer = await createOnnxScorer(bytes, { file: "model.onnx", input: "features", output: "probabilities" });
- * const long = new Float32Array(93);
+ * const long = new Float32Array(features.length);
  * long[0] = 5000; // sql_length: the fixture is heavy past 2,500 characters
- * const [light, heavy] = await scorer.score([new Float32Array(93), long]);
+ * const [light, heavy] = await scorer.score([new Float32Array(features.length), long]);
  * assert.ok(light < 0.5 && heavy > 0.5);
  * await scorer.close();
  * ```

@@ -252,7 +252,10 @@ function path(t: Tree, vector: Float32Array): number[] {
  * const onnx = await Deno.readFile(
  *   new URL("../../test/fixtures/models/tiny-xgb/model.onnx", import.meta.url),
  * );
- * const vector = new Float32Array(93).fill(1);
+ * const { features } = JSON.parse(await Deno.readTextFile(
+ *   new URL("../../test/fixtures/models/tiny-xgb/manifest.json", import.meta.url),
+ * ));
+ * const vector = new Float32Array(features.length).fill(1);
  * const p = 1 / (1 + Math.exp(-ensembleMargin(readTreeEnsemble(onnx), vector)));
  * // The same score as onnxruntime's, up to float32 rounding.
  * const scorer = await createOnnxScorer(onnx, { file: "model.onnx", input: "features", output: "probabilities" });
