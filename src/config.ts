@@ -53,6 +53,18 @@ export interface Config {
   readonly maxInFlightBytes: number;
   /** Time a whole request body may take to arrive (`BODY_TIMEOUT_MS`). */
   readonly bodyTimeoutMs: number;
+  /**
+   * Time a request's headers may take to arrive, counted from the connection's start or its
+   * previous answer (`HEADER_TIMEOUT_MS`); past it the connection gets 408 and is closed.
+   */
+  readonly headerTimeoutMs: number;
+  /** A keep-alive connection without a request for this long is closed (`IDLE_TIMEOUT_MS`). */
+  readonly idleTimeoutMs: number;
+  /**
+   * Open client connections at most (`MAX_CONNECTIONS`); a new one past the cap sheds the
+   * connection idle the longest. Keep it below the descriptor limit, with room for the rest.
+   */
+  readonly maxConnections: number;
   readonly decisionCacheSize: number;
   /** Byte budget of the template CST cache (`CST_CACHE_BYTES`). */
   readonly cstCacheBytes: number;
@@ -124,6 +136,9 @@ export const ENV_NAMES = [
   "MAX_BODY_BYTES",
   "MAX_IN_FLIGHT_BYTES",
   "BODY_TIMEOUT_MS",
+  "HEADER_TIMEOUT_MS",
+  "IDLE_TIMEOUT_MS",
+  "MAX_CONNECTIONS",
   "DECISION_CACHE_SIZE",
   "CST_CACHE_BYTES",
   "PARSE_WORKERS",
@@ -191,6 +206,12 @@ export const DEFAULT_CONFIG: Config = {
   maxBodyBytes: 1024 * 1024,
   maxInFlightBytes: 64 * 1024 * 1024,
   bodyTimeoutMs: 10_000,
+  headerTimeoutMs: 10_000,
+  // Above the 50 s after which Envoy drops an idle pooled connection to the router, so Envoy
+  // closes first and never sends on a connection the router is closing.
+  idleTimeoutMs: 60_000,
+  // Room under a 1,024-descriptor limit for Redis, models, workers and the runtime's own.
+  maxConnections: 900,
   decisionCacheSize: 10_000,
   cstCacheBytes: 16 * 1024 * 1024,
   parseWorkers: 1,
@@ -217,6 +238,13 @@ function positiveInteger(name: string, raw: string | undefined, fallback: number
   if (!Number.isInteger(value) || value < 0) {
     throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
   }
+  return value;
+}
+
+/** A limit where 0 would mean "refuse everything" or "no limit": at least 1. */
+function atLeastOne(name: string, raw: string | undefined, fallback: number): number {
+  const value = positiveInteger(name, raw, fallback);
+  if (value < 1) throw new ConfigError(`${name} must be at least 1, got "${raw}"`);
   return value;
 }
 
@@ -298,6 +326,9 @@ export function configFromEnv(env: ConfigEnv): Config {
     ),
     maxBodyBytes: positiveInteger("MAX_BODY_BYTES", env.MAX_BODY_BYTES, d.maxBodyBytes),
     bodyTimeoutMs: positiveInteger("BODY_TIMEOUT_MS", env.BODY_TIMEOUT_MS, d.bodyTimeoutMs),
+    headerTimeoutMs: atLeastOne("HEADER_TIMEOUT_MS", env.HEADER_TIMEOUT_MS, d.headerTimeoutMs),
+    idleTimeoutMs: atLeastOne("IDLE_TIMEOUT_MS", env.IDLE_TIMEOUT_MS, d.idleTimeoutMs),
+    maxConnections: atLeastOne("MAX_CONNECTIONS", env.MAX_CONNECTIONS, d.maxConnections),
     maxInFlightBytes: positiveInteger(
       "MAX_IN_FLIGHT_BYTES",
       env.MAX_IN_FLIGHT_BYTES,

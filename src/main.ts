@@ -9,7 +9,7 @@ import { configFromEnv, readConfigEnv } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { readServeMaterial, serveOptions } from "./serve_options.ts";
 import { createService } from "./service.ts";
-import { serveWithRecovery } from "./server/serve_limits.ts";
+import { serveHttp } from "./server/http_listener.ts";
 import { isWorkerProcess, superviseWorkers } from "./supervisor.ts";
 
 const logger = createLogger();
@@ -19,7 +19,7 @@ if (config.workers > 1 && !isWorkerProcess()) {
 }
 const material = await readServeMaterial(config);
 const service = await createService(config, { logger, material });
-const server = serveWithRecovery(
+const server = await serveHttp(
   {
     ...serveOptions(
       config,
@@ -32,9 +32,6 @@ const server = serveWithRecovery(
     ),
     // Several worker processes share the port; the kernel spreads connections across them.
     reusePort: config.workers > 1,
-  },
-  service.app.fetch,
-  {
     onRestart: (error, delayMs) =>
       logger.error("listener failed; listening again", {
         component: "server",
@@ -42,6 +39,7 @@ const server = serveWithRecovery(
         detail: `in ${delayMs} ms`,
       }),
   },
+  service.app.fetch,
 );
 
 const shutdown = async () => {

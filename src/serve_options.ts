@@ -1,13 +1,14 @@
 /**
  * How the service listens and dials, from its configuration: the TLS material of the HTTPS
  * listener and the ext_proc gRPC server, the CA that verifies a `rediss://` Redis, and the
- * `Deno.serve` options. Files are read here, once, at startup, so a missing or unreadable file
+ * listener's options. Files are read here, once, at startup, so a missing or unreadable file
  * stops the service before it listens, naming the variable.
  *
  * @module
  */
 
 import { type Config, ConfigError } from "./config.ts";
+import type { HttpListenOptions } from "./server/http_listener.ts";
 
 /** A PEM certificate chain and its private key. */
 export interface TlsPem {
@@ -57,7 +58,8 @@ export async function readServeMaterial(config: Config): Promise<ServeMaterial> 
 }
 
 /**
- * The `Deno.serve` options of the router's HTTP(S) listener.
+ * The options of the router's HTTP(S) listener (`serveHttp`): address, TLS material and
+ * the connection limits.
  *
  * @example
  * ```ts
@@ -66,6 +68,7 @@ export async function readServeMaterial(config: Config): Promise<ServeMaterial> 
  * import { serveOptions } from "./serve_options.ts";
  * const options = serveOptions(DEFAULT_CONFIG, {});
  * assert.equal(options.port, DEFAULT_CONFIG.port);
+ * assert.equal(options.limits.maxConnections, DEFAULT_CONFIG.maxConnections);
  * assert.equal("cert" in options, false);
  * ```
  */
@@ -73,13 +76,19 @@ export function serveOptions(
   config: Config,
   material: ServeMaterial,
   onListen?: (address: { hostname: string; port: number; scheme: "http" | "https" }) => void,
-): Deno.ServeTcpOptions & Partial<Deno.TlsCertifiedKeyPem> {
+): HttpListenOptions {
   const scheme = material.tls ? "https" : "http";
   return {
     hostname: config.host,
     port: config.port,
     ...(material.tls ? { cert: material.tls.cert, key: material.tls.key } : {}),
-    // Deno's default prints a line; the service logs its own (structured) one, or none.
+    limits: {
+      headerTimeoutMs: config.headerTimeoutMs,
+      // Headers, then the body in its own time.
+      requestTimeoutMs: config.headerTimeoutMs + config.bodyTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
+      maxConnections: config.maxConnections,
+    },
     onListen: ({ hostname, port }) => onListen?.({ hostname, port, scheme }),
   };
 }

@@ -1,7 +1,7 @@
 /**
- * Server limits that keep the router up under hostile load: a process-wide budget of request-body
- * bytes in flight, and an HTTP listener that survives accept errors (`Too many open files`)
- * instead of dying with them.
+ * Request-body limits that keep the router up under hostile load: a process-wide budget of
+ * request-body bytes in flight and a deadline for each body. (Connection limits live in the
+ * listener, `http_listener.ts`.)
  *
  * @module
  */
@@ -160,100 +160,4 @@ export function inFlightLimit(
   onBusy: (c: Context) => Response | Promise<Response>,
 ): MiddlewareHandler {
   return budget ? budget.middleware(unknownLengthBytes, onBusy) : (_c, next) => next();
-}
-
-/** Options of {@linkcode serveWithRecovery}. */
-export interface RecoveryOptions {
-  /** Told when the listener failed and is restarted (never given request data). */
-  readonly onRestart?: (error: Error, delayMs: number) => void;
-  /** First and largest wait before re-listening, in ms. */
-  readonly minDelayMs?: number;
-  readonly maxDelayMs?: number;
-}
-
-/** A listener started by {@linkcode serveWithRecovery}. */
-export interface RecoveringServer {
-  /** Where it listens (the first listener's address; restarts reuse it). */
-  readonly addr: Deno.NetAddr;
-  /** Stops listening for good and waits for open requests. */
-  shutdown(): Promise<void>;
-}
-
-const isAcceptFailure = (reason: unknown): boolean =>
-  reason instanceof Error && /too many open files|os error 24|EMFILE|ENFILE/i.test(reason.message);
-
-/**
- * `Deno.serve` that outlives accept errors. Deno's listener rejects its accept loop with
- * `Too many open files` when the process runs out of descriptors (1,000 idle connections at a
- * 1,024 limit did it), and that rejection used to be uncaught: the process died and never came
- * back. Here the rejection is caught, counted as a restart, and the listener is opened again on
- * the same address after a growing delay (connections refused meanwhile end on Large through
- * Envoy's failure mode), so the router recovers once descriptors are free again.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { serveWithRecovery } from "./serve_limits.ts";
- * const server = serveWithRecovery(
- *   { hostname: "127.0.0.1", port: 0, onListen: () => {} },
- *   () => new Response("ok"),
- * );
- * const response = await fetch(`http://127.0.0.1:${server.addr.port}/`);
- * assert.equal(await response.text(), "ok");
- * await server.shutdown();
- * ```
- */
-export function serveWithRecovery(
-  options: Deno.ServeTcpOptions & Partial<Deno.TlsCertifiedKeyPem>,
-  handler: Deno.ServeHandler<Deno.NetAddr>,
-  recovery: RecoveryOptions = {},
-): RecoveringServer {
-  const minDelayMs = recovery.minDelayMs ?? 50;
-  const maxDelayMs = recovery.maxDelayMs ?? 2_000;
-  let stopped = false;
-  let server = Deno.serve(options, handler);
-  const addr = server.addr;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  // The accept loop's rejection also surfaces as an unhandled rejection: it is ours to handle.
-  const guard = (event: PromiseRejectionEvent) => {
-    if (isAcceptFailure(event.reason)) event.preventDefault();
-  };
-  globalThis.addEventListener("unhandledrejection", guard);
-
-  const watch = (current: Deno.HttpServer<Deno.NetAddr>, delayMs: number) => {
-    current.finished.then(
-      () => {},
-      (error: Error) => {
-        if (stopped) return;
-        recovery.onRestart?.(error, delayMs);
-        timer = setTimeout(() => relisten(delayMs), delayMs);
-      },
-    );
-  };
-  const relisten = (delayMs: number) => {
-    if (stopped) return;
-    try {
-      server = Deno.serve(
-        { ...options, hostname: addr.hostname, port: addr.port, onListen: () => {} },
-        handler,
-      );
-      watch(server, minDelayMs);
-    } catch (error) {
-      // Still out of descriptors (or the port is briefly busy): try again, later each time.
-      const next = Math.min(delayMs * 2, maxDelayMs);
-      recovery.onRestart?.(error as Error, next);
-      timer = setTimeout(() => relisten(next), next);
-    }
-  };
-  watch(server, minDelayMs);
-
-  return {
-    addr,
-    async shutdown() {
-      stopped = true;
-      clearTimeout(timer);
-      await server.shutdown().catch(() => {});
-      globalThis.removeEventListener("unhandledrejection", guard);
-    },
-  };
 }

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { configFromEnv } from "../../src/config.ts";
 import { readServeMaterial, serveOptions } from "../../src/serve_options.ts";
+import { serveHttp } from "../../src/server/http_listener.ts";
 import { createService } from "../../src/service.ts";
 import { envoyInstalled, EnvoyProcess } from "../../tools/harness/envoy_process.ts";
 import { TrinoStub } from "./envoy_trino_stub.ts";
@@ -27,7 +28,7 @@ async function httpsRouter(pki: TestPki) {
   const material = await readServeMaterial(config);
   const service = await createService(config, { logger: silent, material });
   let requests = 0;
-  const server = Deno.serve(serveOptions(config, material), (request) => {
+  const server = await serveHttp(serveOptions(config, material), (request) => {
     requests++;
     return service.app.fetch(request);
   });

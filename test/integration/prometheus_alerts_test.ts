@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { commandRuns, freeLoopbackPort } from "../../tools/harness/local_process.ts";
 import { configFromEnv } from "../../src/config.ts";
 import { readServeMaterial, serveOptions } from "../../src/serve_options.ts";
+import { type HttpListener, serveHttp } from "../../src/server/http_listener.ts";
 import { createTestPki } from "./_test_pki.ts";
 import { REFRESH_OUTCOMES, type RefreshOutcome } from "../../src/model/model_reloader.ts";
 import { createService } from "../../src/service.ts";
@@ -141,7 +142,7 @@ Deno.test("Prometheus rules and Grafana dashboard against a real Prometheus and 
     }
   });
 
-  let router: Deno.HttpServer | undefined = Deno.serve(
+  let router: HttpListener | undefined = await serveHttp(
     serveOptions(config, material),
     service.app.fetch,
   );

@@ -1,10 +1,13 @@
 /**
- * The router under hostile load, on loopback: it outlives running out of file descriptors, and
- * request bodies in flight are bounded across endpoints (each with its own safe "busy" answer).
+ * The router under hostile load, on loopback: it outlives running out of file descriptors, sheds
+ * idle and slow connections past its cap and after its timeouts, and request bodies in flight are
+ * bounded across endpoints (each with its own safe "busy" answer).
  */
 import assert from "node:assert/strict";
 import { freeLoopbackPort } from "../../tools/harness/local_process.ts";
 import { createService, type Service } from "../../src/service.ts";
+import { serveOptions } from "../../src/serve_options.ts";
+import { serveHttp } from "../../src/server/http_listener.ts";
 import { ADMIN_HEADERS, capturingLogger, TEST_CONFIG } from "../unit/_fixtures.ts";
 import { completedEvent } from "../unit/_feedback_events.ts";
 
@@ -22,35 +25,58 @@ async function healthy(port: number): Promise<boolean> {
   }
 }
 
+/** The router as its own process (`src/main.ts`) at a 256-descriptor limit. */
+function routerProcess(port: number, env: Record<string, string>) {
+  // 256 descriptors; 300 idle connections exhaust them (the same as 1,000 at 1,024).
+  const child = new Deno.Command("bash", {
+    args: ["-c", `ulimit -n 256 && exec ${ROOT}node_modules/.bin/deno run -A src/main.ts`],
+    cwd: ROOT,
+    env: { PORT: String(port), MODELS_DIR: `${ROOT}test/fixtures/models`, ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  return {
+    get exited() {
+      return exited;
+    },
+    async started() {
+      for (let i = 0; i < 100 && !(await healthy(port)); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.ok(await healthy(port), "router started");
+    },
+    /** Stops it; prints its output when `failed`. */
+    async stop(failed: boolean) {
+      if (!exited) child.kill("SIGTERM");
+      await status;
+      const [stdout, stderr] = await output;
+      if (failed) console.error(stdout, stderr);
+    },
+  };
+}
+
 Deno.test({
   name: "the router outlives running out of file descriptors and serves again afterwards",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     const port = await freeLoopbackPort();
-    // 256 descriptors; 300 idle connections exhaust them (the same as 1,000 at 1,024).
-    const child = new Deno.Command("bash", {
-      args: ["-c", `ulimit -n 256 && exec ${ROOT}node_modules/.bin/deno run -A src/main.ts`],
-      cwd: ROOT,
-      env: { PORT: String(port), MODELS_DIR: `${ROOT}test/fixtures/models` },
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const output = Promise.all([
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-    ]);
-    let exited = false;
-    const status = child.status.then((s) => {
-      exited = true;
-      return s;
-    });
+    // A cap above the limit: descriptors run out before the cap bites.
+    const router = routerProcess(port, { MAX_CONNECTIONS: "1000" });
     const idle: Deno.Conn[] = [];
+    let back = false;
+    let diedEarly = false;
     try {
-      for (let i = 0; i < 100 && !(await healthy(port)); i++) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-      assert.ok(await healthy(port), "router started");
+      await router.started();
       for (let i = 0; i < 300; i++) {
         try {
           idle.push(await Deno.connect({ hostname: "127.0.0.1", port }));
@@ -60,28 +86,128 @@ Deno.test({
       }
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       for (const conn of idle.splice(0)) conn.close();
-      let back = false;
-      for (let i = 0; i < 50 && !back && !exited; i++) {
+      for (let i = 0; i < 50 && !back && !router.exited; i++) {
         back = await healthy(port);
         if (!back) await new Promise((resolve) => setTimeout(resolve, 200));
       }
-      assert.equal(exited, false, "the process must not die");
+      diedEarly = router.exited;
+      assert.equal(diedEarly, false, "the process must not die");
       assert.ok(back, "the router answers again once descriptors are free");
     } finally {
       for (const conn of idle) conn.close();
-      if (!exited) child.kill("SIGTERM");
-      await status;
-      const [stdout, stderr] = await output;
-      if (exited && !stdout.includes("listening again")) console.error(stdout, stderr);
+      await router.stop(diedEarly || !back);
     }
   },
 });
 
+/** An idle client connection, and when (and how) the server ended it. */
+interface Watched {
+  readonly openedAt: number;
+  /** ms after opening the server closed it; undefined while open. */
+  closedAfterMs?: number;
+  /** The first line the server sent, if any (`HTTP/1.1 408 Request Timeout`). */
+  firstLine?: string;
+  readonly conn: Deno.Conn;
+}
+
+/** Opens a connection, sends `send` (if any), and notes when the server closes it. */
+async function watched(port: number, send?: string): Promise<Watched> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const w: Watched = { openedAt: performance.now(), conn };
+  if (send) await conn.write(new TextEncoder().encode(send));
+  (async () => {
+    const buffer = new Uint8Array(4096);
+    let text = "";
+    try {
+      for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+        text += new TextDecoder().decode(buffer.subarray(0, n));
+        // A keep-alive client reads its answer, then stays.
+        if (send?.endsWith("\r\n\r\n") && text.includes("\r\n\r\n")) {
+          w.firstLine ??= text.split("\r\n")[0];
+          text = "";
+        }
+      }
+    } catch {
+      // reset by the server: closed as well
+    }
+    w.firstLine ??= text.split("\r\n")[0] || undefined;
+    w.closedAfterMs = performance.now() - w.openedAt;
+  })();
+  return w;
+}
+
+Deno.test({
+  name: "300 idle, half-sent and keep-alive connections against a cap of 150 at a 256-descriptor " +
+    "limit: capped, shed after the timeouts, other clients answered throughout",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const port = await freeLoopbackPort();
+    const timeoutMs = 4_000;
+    const cap = 150;
+    const router = routerProcess(port, {
+      MAX_CONNECTIONS: String(cap),
+      HEADER_TIMEOUT_MS: String(timeoutMs),
+      IDLE_TIMEOUT_MS: String(timeoutMs),
+    });
+    const all: Watched[] = [];
+    let ok = false;
+    try {
+      await router.started();
+      const kinds = [
+        undefined, // opens and says nothing
+        "GET /heal", // half a request line, then stops
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", // a whole request, then idles on keep-alive
+      ];
+      for (let i = 0; i < 300; i++) {
+        all.push(await watched(port, kinds[i % 3]));
+        // (a) other clients are answered while the connections pile up.
+        if (i % 50 === 49) assert.ok(await healthy(port), `answering with ${i + 1} idle`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // (c) past the cap, the longest-idle connections were closed to admit new ones: never more
+      // than the cap open (the health probes' connections took their turn too).
+      const open = all.filter((w) => w.closedAfterMs === undefined).length;
+      assert.ok(open <= cap, `${open} connections open, cap ${cap}`);
+      assert.ok(open >= cap / 2, `${open} open: the cap, not a crash, closed the others`);
+      assert.ok(await healthy(port), "answering at the cap");
+      // (b) the rest are closed by the server after the timeout, and not before.
+      const deadline = performance.now() + 30_000;
+      while (all.some((w) => w.closedAfterMs === undefined) && performance.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      const left = all.filter((w) => w.closedAfterMs === undefined).length;
+      assert.equal(left, 0, `${left} connections still open 30 s later`);
+      const timedOut = all.filter((w) => w.firstLine === "HTTP/1.1 408 Request Timeout");
+      assert.ok(timedOut.length > 0, "silent and half-sent connections get 408");
+      for (const w of timedOut) assert.ok(w.closedAfterMs! >= timeoutMs - 50, "not before");
+      const kept = all.filter((w, i) => i % 3 === 2 && w.firstLine === "HTTP/1.1 200 OK");
+      assert.equal(kept.length, 100, "every keep-alive client had its answer");
+      assert.equal(router.exited, false);
+      assert.ok(await healthy(port), "answering after shedding them");
+      ok = true;
+    } finally {
+      for (const w of all) {
+        try {
+          w.conn.close();
+        } catch {
+          // closed by the server already
+        }
+      }
+      await router.stop(!ok);
+    }
+  },
+});
+
+/** The service behind the production listener, its limits from `config`. */
 async function served(
   config = TEST_CONFIG,
 ): Promise<{ service: Service; url: string; stop(): Promise<void> }> {
   const service = await createService(config, { logger: capturingLogger() });
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, service.app.fetch);
+  const server = await serveHttp(
+    serveOptions({ ...config, host: "127.0.0.1", port: 0 }, {}),
+    service.app.fetch,
+  );
   return {
     service,
     url: `http://127.0.0.1:${server.addr.port}`,
@@ -165,9 +291,14 @@ Deno.test("client-chosen HTTP methods never become metric label values", async (
     for (let i = 0; i < 50; i++) {
       const response = await fetch(`${url}/healthz`, { method: `PROBE${i}` });
       await response.body?.cancel();
+      // The listener's parser knows a fixed set of methods: anything else never reaches the app.
+      assert.equal(response.status, 400);
     }
+    // A method the parser knows but the app does not count on its own.
+    const purge = await fetch(`${url}/healthz`, { method: "PURGE" });
+    await purge.body?.cancel();
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    assert.doesNotMatch(metrics, /PROBE\d+/);
+    assert.doesNotMatch(metrics, /PROBE\d+|PURGE/);
     assert.match(metrics, /method="OTHER"/);
   } finally {
     await stop();

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { type ConfigEnv, ConfigError, configFromEnv } from "../../src/config.ts";
 import { readServeMaterial, serveOptions } from "../../src/serve_options.ts";
+import { serveHttp } from "../../src/server/http_listener.ts";
 import { createService, type Service } from "../../src/service.ts";
 import { RedisStore } from "../../src/store/redis_store.ts";
 import { RedisServer, skipRedisTests } from "./_redis_server.ts";
@@ -102,7 +103,7 @@ Deno.test("TLS_CERT_FILE/TLS_KEY_FILE: the router serves HTTPS, verifiable with 
   const material = await readServeMaterial(config);
   const service = await createService(config, { logger: silent, material });
   let scheme = "";
-  const server = Deno.serve(
+  const server = await serveHttp(
     serveOptions(config, material, (address) => scheme = address.scheme),
     service.app.fetch,
   );
