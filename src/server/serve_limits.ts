@@ -42,6 +42,9 @@ export class InFlightBudget {
   #used = 0;
   #refused = 0;
   readonly bodyTimeoutMs: number;
+  /** Body reads under way: how to cancel each, and its deadline (ms, `performance.now()`). */
+  readonly #reads = new Map<() => void, number>();
+  #sweeper: ReturnType<typeof setInterval> | undefined;
 
   /**
    * `bodyTimeoutMs`: a body must arrive whole within this time, or its reading fails and its
@@ -69,6 +72,37 @@ export class InFlightBudget {
     this.#used = Math.max(0, this.#used - bytes);
   }
 
+  /**
+   * Watches a body read until `unwatch`; past its deadline it is cancelled. One sweep timer for
+   * every read instead of a timer per request (a timer apiece cost more than the routing
+   * request's whole body handling); a deadline is kept to within a quarter of the timeout.
+   */
+  #watch(cancel: () => void): () => void {
+    this.#reads.set(cancel, performance.now() + this.bodyTimeoutMs);
+    if (this.#sweeper === undefined) {
+      const period = Math.max(5, Math.min(250, this.bodyTimeoutMs / 4));
+      this.#sweeper = setInterval(() => this.#sweep(), period);
+      // Watching reads must not keep an otherwise finished process alive.
+      Deno.unrefTimer(this.#sweeper);
+    }
+    return () => this.#reads.delete(cancel);
+  }
+
+  #sweep(): void {
+    if (this.#reads.size === 0) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+      return;
+    }
+    const now = performance.now();
+    for (const [cancel, deadline] of this.#reads) {
+      if (deadline <= now) {
+        this.#reads.delete(cancel);
+        cancel();
+      }
+    }
+  }
+
   /** Bytes reserved now, and requests refused since start. */
   get stats(): { readonly usedBytes: number; readonly refused: number } {
     return { usedBytes: this.#used, refused: this.#refused };
@@ -93,7 +127,7 @@ export class InFlightBudget {
         : unknownLengthBytes;
       if (!this.reserve(bytes)) return await onBusy(c);
       const body = c.req.raw.body;
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let unwatch: (() => void) | undefined;
       if (body) {
         // The body is read here, against the deadline, and handed to the handler's
         // `c.req.text()` through Hono's body cache (every endpoint reads its body as text).
@@ -102,11 +136,12 @@ export class InFlightBudget {
         // second Request: both cost more than the rest of a routing request's HTTP handling.
         const reader = body.getReader();
         let timedOut = false;
-        timer = setTimeout(() => {
+        unwatch = this.#watch(() => {
           timedOut = true;
           reader.cancel().catch(() => {});
-        }, this.bodyTimeoutMs);
+        });
         const text = readText(reader, () => timedOut, this.bodyTimeoutMs);
+        text.then(unwatch, unwatch);
         // A handler that answers without reading (Envoy's cut body) leaves it unobserved.
         text.catch(() => {});
         // Hono keeps promises there (its type says values): `c.req.text()` returns this one.
@@ -115,7 +150,7 @@ export class InFlightBudget {
       try {
         await next();
       } finally {
-        clearTimeout(timer);
+        unwatch?.();
         this.release(bytes);
       }
     };
