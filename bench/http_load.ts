@@ -203,8 +203,11 @@ try {
   );
   await closedLoop(4, "warm", "warm-up"); // also fills the CST cache with the log's templates
   await closedLoop(32, "warm", "closed loop, 32 connections, templates warm");
+  console.log("  target (issue 16, one server core): ≥ 8,000 req/s, p99 ≤ 10 ms");
   await closedLoop(32, "cold", "closed loop, 32 connections, every template new");
+  console.log("  target (issue 16, one server core): ≥ 2,000 req/s, p99 ≤ 25 ms");
   await openLoop(270);
+  console.log("  target (issue 16): p99 ≤ 1 ms; resident memory ≤ 150 MB after 1,000,000 requests");
   console.log(
     `server resident memory ${residentMegabytes(server.pid).toFixed(0)} MB${await heapSummary()}`,
   );

@@ -68,6 +68,7 @@ console.log(
 );
 
 await endToEnd("featurize+score+decide, templates warm", "warm", 0, 1_000_000, RUNS);
+console.log("  target (issue 16): p50 ≤ 60 µs, p99 ≤ 200 µs");
 await endToEnd(
   "featurize+score+decide, every template new (inline parse)",
   "cold",

@@ -41,7 +41,6 @@ import {
 import { EMPTY_TABLE_CATALOG, type TableCatalog, tableSizeLookup } from "./table_catalog.ts";
 import { tableReferences } from "./table_references.ts";
 import { decisionJoinKey } from "../routing/join_key.ts";
-import { LruCache } from "../lru_cache.ts";
 import { createTfidfVectorizer, type TfidfSpec } from "./tfidf.ts";
 import { TOKEN_FEATURE_NAMES, tokenFeatures } from "./token_features.ts";
 
@@ -319,9 +318,6 @@ export interface FeaturizerOptions {
   readonly cstCache?: CstCache;
 }
 
-/** Byte budget of a featurizer's template → fingerprint cache (~4,000 typical templates). */
-const FINGERPRINT_CACHE_BYTES = 2 * 1024 * 1024;
-
 /** What is known of a query before its CST features: everything but the parse. */
 interface Prepared {
   readonly sql: string;
@@ -369,25 +365,11 @@ export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions =
     if (index !== undefined) vector[index] = 1;
   };
 
-  // A warm template's fingerprint is a look-up, not a SHA-256 (the template is its own key).
-  const fingerprints = new LruCache<string, { fingerprint: string; bytes: number }>(
-    Number.MAX_SAFE_INTEGER,
-    { maxBytes: FINGERPRINT_CACHE_BYTES, sizeOf: (entry) => entry.bytes },
-  );
-  const fingerprintOf = (template: string) => {
-    let entry = fingerprints.get(template);
-    if (entry === undefined) {
-      entry = { fingerprint: templateFingerprint(template), bytes: 96 + 2 * template.length };
-      fingerprints.set(template, entry);
-    }
-    return entry.fingerprint;
-  };
-
   const prepare = (input: QueryInput): Prepared => {
     const sql = typeof input.sqlText === "string" ? input.sqlText : "";
     const lexed = lex(sql);
     const words = normalizedTokens(lexed.tokens);
-    const fingerprint = fingerprintOf(templateOfWords(words));
+    const fingerprint = templateFingerprint(templateOfWords(words));
     // A cut token stream has no complete template to parse; a template's nesting is the
     // query's (literals go, parentheses stay), so the depth guard needs no second look.
     const refused = lexed.truncated

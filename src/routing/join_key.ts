@@ -41,6 +41,29 @@ export function decisionJoinKey(
 
 const joinKeys = new WeakMap<object, string>();
 
+/**
+ * Returns `derived`, a copy of `source` that differs in no field the join key reads (the
+ * router's input with a history snapshot added), holding `source`'s join key: the request's
+ * decision-cache key and its decision record then share one SHA-256 of the SQL.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decisionJoinKey, sharingJoinKey } from "./join_key.ts";
+ * const source = { sqlText: "SELECT 1", user: "alice" };
+ * const derived = sharingJoinKey(source, { ...source, clientTags: ["a"] });
+ * assert.equal(decisionJoinKey(derived), decisionJoinKey(source));
+ * ```
+ */
+export function sharingJoinKey<T extends object>(
+  source: Pick<RouteInput, "sqlText" | "user" | "source" | "catalog" | "schema">,
+  derived: T,
+): T {
+  // (A text that is not a string has no join key; the featurizer keys it apart.)
+  if (typeof source.sqlText === "string") joinKeys.set(derived, decisionJoinKey(source));
+  return derived;
+}
+
 function computeJoinKey(
   input: Pick<RouteInput, "sqlText" | "user" | "source" | "catalog" | "schema">,
 ): string {

@@ -14,6 +14,7 @@ import type { ModelManifest } from "../model/manifest.ts";
 import type { FeatureContribution } from "../model/explain.ts";
 import { mustRunOnLarge, type StatementKind } from "../sql/statement_kind.ts";
 import { LruCache } from "../lru_cache.ts";
+import { sharingJoinKey } from "./join_key.ts";
 
 /** A query and its context, as every adapter hands it to the router. */
 export interface RouteInput extends QueryInput {
@@ -325,9 +326,12 @@ export async function modelInput<T extends QueryInput>(
   reader?: HistoryReader,
 ): Promise<T> {
   if (manifest.featureSpec.history && reader) {
-    return { ...input, history: await readHistorySnapshot(reader, queryHistoryKeys(input)) };
+    const history = await readHistorySnapshot(reader, queryHistoryKeys(input));
+    return sharingJoinKey(input, { ...input, history });
   }
-  return input.history === undefined ? input : { ...input, history: undefined };
+  return input.history === undefined
+    ? input
+    : sharingJoinKey(input, { ...input, history: undefined });
 }
 
 /** The rule that sends a query to Large whatever the model says, if one applies. */

@@ -86,6 +86,19 @@ export const MAX_LEXED_TOKENS = 20_000;
  * ```
  */
 export function lex(sql: string, maxTokens = MAX_LEXED_TOKENS): LexResult {
+  if (last !== undefined && last.sql === sql && last.maxTokens === maxTokens) return last.result;
+  const result = lexOnce(sql, maxTokens);
+  last = { sql, maxTokens, result };
+  return result;
+}
+
+/**
+ * The latest lex, returned again for the same text: a routing request lexes its SQL in two
+ * places (its history keys, then its features). A result is shared, so nobody may change it.
+ */
+let last: { sql: string; maxTokens: number; result: LexResult } | undefined;
+
+function lexOnce(sql: string, maxTokens: number): LexResult {
   const tokens: Token[] = [];
   let depth = 0;
   let maxParenDepth = 0;

@@ -8,6 +8,7 @@
 
 import { createHash } from "node:crypto";
 import { lex, type Token } from "./lexer.ts";
+import { LruCache } from "../lru_cache.ts";
 
 /** Placeholder for string literals (including typed ones such as `DATE '2025-08-10'`). */
 export const STRING_PLACEHOLDER = "<str>";
@@ -169,8 +170,26 @@ export function parseTemplate(tokens: readonly Token[]): string {
  * ```
  */
 export function templateFingerprint(template: string): string {
-  return createHash("sha256").update(template).digest("hex").slice(0, 16);
+  let entry = fingerprints.get(template);
+  if (entry === undefined) {
+    entry = {
+      fingerprint: createHash("sha256").update(template).digest("hex").slice(0, 16),
+      bytes: 96 + 2 * template.length,
+    };
+    fingerprints.set(template, entry);
+  }
+  return entry.fingerprint;
 }
+
+/**
+ * Fingerprints of recent templates, bounded in bytes (~4,000 typical templates): a warm
+ * template's fingerprint is a look-up, not a SHA-256 (the template is its own key, so no two
+ * templates can share an entry).
+ */
+const fingerprints = new LruCache<string, { fingerprint: string; bytes: number }>(
+  Number.MAX_SAFE_INTEGER,
+  { maxBytes: 2 * 1024 * 1024, sizeOf: (entry) => entry.bytes },
+);
 
 /**
  * The template fingerprint of a SQL text: the template cache's key. The router (through the
