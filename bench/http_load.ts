@@ -7,7 +7,8 @@
  *
  * Environment: `BENCH_SECONDS` (per run, default 10); `BENCH_SERVER_CPUS` (pin the server with
  * `taskset -c`, e.g. `0`; pin this generator by starting it under `taskset -c 1`);
- * `BENCH_WORKERS` (server processes; more than 1 starts a local Redis for their shared state);
+ * `BENCH_WORKERS` (server processes; more than 1 starts a local Redis for their shared state;
+ * `BENCH_REDIS=1` gives a single process one too);
  * `BENCH_MEMORY_REQUESTS` (send that many more warm requests, then report memory again, e.g.
  * 1000000); `BENCH_V8_FLAGS` (instead of `deploy/serve.sh`'s); `BENCH_TARGET=seed`: measure the seed-style FastAPI + sqlglot +
  * onnxruntime service (`bench/seed_service`, same model file) instead of the router.
@@ -29,7 +30,11 @@ const CPUS = env("BENCH_SERVER_CPUS");
 const MEMORY_REQUESTS = Number(env("BENCH_MEMORY_REQUESTS") ?? 0);
 
 const SEED = env("BENCH_TARGET") === "seed";
-const redis = WORKERS > 1 && !SEED ? await RedisServer.start() : undefined;
+// Several processes share state through Redis; `BENCH_REDIS=1` gives one process the same store,
+// so that a scaling ratio compares like with like.
+const redis = (WORKERS > 1 || env("BENCH_REDIS") === "1") && !SEED
+  ? await RedisServer.start()
+  : undefined;
 const modelDir = `models/${Deno.readTextFileSync("models/DEFAULT").trim()}`;
 const [command, ...args] = SEED
   ? [
