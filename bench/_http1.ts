@@ -1,5 +1,6 @@
 /**
- * A minimal HTTP/1.1 keep-alive client for the load generator: one request at a time per
+ * A minimal HTTP/1.1 keep-alive client for the load generator (and the wait for a server's
+ * readiness): one request at a time per
  * connection, `Content-Length` bodies only. `fetch` costs the generator's core more per request
  * than the router's whole decision, so at thousands of requests per second the generator, not
  * the server, was the limit being measured.
@@ -9,6 +10,21 @@
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+/** Waits (up to a minute) until the server at `base` answers `GET /readyz` with 200. */
+export async function waitReady(base: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    try {
+      const response = await fetch(`${base}/readyz`);
+      await response.body?.cancel();
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("server did not become ready");
+}
 
 /** One response: its status and body text. */
 export interface Http1Response {

@@ -14,6 +14,7 @@
 
 import { freeLoopbackPort } from "../tools/harness/local_process.ts";
 import { benchRequest, type Mix } from "./_queries.ts";
+import { waitReady } from "./_http1.ts";
 
 const env = (name: string) => Deno.env.get(name);
 const PORT = freeLoopbackPort();
@@ -77,18 +78,6 @@ async function inspector(): Promise<(method: string, params?: object) => Promise
     });
 }
 
-async function waitReady() {
-  for (let i = 0; i < 600; i++) {
-    try {
-      if ((await fetch(`${BASE}/readyz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("server did not become ready");
-}
-
 let sequence = 0;
 async function load(connections: number, seconds: number, mix: Mix): Promise<number> {
   const started = performance.now();
@@ -129,7 +118,7 @@ function summarize(profile: Profile) {
 }
 
 try {
-  await waitReady();
+  await waitReady(BASE);
   await load(4, 5, "warm"); // JIT and the CST cache, as in http_load.ts
   const send = await inspector();
   await send("Profiler.enable");

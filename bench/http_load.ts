@@ -19,7 +19,7 @@
 import { freeLoopbackPort } from "../tools/harness/local_process.ts";
 import { RedisServer } from "../test/integration/_redis_server.ts";
 import { benchRequest, type Mix, percentile } from "./_queries.ts";
-import { Http1Connection } from "./_http1.ts";
+import { Http1Connection, waitReady } from "./_http1.ts";
 
 const PORT = freeLoopbackPort();
 const BASE = `http://127.0.0.1:${PORT}`;
@@ -65,18 +65,6 @@ const server = new Deno.Command(CPUS ? "taskset" : command, {
   stdout: "null",
   stderr: "null",
 }).spawn();
-
-async function waitReady() {
-  for (let i = 0; i < 600; i++) {
-    try {
-      if ((await fetch(`${BASE}/readyz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("server did not become ready");
-}
 
 /** Keep-alive connections not in use (a closed loop of N keeps N of them busy). */
 const idle: Http1Connection[] = [];
@@ -198,7 +186,7 @@ async function heapSummary(): Promise<string> {
 }
 
 try {
-  await waitReady();
+  await waitReady(BASE);
   if (WORKERS > 1) await new Promise((r) => setTimeout(r, 5_000)); // every worker listening
   const model = (await (await fetch(`${BASE}/v1/models`)).json()).defaultVersion;
   console.log(
