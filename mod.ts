@@ -11,7 +11,7 @@
  * import { createRouter, directoryModelSource, loadModelSet } from "./mod.ts";
  * const models = await loadModelSet(directoryModelSource("models"));
  * const router = createRouter({ models, clusters: { small: "trino-small:8080", large: "trino-large:8080" } });
- * const { decision } = await router.route({ sqlText: "SELECT 1", user: "alice" });
+ * const decision = await router.route({ sqlText: "SELECT 1", user: "alice" });
  * assert(decision.decision === "light" || decision.decision === "heavy");
  * await models.close();
  * ```

@@ -103,6 +103,7 @@ export async function createService(
     tlsCa: material.redisCa,
     log: recordLog(logger, "store"),
   });
+  const metrics = createRouterMetrics();
   const router = createRouter({
     models,
     clusters: { small: config.smallCluster, large: config.largeCluster },
@@ -110,8 +111,8 @@ export async function createService(
     history: store,
     cacheSize: config.decisionCacheSize,
     coldParse: parsePool?.parse,
+    onTimings: metrics.observeStages,
   });
-  const metrics = createRouterMetrics();
   const startedAtMs = Date.now();
   const { rollout: rolloutConfig } = config;
   if (rolloutConfig.challenger && !models.versions.includes(rolloutConfig.challenger)) {

@@ -179,7 +179,7 @@ export async function replayRows(
   for (const i of history ? submissionOrder(rows) : rows.keys()) {
     const row = rows[i];
     await history?.advanceTo(createdMillis(row));
-    const { decision } = await router.route(eventToQueryInput(row.event), version);
+    const decision = await router.route(eventToQueryInput(row.event), version);
     out[i] = {
       queryId: row.queryId,
       heavy: row.heavy,
@@ -308,7 +308,7 @@ export async function checkParity(
     const { i, row } = scored[k];
     await history?.advanceTo(createdMillis(row));
     const input = eventToQueryInput(row.event);
-    const { decision } = await router.route(input, version);
+    const decision = await router.route(input, version);
     if (decision.reason === "write-statement") continue;
     // The raw score of the very vector the router scored (history read the router's way).
     const vector = model.featurize(await modelInput(model.manifest, input, history)).vector;

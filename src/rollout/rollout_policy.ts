@@ -102,7 +102,7 @@ export interface RolloutPolicyOptions {
  * const policy = createRolloutPolicy({
  *   control, router, metrics: registerRolloutMetrics(new Registry(), control), featureSampleRate: 0,
  * });
- * const { decision } = await router.route({ sqlText: "SELECT 1" });
+ * const decision = await router.route({ sqlText: "SELECT 1" });
  * const applied = policy.apply(decision, { sqlText: "SELECT 1" });
  * assert.equal(applied.decision, "light");
  * assert.equal(applied.targetCluster, "l");
@@ -128,7 +128,7 @@ export function createRolloutPolicy(options: RolloutPolicyOptions): RolloutPolic
     if (!version || version === decision.modelVersion) return undefined;
     if (decision.reason === "write-statement") return undefined;
     try {
-      const { decision: other } = await router.route(input, version);
+      const other = await router.route(input, version);
       metrics.challenger(version, other.decision === decision.decision);
       return {
         modelVersion: other.modelVersion,

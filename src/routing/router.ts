@@ -100,7 +100,10 @@ export interface RouteDecision {
   readonly templateFingerprint: string;
 }
 
-/** Time spent per stage of one decision, in milliseconds, for metrics. */
+/**
+ * Time spent per stage of one decision, in milliseconds: what {@linkcode RouterOptions.onTimings}
+ * is told (the stages happen inside the router, so only it can time them).
+ */
 export interface RouteTimings {
   /** Milliseconds spent featurizing. */
   readonly featurizeMs: number;
@@ -136,6 +139,12 @@ export interface RouterOptions {
    * parsed inline, on the caller's thread.
    */
   readonly coldParse?: ColdParse;
+  /**
+   * Told how long each stage of a decision took, once per `route` call (a challenger's included)
+   * just before it resolves; the service feeds its stage histograms with it. Must not throw.
+   * The decision itself carries no timings: an adapter times the whole call around `route`.
+   */
+  readonly onTimings?: (timings: RouteTimings, decision: RouteDecision) => void;
 }
 
 /** Why the model scored a query as it did (`POST /v1/route?explain=true`). */
@@ -160,10 +169,7 @@ export interface Router {
    */
   explain(input: RouteInput, modelVersion?: string): Promise<DecisionExplanation>;
   /** Decides for one query; throws `UnknownModelVersionError` for a version not loaded. */
-  route(
-    input: RouteInput,
-    modelVersion?: string,
-  ): Promise<{ decision: RouteDecision; timings: RouteTimings }>;
+  route(input: RouteInput, modelVersion?: string): Promise<RouteDecision>;
   /** The loaded model versions. */
   readonly models: ModelSet;
   /** The cluster addresses decisions map onto. */
@@ -185,13 +191,13 @@ type CachedDecision = Omit<RouteDecision, "queryId">;
  *   models: await modelSetFromBundles([]),
  *   clusters: { small: "trino-small:8080", large: "trino-large:8080" },
  * });
- * const { decision } = await router.route({ sqlText: "DELETE FROM t" });
+ * const decision = await router.route({ sqlText: "DELETE FROM t" });
  * assert(decision.reason === "write-statement" && decision.targetCluster === "trino-large:8080");
  * ```
  */
 export function createRouter(options: RouterOptions): Router {
   const { models, clusters, templateCache, history } = options;
-  const { coldParse } = options;
+  const { coldParse, onTimings } = options;
   // Entries have a bounded size (the key is a fixed-length digest of the varying parts, the
   // decision a handful of short strings), so the entry bound is a byte bound: ~1 KB each.
   const cache = new LruCache<string, CachedDecision>(options.cacheSize ?? 10_000);
@@ -290,7 +296,9 @@ export function createRouter(options: RouterOptions): Router {
       ) {
         decision = toTemplateCacheDecision(decision);
       }
-      return { decision: { queryId: input.queryId, ...decision }, timings };
+      const answer = { queryId: input.queryId, ...decision };
+      onTimings?.(timings, answer);
+      return answer;
     },
   };
 

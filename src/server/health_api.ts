@@ -43,7 +43,7 @@ export function healthApi(deps: AppDeps): Hono {
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
     try {
-      const { decision } = await router.route(PROBE_QUERY);
+      const decision = await router.route(PROBE_QUERY);
       const { backend, state, circuit, lastError } = storeHealth();
       return c.json({
         status: state === "ok" ? "ready" : "degraded",

@@ -45,8 +45,10 @@ export interface RouterMetrics {
   readonly registry: client.Registry;
   /** Counts one HTTP request by route pattern, method and status. */
   observeRequest(route: string, method: string, status: number, seconds: number): void;
-  /** Counts one decision and its stage timings. */
-  observeDecision(decision: RouteDecision, timings: RouteTimings, totalSeconds: number): void;
+  /** Counts one decision an adapter answered with, and how long the router took for it. */
+  observeDecision(decision: RouteDecision, totalSeconds: number): void;
+  /** The router's stage timings of one decision (give it to `RouterOptions.onTimings`). */
+  observeStages(timings: RouteTimings, decision: RouteDecision): void;
   /** Counts a decision that fell back to Large because routing failed. */
   observeFallback(cause: string): void;
 }
@@ -144,7 +146,7 @@ export function createRouterMetrics(): RouterMetrics {
       requests.inc({ route, method: known, status: String(status) });
       requestSeconds.observe({ route }, seconds);
     },
-    observeDecision(decision, timings, total) {
+    observeDecision(decision, total) {
       decisions.inc({
         decision: decision.decision,
         reason: decision.reason,
@@ -153,14 +155,16 @@ export function createRouterMetrics(): RouterMetrics {
       if (decision.parseOutcome !== "parsed" && !isPolicyDecision(decision.reason)) {
         parseFallbacks.inc({ outcome: decision.parseOutcome });
       }
+      totalSeconds.observe(total);
+      if (isModelDecision(decision.reason)) {
+        scores.observe({ model_version: decision.modelVersion }, decision.modelScore);
+      }
+    },
+    observeStages(timings, decision) {
       if (timings.cached) cacheHits.inc();
       else {
         featurizeSeconds.observe(timings.featurizeMs / 1000);
         if (!isPolicyDecision(decision.reason)) inferSeconds.observe(timings.inferMs / 1000);
-      }
-      totalSeconds.observe(total);
-      if (isModelDecision(decision.reason)) {
-        scores.observe({ model_version: decision.modelVersion }, decision.modelScore);
       }
     },
     observeFallback(cause) {

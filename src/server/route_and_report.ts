@@ -53,9 +53,9 @@ export async function routeAndReport(
 ): Promise<AppliedDecision> {
   const rollout = deps.rollout ?? FULL_ROLLOUT;
   const started = performance.now();
-  const { decision: core, timings } = await deps.router.route(input, modelVersion);
+  const core = await deps.router.route(input, modelVersion);
   const seconds = (performance.now() - started) / 1000;
-  deps.metrics.observeDecision(core, timings, seconds);
+  deps.metrics.observeDecision(core, seconds);
   rollout.observeRouting({ seconds, decision: core.decision });
   const decision = rollout.apply(core, input);
   deps.recordDecision(decision, input);

@@ -59,7 +59,7 @@ Deno.test("the npm package built from mod.ts decides exactly like the Deno libra
 const models = await loadModelSet(directoryModelSource(${JSON.stringify(FIXTURE_MODELS_DIR)}));
 const router = createRouter({ models, clusters: { small: "s", large: "l" } });
 const out = [];
-for (const q of ${JSON.stringify(QUERIES)}) out.push((await router.route(q)).decision);
+for (const q of ${JSON.stringify(QUERIES)}) out.push(await router.route(q));
 console.log(JSON.stringify(out));
 await models.close();`,
     );
@@ -69,7 +69,7 @@ await models.close();`,
     const router = createRouter({ models, clusters: { small: "s", large: "l" } });
     const fromDeno = [];
     for (const q of QUERIES) {
-      fromDeno.push(JSON.parse(JSON.stringify((await router.route(q)).decision)));
+      fromDeno.push(JSON.parse(JSON.stringify(await router.route(q))));
     }
     await models.close();
     assert.deepEqual(fromNode, fromDeno);
@@ -116,7 +116,7 @@ Deno.test("the package installs in a scratch Node project and its README example
       models,
       clusters: { small: "trino-small:8080", large: "trino-large:8080" },
     });
-    const { decision } = await router.route({ sqlText: "SELECT 1", user: "alice" });
+    const decision = await router.route({ sqlText: "SELECT 1", user: "alice" });
     assert.equal(printed, `${decision.decision} ${decision.targetCluster} ${decision.reason}`);
 
     // Without the optional GPL parser: still a decision for every query, on token features,
@@ -136,7 +136,7 @@ Deno.test("the package installs in a scratch Node project and its README example
 const models = await loadModelSet(directoryModelSource(${JSON.stringify(FIXTURE_MODELS_DIR)}));
 const router = createRouter({ models, clusters: { small: "s", large: "l" } });
 const out = [];
-for (const q of ${JSON.stringify(QUERIES)}) out.push((await router.route(q)).decision);
+for (const q of ${JSON.stringify(QUERIES)}) out.push(await router.route(q));
 console.log(JSON.stringify(out.map((d) => [d.reason, d.parseOutcome])));
 await models.close();`,
     );

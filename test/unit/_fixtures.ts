@@ -41,11 +41,16 @@ export function capturingLogger(): Logger & { lines: string[] } {
  * exercise endpoints against real model bundles.
  */
 export function appForModels(models: ModelSet, apis: Parameters<typeof createApp>[1]) {
-  const router = createRouter({ models, clusters: { small: "s", large: "l" } });
+  const metrics = createRouterMetrics();
+  const router = createRouter({
+    models,
+    clusters: { small: "s", large: "l" },
+    onTimings: metrics.observeStages,
+  });
   return createApp({
     config: DEFAULT_CONFIG,
     router,
-    metrics: createRouterMetrics(),
+    metrics,
     logger: createLogger(() => {}),
     recordDecision: () => {},
     storeHealth: () => ({ backend: "memory", state: "ok", circuit: "closed" }),

@@ -38,14 +38,14 @@ Deno.test("a query on a table the catalog never saw goes to Large as unfamiliar"
   const { models, router: r } = await router();
   const context = { catalog: "tpch", schema: "tiny" };
   const known = await r.route({ sqlText: "SELECT count(*) FROM orders", ...context });
-  assert.equal(known.decision.reason, "model");
-  assert.equal(known.decision.targetCluster, "s");
+  assert.equal(known.reason, "model");
+  assert.equal(known.targetCluster, "s");
   const unknown = await r.route({ sqlText: "SELECT count(*) FROM tpch.sf100.orders", ...context });
-  assert.equal(unknown.decision.reason, "unfamiliar");
-  assert.equal(unknown.decision.decision, "heavy");
-  assert.equal(unknown.decision.targetCluster, "l");
+  assert.equal(unknown.reason, "unfamiliar");
+  assert.equal(unknown.decision, "heavy");
+  assert.equal(unknown.targetCluster, "l");
   // The heuristic's own score (light) is still reported; only the decision changed.
-  assert.equal(unknown.decision.modelScore, 0);
+  assert.equal(unknown.modelScore, 0);
   await models.close();
 });
 
@@ -55,10 +55,10 @@ Deno.test("a feature beyond every training row's range is unfamiliar; writes sta
     "SELECT * FROM nation n0" +
     Array.from({ length: n }, (_, i) => ` JOIN nation n${i + 1} ON true`).join("");
   const context = { catalog: "tpch", schema: "tiny" };
-  assert.equal((await r.route({ sqlText: joins(2), ...context })).decision.reason, "model");
-  assert.equal((await r.route({ sqlText: joins(3), ...context })).decision.reason, "unfamiliar");
+  assert.equal((await r.route({ sqlText: joins(2), ...context })).reason, "model");
+  assert.equal((await r.route({ sqlText: joins(3), ...context })).reason, "unfamiliar");
   const write = await r.route({ sqlText: "INSERT INTO t SELECT * FROM x.y.z", ...context });
-  assert.equal(write.decision.reason, "write-statement");
+  assert.equal(write.reason, "write-statement");
   await models.close();
 });
 
@@ -83,7 +83,7 @@ Deno.test("the bundled model scores long multi-CTE analytical SQL instead of cal
     const r = createRouter({ models, clusters: { small: "s", large: "l" } });
     for (const { name, sql } of fixture.queries) {
       for (const scale of ["tiny", "sf1"]) {
-        const { decision } = await r.route({ sqlText: sql.replaceAll("{scale}", scale) });
+        const decision = await r.route({ sqlText: sql.replaceAll("{scale}", scale) });
         assert.equal(decision.parseOutcome, "parsed", `${name} at ${scale}`);
         assert.notEqual(decision.reason, "unfamiliar", `${name} at ${scale}`);
         // Every one reads an sf1 fact table of a million rows or more at sf1: heavy.
