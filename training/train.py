@@ -358,7 +358,7 @@ def main(argv: list[str]) -> int:
         "--drop-groups",
         default="",
         help="comma-separated feature groups the model may not use (ablation): token, cst, time, "
-        "statement, size, identity, tfidf",
+        "statement, size, history, identity, tfidf",
     )
     parser.add_argument(
         "--schemes", default="template,user,time", help="split schemes to evaluate (comma-separated)"

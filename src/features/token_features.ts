@@ -50,6 +50,7 @@ export const TOKEN_FEATURE_NAMES = [
   "subselect_count",
   "max_paren_depth",
   "limit_value_log",
+  "eq_literal_count",
 ] as const;
 
 /** One token feature name. */
@@ -81,6 +82,19 @@ const NOT_FUNCTIONS = new Set([
   "SELECT",
   "BY",
 ]);
+
+/** Words that type the string literal after them (`DATE '2001-01-01'`). */
+const TYPED_LITERALS = new Set(["DATE", "TIME", "TIMESTAMP", "INTERVAL", "DECIMAL", "REAL"]);
+
+const isLiteral = (t: Token | undefined) => t?.kind === "number" || t?.kind === "string";
+
+/** A literal starts at `i`: `5`, `'x'`, `-5`, `DATE '2001-01-01'`. */
+function isLiteralAt(tokens: readonly Token[], i: number): boolean {
+  const t = tokens[i];
+  if (isLiteral(t)) return true;
+  if (t?.text === "-") return tokens[i + 1]?.kind === "number";
+  return t?.kind === "word" && TYPED_LITERALS.has(t.text) && tokens[i + 1]?.kind === "string";
+}
 
 /**
  * Counts keywords, predicates and shape markers in one pass over the tokens.
@@ -118,6 +132,11 @@ export function tokenFeatures(
     else if (t.kind === "number") f.number_literal_count++;
     else if (t.kind === "operator") {
       if (INEQUALITIES.has(text)) f.inequality_count++;
+      // `column = literal` (either side): a selective filter shrinks what joins and aggregates
+      // downstream of the scan see, though not the scan itself.
+      if (text === "=" && (isLiteralAt(tokens, i + 1) || isLiteral(tokens[i - 1]))) {
+        f.eq_literal_count++;
+      }
       if (
         text === "*" && (prev === "SELECT" || prev === "," || prev === "." || prev === "DISTINCT")
       ) {

@@ -36,6 +36,18 @@ Deno.test("keyword, join and predicate counts come from the SQL", () => {
   assert.equal(value(vector, "kw_like"), 1);
   assert.equal(value(vector, "kw_regexp"), 1);
   assert.equal(value(vector, "inequality_count"), 1);
+  // A key join (`x.k = y.k`) is not an equality with a literal.
+  assert.equal(value(vector, "eq_literal_count"), 0);
+});
+
+Deno.test("equalities with a literal are counted on either side, whatever the literal's kind", () => {
+  const { vector } = featurize({
+    sqlText: "SELECT * FROM t WHERE mod(k, 1000) = 156 AND 'x' = s AND d = DATE '2001-01-01' " +
+      "AND a = b AND c >= 3",
+  });
+  assert.equal(value(vector, "eq_literal_count"), 3);
+  const negative = featurize({ sqlText: "SELECT 1 FROM t WHERE k = -5 OR k = +x" }).vector;
+  assert.equal(value(negative, "eq_literal_count"), 1);
 });
 
 Deno.test("the largest IN-list is measured, subquery IN is not a list", () => {
