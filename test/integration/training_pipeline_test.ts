@@ -18,6 +18,8 @@ Deno.test("the fixture trains into a bundle whose ONNX decisions in Deno equal n
       log: FIXTURE_LOG,
       out,
       workDir: join(dir, "work"),
+      // As the bundled model: history features, replayed point-in-time from the log.
+      history: true,
     });
     assert.equal(version, "fixture-xgb");
     const manifest = validateManifest(
@@ -28,6 +30,8 @@ Deno.test("the fixture trains into a bundle whose ONNX decisions in Deno equal n
     await t.step(
       "Deno (onnxruntime-web via the router) matches native XGBoost on the test split",
       async () => {
+        // The replay reads history through a store fed in submission order (the router's way).
+        assert.equal(manifest.featureSpec.history, true);
         const { parity } = await replay({ log: FIXTURE_LOG, model: bundleDir, split: "test" });
         // The test split holds out whole template families: few of the fixture's rows.
         assert.ok(parity && parity.rows >= 10, JSON.stringify(parity));
@@ -53,6 +57,9 @@ Deno.test("the fixture trains into a bundle whose ONNX decisions in Deno equal n
           JSON.stringify(oof),
         );
         assert.equal(manifest.onnx?.output, "probabilities");
+        // Rows without template history (the held-out workload's case) are reported apart.
+        const origins = Object.keys(manifest.metrics?.byOrigin as object);
+        assert.ok(origins.some((o) => o.startsWith("first run")), origins.join("; "));
         const data = manifest.trainingData as { fingerprint: string };
         assert.match(data.fingerprint, /^sha256:[0-9a-f]{64}$/);
       },
