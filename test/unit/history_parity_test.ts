@@ -24,19 +24,22 @@ import { loadQueryLog } from "../../training/query_log.ts";
 
 const FIXTURE_LOG = new URL("../fixtures/query_log_small.jsonl", import.meta.url).pathname;
 
+/** A model with the fixed features and history (the heuristic's scorer: vectors are compared). */
+const SPEC = { ...FIXED_ONLY_SPEC, history: true };
+const WITH_HISTORY: ModelManifest = {
+  ...HEURISTIC_MANIFEST,
+  version: "with-history",
+  featureSpec: SPEC,
+  features: featureNames(SPEC),
+};
+
 const bits = (v: Float32Array) => Array.from(new Uint32Array(v.buffer, v.byteOffset, v.length));
 
 Deno.test("history features: training's replay and the feedback loop + store + router agree bit for bit", async () => {
   const log = await loadQueryLog(FIXTURE_LOG);
   const rows = log.rows;
-  const spec = { ...FIXED_ONLY_SPEC, history: true };
-  const manifest: ModelManifest = {
-    ...HEURISTIC_MANIFEST,
-    version: "with-history",
-    featureSpec: spec,
-    features: featureNames(spec),
-  };
-  const featurize = createFeaturizer(spec);
+  const manifest = WITH_HISTORY;
+  const featurize = createFeaturizer(SPEC);
 
   // Offline: what training writes into the matrix.
   const snapshots = pointInTimeHistory(rows);
@@ -84,14 +87,7 @@ Deno.test("history features: training's replay and the feedback loop + store + r
 });
 
 Deno.test("the router reads history only for a model with history features, from its store", async () => {
-  const spec = { ...FIXED_ONLY_SPEC, history: true };
-  const withHistory: ModelManifest = {
-    ...HEURISTIC_MANIFEST,
-    version: "with-history",
-    featureSpec: spec,
-    features: featureNames(spec),
-  };
-  const models = await modelSetFromBundles([{ manifest: withHistory }], "with-history");
+  const models = await modelSetFromBundles([{ manifest: WITH_HISTORY }], "with-history");
   const asked: string[][] = [];
   const reader = {
     readHistory(keys: readonly string[]) {
