@@ -93,7 +93,11 @@ export class ReplayHistory implements HistoryReader {
 
   static #emptyStore(): MemoryStore {
     // Nothing expires or is evicted during a replay: the counts are the log's, whole.
-    return new MemoryStore({ maxEntries: Number.MAX_SAFE_INTEGER, now: () => 0 });
+    return new MemoryStore({
+      maxEntries: Number.MAX_SAFE_INTEGER,
+      maxHistoryBytes: Number.MAX_SAFE_INTEGER,
+      now: () => 0,
+    });
   }
 
   /** Adds the runs that ended before `createdMs` (NaN: none; time only moves forward). */

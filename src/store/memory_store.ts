@@ -41,6 +41,8 @@ export interface MemoryStoreOptions {
    * ids, and sampled records carry a feature vector.
    */
   readonly maxDecisionBytes?: number;
+  /** Cap on the total size of history records (a template's or user's counts), in bytes. */
+  readonly maxHistoryBytes?: number;
   /** TTLs; defaults {@linkcode DEFAULT_TTLS}. */
   readonly ttls?: Partial<StoreTtls>;
   /** Clock in milliseconds, injectable so tests can expire entries without waiting. */
@@ -55,6 +57,14 @@ export const DEFAULT_MAX_SUBMISSION_BYTES = 64 * 1024 * 1024;
 
 /** Default {@linkcode MemoryStoreOptions.maxDecisionBytes}: 32 MiB (~60,000 typical records). */
 export const DEFAULT_MAX_DECISION_BYTES = 32 * 1024 * 1024;
+
+/** Default {@linkcode MemoryStoreOptions.maxHistoryBytes}: 16 MiB (~40,000 typical records). */
+export const DEFAULT_MAX_HISTORY_BYTES = 16 * 1024 * 1024;
+
+/** Approximate memory of a history record: the object, its key and its (few) counters. */
+function historyBytes(record: Readonly<Record<string, number>>): number {
+  return 200 + 48 * Object.keys(record).length;
+}
 
 /**
  * Approximate memory of a decision record: the object and its short fields, the query id twice
@@ -109,8 +119,12 @@ export class MemoryStore implements Store {
       sizeOf: decisionBytes,
     });
     this.#templates = new TtlLru(maxEntries, now);
-    // A history record is at most ~60 small counters: the entry cap bounds its bytes too.
-    this.#history = new TtlLru(maxEntries, now);
+    // One record per template and per user ever seen: bounded by bytes, the least recently
+    // used (a template that stopped running) going first.
+    this.#history = new TtlLru(maxEntries, now, {
+      maxBytes: options.maxHistoryBytes ?? DEFAULT_MAX_HISTORY_BYTES,
+      sizeOf: historyBytes,
+    });
     // Submissions hold SQL (up to a megabyte each): bounded by bytes too, not only by count.
     this.#submissions = new TtlLru(maxEntries, now, {
       maxBytes: options.maxSubmissionBytes ?? DEFAULT_MAX_SUBMISSION_BYTES,

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { historyIncrements, historyKeys } from "../../src/features/history.ts";
 import { MemoryStore } from "../../src/store/memory_store.ts";
 import { createStore, StoreConfigError } from "../../src/store/mod.ts";
 import { decision, runStoreContract } from "./_store_contract.ts";
@@ -101,4 +102,19 @@ Deno.test("decision records are bounded by bytes: caller-chosen query ids cannot
   const small = new MemoryStore({ maxDecisionBytes: 1024 * 1024 });
   for (let i = 0; i < 1_000; i++) await small.putDecision(`q${i}`, decision(`q${i}`));
   assert.ok(await small.getDecision("q0"), "typical records: a thousand fit in a megabyte");
+});
+
+Deno.test("history records are bounded by bytes: new templates cannot grow memory", async () => {
+  const store = new MemoryStore({ maxHistoryBytes: 64 * 1024 });
+  const outcome = { heavy: false, cpuSeconds: 0.1, peakMemoryBytes: 1e6 };
+  const keys = (i: number) => historyKeys(`fp${i}`, [], undefined);
+  for (let i = 0; i < 10_000; i++) await store.addHistory(historyIncrements(keys(i), outcome));
+  // ~400 bytes per record: at most ~160 of 10,000 kept, the newest ones.
+  const read = await store.readHistory(
+    Array.from({ length: 10_000 }, (_, i) => keys(i).template),
+  );
+  const kept = read.filter((r) => r !== undefined).length;
+  assert.ok(kept >= 100 && kept <= 200, `kept ${kept}`);
+  assert.deepEqual(read.at(-1), { n: 1, h: 0, c8: 1, m8: 1 });
+  assert.equal(read[0], undefined);
 });
