@@ -216,6 +216,7 @@ export async function createService(
     envoyPublicHost: config.envoyPublicHost,
     port: config.extProcPort,
     host: config.extProcHost,
+    idleTimeoutMs: config.idleTimeoutMs,
     metricsRegistry: metrics.registry,
     logger,
     tls: material.tls,

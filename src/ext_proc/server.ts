@@ -8,6 +8,7 @@ import { Buffer } from "node:buffer";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { Registry } from "prom-client";
+import { DEFAULT_CONFIG } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/store.ts";
 import type { ProcessingRequest, ProcessingResponse } from "./messages.ts";
@@ -98,6 +99,8 @@ export interface ExtProcServerOptions {
   readonly logger?: Logger;
   /** Bound of the POST to Large; keep it below Envoy's ext_proc `message_timeout`. */
   readonly retryTimeoutMs?: number;
+  /** A connection without a stream for this long is closed (`IDLE_TIMEOUT_MS`, same default). */
+  readonly idleTimeoutMs?: number;
   /** PEM certificate chain and key: serve TLS (Envoy's cluster sets an `UpstreamTlsContext`). */
   readonly tls?: { readonly cert: string; readonly key: string };
 }
@@ -153,7 +156,11 @@ export async function startExtProcServer(options: ExtProcServerOptions): Promise
     logger: options.logger,
     retryTimeoutMs: options.retryTimeoutMs,
   });
-  const server = new grpc.Server();
+  // A connection with no stream for this long gets GOAWAY and is closed: also one that never
+  // sent the HTTP/2 preface or sent half of it (without it, all three stayed open for good).
+  const server = new grpc.Server({
+    "grpc.max_connection_idle_ms": options.idleTimeoutMs ?? DEFAULT_CONFIG.idleTimeoutMs,
+  });
   server.addService(extProcService(loadExtProcPackage()).service, {
     Process: (call: grpc.ServerDuplexStream<ProcessingRequest, ProcessingResponse>) => {
       serveStream(processor, call);

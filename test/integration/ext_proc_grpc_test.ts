@@ -196,3 +196,54 @@ Deno.test("ext_proc: Large down means the client gets Small's error, counted", a
     await t.close();
   }
 });
+
+Deno.test({
+  name: "ext_proc: silent, half-preface and idle connections are closed after the idle timeout",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const store = new MemoryStore();
+    const idleTimeoutMs = 1_000;
+    const server = await startExtProcServer({
+      store,
+      largeClusterUrl: "http://127.0.0.1:9",
+      port: 0,
+      idleTimeoutMs,
+    });
+    const preface = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+    const settings = new Uint8Array([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    const sends = [undefined, preface.subarray(0, 10), new Uint8Array([...preface, ...settings])];
+    const conns: Deno.Conn[] = [];
+    try {
+      const closedAfter = await Promise.all(sends.map(async (send) => {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+        conns.push(conn);
+        const opened = performance.now();
+        if (send) await conn.write(send);
+        // Without the timeout the read never ends: the test's own guard fails it after 20 s.
+        const guard = setTimeout(() => conn.close(), 20_000);
+        const buffer = new Uint8Array(1024);
+        try {
+          while (await conn.read(buffer) !== null) { /* GOAWAY, then the close */ }
+        } catch {
+          // reset, or closed by the guard (then the elapsed time says so)
+        }
+        clearTimeout(guard);
+        return performance.now() - opened;
+      }));
+      for (const ms of closedAfter) {
+        assert.ok(ms >= idleTimeoutMs - 50 && ms < 15_000, `closed after ${ms.toFixed(0)} ms`);
+      }
+    } finally {
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // closed by the server
+        }
+      }
+      await server.close();
+      await store.close();
+    }
+  },
+});
