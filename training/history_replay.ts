@@ -58,8 +58,18 @@ const keysOf = (rows: readonly LoggedQuery[]) =>
  * read no history; rows without an end time add none.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pointInTimeHistory } from "./history_replay.ts";
+ * import { loadQueryLog } from "./query_log.ts";
+ * const fixture = new URL("../test/fixtures/query_log_small.jsonl", import.meta.url).pathname;
+ * const log = await loadQueryLog(fixture);
  * const snapshots = pointInTimeHistory(log.rows); // one per row, in row order
+ * assert.equal(snapshots.length, log.rows.length);
+ * // The first query submitted saw no run end before it: it reads no history.
+ * const first = log.rows.reduce((a, r, i) => (r.time < log.rows[a].time ? i : a), 0);
+ * assert.equal(snapshots[first].template ?? snapshots[first].user, undefined);
+ * assert.ok(snapshots.some((s) => s.template !== undefined), "later queries read history");
  * ```
  */
 export function pointInTimeHistory(rows: readonly LoggedQuery[]): HistorySnapshot[] {
