@@ -202,16 +202,18 @@ async function assertAlive(servers: readonly Instance[]): Promise<void> {
 async function startRouter(
   large: Instance,
   model: string | undefined,
+  ports?: { port: number; extProcPort: number },
 ): Promise<
   {
     port: number;
     extProcPort: number;
     metric: (name: string) => Promise<number>;
+    decisionsByReason: () => Promise<Record<string, number>>;
     stop: () => Promise<void>;
   }
 > {
-  const port = freeLoopbackPort();
-  const extProcPort = freeLoopbackPort();
+  const port = ports?.port ?? freeLoopbackPort();
+  const extProcPort = ports?.extProcPort ?? freeLoopbackPort();
   const env: Record<string, string> = {
     HOST: "127.0.0.1",
     PORT: String(port),
@@ -250,6 +252,16 @@ async function startRouter(
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       const line = text.split("\n").find((l) => l.startsWith(name + " "));
       return line ? Number(line.split(" ")[1]) : 0;
+    },
+    async decisionsByReason() {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const counts: Record<string, number> = {};
+      for (const line of text.split("\n")) {
+        const m = /^trino_router_decisions_total\{decision="(\w+)",reason="([\w-]+)"[^}]*\} (\S+)$/
+          .exec(line);
+        if (m) counts[`${m[1]}/${m[2]}`] = (counts[`${m[1]}/${m[2]}`] ?? 0) + Number(m[3]);
+      }
+      return counts;
     },
     async stop() {
       child.kill("SIGTERM");
@@ -303,6 +315,7 @@ async function runOnce(
   retries: () => Promise<number>,
   servers: ReadonlySet<number>,
   pids: Readonly<Record<string, number>>,
+  decisions?: () => Promise<Record<string, number>>,
 ): Promise<RunResult> {
   const before = new Set(collector.events.keys());
   const retriesBefore = await retries();
@@ -335,6 +348,7 @@ async function runOnce(
     wallSeconds,
     load: [load0, loadAverage()],
     processCpuSeconds: processCpu,
+    ...(decisions ? { decisions: await decisions() } : {}),
   };
   log(
     `repeat ${repeat} ${config}: ${wallSeconds.toFixed(0)} s, ${events.length} events, ` +
@@ -385,6 +399,8 @@ function formatReport(
     startedAt: string;
     calibration?: Calibration;
     idleCores?: Readonly<Record<string, number>>;
+    /** Routed runs' router decisions by class/reason, by repeat. */
+    decisions?: readonly (readonly [number, Readonly<Record<string, number>>])[];
   },
 ): string {
   const cores = (server: string) =>
@@ -559,6 +575,16 @@ function formatReport(
     "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows,
     "",
+    ...(meta.decisions?.length
+      ? [
+        "## Router decisions in the routed runs (class/reason: count)",
+        "",
+        ...meta.decisions.map(([repeat, d]) =>
+          `- repeat ${repeat}: ${Object.entries(d).map(([k, v]) => `${k} ${v}`).join(", ")}`
+        ),
+        "",
+      ]
+      : []),
     "## CPU: completion events' task CPU vs the servers' process CPU",
     "",
     "Task CPU = the sum of `cpuTime` of the server's completion events (what the planner works " +
@@ -685,6 +711,9 @@ async function analyzeAndReport(recorded: Recorded): Promise<void> {
     startedAt,
     calibration,
     idleCores,
+    decisions: results.flatMap((x) =>
+      x.config === "routed" && x.decisions ? [[x.repeat, x.decisions] as const] : []
+    ),
   });
   await writeFile(join(settings.out, "report.md"), report);
   await writeFile(join(settings.out, "light_cdf.svg"), cdfChart(analyses, "light"));
@@ -886,14 +915,23 @@ async function main(): Promise<void> {
     );
     log(`idle burn (cores): ${JSON.stringify(idleCores)}`);
 
-    const runConfig = (
+    const runConfig = async (
       config: RunResult["config"],
       repeat: number,
       seed: number,
       plan: readonly PlannedQuery[],
       at: Settings,
-    ) =>
-      runOnce(
+    ) => {
+      if (config === "routed") {
+        // A fresh router (same ports, so Envoy needs no change) per routed run: its memory store's
+        // template cache would otherwise carry marks from the warm-up or an earlier run. At 02:04
+        // a cold Small at load 50 timed out (60 s) on warm-up queries, which marked their
+        // templates heavy for 24 h and sent 313 of 600 later queries to Large.
+        const ports = { port: router!.port, extProcPort: router!.extProcPort };
+        await router!.stop();
+        router = await startRouter(large, settings.model, ports);
+      }
+      return await runOnce(
         config,
         repeat,
         seed,
@@ -904,7 +942,9 @@ async function main(): Promise<void> {
         config === "symmetric" ? () => Promise.resolve(0) : retries,
         new Set(config === "symmetric" ? [symmetric.port] : [small.port, large.port]),
         pids,
+        config === "routed" ? () => router!.decisionsByReason() : undefined,
       );
+    };
 
     let calibration: Calibration | undefined;
     if (settings.calibrate.length) {

@@ -40,6 +40,11 @@ export interface RunResult {
    * in runs recorded before it was measured.
    */
   readonly processCpuSeconds?: Readonly<Record<string, number>>;
+  /**
+   * Routed runs: the router's decisions by "class/reason" over the run (a fresh router per run, so
+   * a template-cache entry from an earlier run cannot steer this one). Absent in older runs.
+   */
+  readonly decisions?: Readonly<Record<string, number>>;
 }
 
 /** The instance (by port) that ran an event. */
