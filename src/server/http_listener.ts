@@ -62,7 +62,10 @@ export interface ConnectionStats {
 export interface HttpListener {
   readonly addr: { readonly hostname: string; readonly port: number };
   readonly stats: () => ConnectionStats;
-  /** Stops listening, closes idle connections and waits for open requests. */
+  /**
+   * Stops listening, closes idle connections, gives open requests {@linkcode SHUTDOWN_GRACE_MS},
+   * then closes every connection.
+   */
   shutdown(): Promise<void>;
 }
 
@@ -71,6 +74,9 @@ export interface HttpListener {
  * connection outside the in-flight budget); larger ones stream, read as the handler consumes.
  */
 const SMALL_BODY_BYTES = 16 * 1024;
+
+/** Time open requests get to finish when the listener shuts down. */
+export const SHUTDOWN_GRACE_MS = 2_000;
 
 type FetchHandler = (request: Request) => Response | Promise<Response>;
 
@@ -199,7 +205,14 @@ export async function serveHttp(
       new Promise<void>((resolve) => {
         stopped = true;
         clearTimeout(timer);
-        server.close(() => resolve());
+        // Closing stops the header-deadline checks too: a silent or half-sent connection would
+        // hold the shutdown for as long as its client likes. Requests get a grace period, then
+        // every connection is closed.
+        const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
         server.closeIdleConnections();
       }),
   };

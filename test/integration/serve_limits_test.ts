@@ -54,6 +54,17 @@ function routerProcess(port: number, env: Record<string, string>) {
       }
       assert.ok(await healthy(port), "router started");
     },
+    /** Sends SIGTERM; resolves true once it exited, false if it did not within `ms`. */
+    async terminate(ms: number): Promise<boolean> {
+      child.kill("SIGTERM");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const gone = await Promise.race([
+        status.then(() => true),
+        new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms)),
+      ]);
+      clearTimeout(timer);
+      return gone;
+    },
     /** Stops it; prints its output when `failed`. */
     async stop(failed: boolean) {
       if (!exited) child.kill("SIGTERM");
@@ -195,6 +206,29 @@ Deno.test({
         }
       }
       await router.stop(!ok);
+    }
+  },
+});
+
+Deno.test({
+  name: "SIGTERM stops the router although a silent connection is still open",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const port = await freeLoopbackPort();
+    // No header deadline within the test: only the shutdown's own grace can close it.
+    const router = routerProcess(port, { HEADER_TIMEOUT_MS: "600000" });
+    let silent: Deno.Conn | undefined;
+    let exited = false;
+    try {
+      await router.started();
+      silent = await Deno.connect({ hostname: "127.0.0.1", port });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      exited = await router.terminate(30_000);
+      assert.ok(exited, "still running 30 s after SIGTERM");
+    } finally {
+      silent?.close();
+      await router.stop(!exited);
     }
   },
 });
