@@ -51,7 +51,11 @@ export interface Config {
    * a request is answered at once with its endpoint's "busy" answer, its body unread.
    */
   readonly maxInFlightBytes: number;
-  /** Time a whole request body may take to arrive (`BODY_TIMEOUT_MS`). */
+  /**
+   * Time a request's body may take to arrive (`BODY_TIMEOUT_MS`): the listener cuts a request
+   * not whole within `HEADER_TIMEOUT_MS` + this time from its start (408, closed), and the
+   * handler's read of it fails, giving its bytes back to the in-flight budget.
+   */
   readonly bodyTimeoutMs: number;
   /**
    * Time a request's headers may take to arrive, counted from the connection's start or its

@@ -84,7 +84,7 @@ export function serveOptions(
     ...(material.tls ? { cert: material.tls.cert, key: material.tls.key } : {}),
     limits: {
       headerTimeoutMs: config.headerTimeoutMs,
-      // Headers, then the body in its own time.
+      // Headers, then the body in its own time: the router's one body deadline.
       requestTimeoutMs: config.headerTimeoutMs + config.bodyTimeoutMs,
       idleTimeoutMs: config.idleTimeoutMs,
       maxConnections: config.maxConnections,

@@ -184,9 +184,7 @@ export async function createService(
     }).catch(() => {/* the store degrades on its own; a lost record costs one join */});
   };
   // One budget of request-body bytes for every endpoint of this process.
-  const inFlight = new InFlightBudget(config.maxInFlightBytes, {
-    bodyTimeoutMs: config.bodyTimeoutMs,
-  });
+  const inFlight = new InFlightBudget(config.maxInFlightBytes);
   const app = createApp({
     config,
     inFlight,

@@ -1,8 +1,8 @@
 /**
  * The router's HTTP(S) listener, with per-connection limits `Deno.serve` does not offer: a
  * deadline for a request's headers (from the connection's start or its previous answer), one for
- * the whole request, an idle keep-alive timeout, and a cap on open connections that sheds the
- * longest-idle connection to admit a new one. Built on Deno's `node:http` server (Node's
+ * the whole request (the router's only body deadline), an idle keep-alive timeout, and a cap on
+ * open connections that sheds the longest-idle connection to admit a new one. Built on Deno's `node:http` server (Node's
  * connection handling and timeouts) with a thin adapter to the app's `fetch` handler.
  *
  * Why not `Deno.serve`: it keeps a silent, a half-sent or a keep-alive connection open forever
@@ -21,7 +21,13 @@ import type { Socket } from "node:net";
 export interface ConnectionLimits {
   /** A request's headers must arrive whole within this time (`HEADER_TIMEOUT_MS`); else 408. */
   readonly headerTimeoutMs: number;
-  /** A whole request (headers and body) must arrive within this time; else 408. */
+  /**
+   * A whole request (headers and body) must arrive within this time; else 408 and the
+   * connection is closed. The router's one body deadline (`HEADER_TIMEOUT_MS` +
+   * `BODY_TIMEOUT_MS`): it sees every request, small bodies read here before any handler
+   * included, frees the connection as well as the body's bytes, and costs no timer per request.
+   * A handler still reading the body sees its read fail.
+   */
   readonly requestTimeoutMs: number;
   /** A keep-alive connection without a request for this long is closed (`IDLE_TIMEOUT_MS`). */
   readonly idleTimeoutMs: number;
@@ -141,6 +147,17 @@ export async function serveHttp(
   const server = options.cert
     ? https.createServer({ ...serverOptions, cert: options.cert, key: options.key }, onRequest)
     : http.createServer(serverOptions, onRequest);
+  // Node's own answers to a request it could not take (deadline passed, malformed, headers too
+  // large) carry no body; these name the problem in JSON like every other router error.
+  server.on("clientError", (error: Error & { code?: string }, socket: Socket) => {
+    const response = socket as Socket & { _httpMessage?: { headersSent?: boolean } };
+    // Reset by the client, or an answer already under way: nothing can be said any more.
+    if (error.code === "ECONNRESET" || !socket.writable || response._httpMessage?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    socket.end(clientErrorResponse(error.code, serverOptions), () => socket.destroy());
+  });
   server.on("connection", (socket: Socket) => {
     if (connections.size >= limits.maxConnections) {
       const idle = longestIdle(connections);
@@ -216,6 +233,25 @@ export async function serveHttp(
         server.closeIdleConnections();
       }),
   };
+}
+
+/** A raw HTTP/1.1 answer, JSON, to a request the parser or a deadline refused. */
+function clientErrorResponse(
+  code: string | undefined,
+  deadlines: { readonly headersTimeout: number; readonly requestTimeout: number },
+): string {
+  const [status, error] = code === "ERR_HTTP_REQUEST_TIMEOUT"
+    ? [
+      "408 Request Timeout",
+      `request not received in time: headers within ${deadlines.headersTimeout} ms, ` +
+      `the whole request within ${deadlines.requestTimeout} ms`,
+    ]
+    : code === "HPE_HEADER_OVERFLOW"
+    ? ["431 Request Header Fields Too Large", "request headers too large"]
+    : ["400 Bad Request", "malformed HTTP request"];
+  const body = JSON.stringify({ error });
+  return `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
 
 /** The TCP socket under a TLS socket (the one the cap counts), or the socket itself. */

@@ -339,19 +339,50 @@ Deno.test("client-chosen HTTP methods never become metric label values", async (
   }
 });
 
-Deno.test("a body trickled in too slowly gives its bytes back to the budget", async () => {
+/** Sends `head` and reads until the server closes: its whole answer, and when it closed. */
+async function trickle(
+  port: number,
+  head: string,
+): Promise<{ answer: string; closedAfterMs: number }> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const start = performance.now();
+  let answer = "";
+  try {
+    await conn.write(new TextEncoder().encode(head));
+    const buffer = new Uint8Array(4096);
+    for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+      answer += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+  } catch {
+    // reset by the server: closed as well
+  } finally {
+    conn.close();
+  }
+  return { answer, closedAfterMs: performance.now() - start };
+}
+
+Deno.test("a body trickled in too slowly is cut at the deadline with 408 and gives its bytes back", async () => {
+  const headerTimeoutMs = 1_000;
+  const bodyTimeoutMs = 1_000;
+  const deadlineMs = headerTimeoutMs + bodyTimeoutMs;
   const { url, stop } = await served({
     ...TEST_CONFIG,
     maxInFlightBytes: 1536 * 1024,
-    bodyTimeoutMs: 500,
+    headerTimeoutMs,
+    bodyTimeoutMs,
   });
   const port = Number(new URL(url).port);
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
-    // Declares a megabyte, sends a few bytes, then stalls.
-    await conn.write(new TextEncoder().encode(
+    // A megabyte declared (streamed to the handler, held in the budget) and a small body (read
+    // whole by the listener before any handler): a few bytes of each, then they stall.
+    const large = trickle(
+      port,
       `POST /v1/route HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n{"sqlText": "`,
-    ));
+    );
+    const small = trickle(
+      port,
+      `POST /v1/route HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"sqlText": "`,
+    );
     await new Promise((resolve) => setTimeout(resolve, 100));
     const body = JSON.stringify({ sqlText: `SELECT '${"x".repeat(1024 * 1024 - 100)}'` });
     const post = async () => {
@@ -359,13 +390,23 @@ Deno.test("a body trickled in too slowly gives its bytes back to the budget", as
       await response.body?.cancel();
       return response.status;
     };
-    // While the trickle holds its megabyte, another does not fit...
+    // While the trickle holds its megabyte, another does not fit.
     assert.equal(await post(), 503);
-    // ...and once its deadline passed, it does.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    assert.equal(await post(), 200);
+    for (const cut of await Promise.all([large, small])) {
+      const [head, json] = cut.answer.split("\r\n\r\n");
+      assert.equal(head.split("\r\n")[0], "HTTP/1.1 408 Request Timeout");
+      assert.match(head, /connection: close/i);
+      assert.match(JSON.parse(json).error, /not received in time.*2000 ms/);
+      assert.ok(cut.closedAfterMs >= deadlineMs - 50, `cut after ${cut.closedAfterMs} ms: early`);
+    }
+    // Its read failed, so its megabyte went back to the budget: the next one fits.
+    let status = await post();
+    for (let i = 0; i < 20 && status === 503; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      status = await post();
+    }
+    assert.equal(status, 200);
   } finally {
-    conn.close();
     await stop();
   }
 });
