@@ -27,7 +27,7 @@ import { InFlightBudget } from "./server/serve_limits.ts";
 import { createStore, registerStoreMetrics, type Store } from "./store/mod.ts";
 import { createFeedbackLoop, type FeedbackLoop, registerFeedbackMetrics } from "./feedback/mod.ts";
 import { startExtProcServer } from "./ext_proc/mod.ts";
-import { decisionRecordKey } from "./routing/join_key.ts";
+import { decisionRecordKey } from "./sql/join_key.ts";
 import { readServeMaterial, type ServeMaterial } from "./serve_options.ts";
 import type { AppliedDecision } from "./rollout/mode.ts";
 import { RolloutControl } from "./rollout/rollout_control.ts";

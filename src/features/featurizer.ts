@@ -40,7 +40,7 @@ import {
 } from "./history.ts";
 import { EMPTY_TABLE_CATALOG, type TableCatalog, tableSizeLookup } from "./table_catalog.ts";
 import { tableReferences } from "./table_references.ts";
-import { decisionJoinKey } from "../routing/join_key.ts";
+import { decisionJoinKey } from "../sql/join_key.ts";
 import { createTfidfVectorizer, type TfidfSpec } from "./tfidf.ts";
 import { TOKEN_FEATURE_NAMES, tokenFeatures } from "./token_features.ts";
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { decisionJoinKey, decisionRecordKey } from "../routing/join_key.ts";
+import { decisionJoinKey, decisionRecordKey } from "../sql/join_key.ts";
 import { isModelDecision, type QueryClass } from "../routing/router.ts";
 import {
   eventToQueryInput,
@@ -205,7 +205,7 @@ const UNKNOWN_CLUSTER = "unknown";
  * import { createFeedbackLoop } from "./feedback_loop.ts";
  * const store = new MemoryStore();
  * const feedback = createFeedbackLoop({ store, log: () => {} });
- * import { decisionRecordKey } from "../routing/join_key.ts";
+ * import { decisionRecordKey } from "../sql/join_key.ts";
  * await store.putDecision(decisionRecordKey({ queryId: "q1", sqlText: "SELECT 1" }), {
  *   queryId: "q1", decision: "light", reason: "model", modelVersion: "v1", modelScore: 0.1,
  *   statementKind: "read", templateFingerprint: "0123456789abcdef", targetCluster: "small",

@@ -14,7 +14,7 @@ import type { ModelManifest } from "../model/manifest.ts";
 import type { FeatureContribution } from "../model/explain.ts";
 import { mustRunOnLarge, type StatementKind } from "../sql/statement_kind.ts";
 import { LruCache } from "../lru_cache.ts";
-import { sharingJoinKey } from "./join_key.ts";
+import { sharingJoinKey } from "../sql/join_key.ts";
 
 /** A query and its context, as every adapter hands it to the router. */
 export interface RouteInput extends QueryInput {

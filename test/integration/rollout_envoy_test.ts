@@ -12,7 +12,7 @@ import { envoyInstalled } from "../../tools/harness/envoy_process.ts";
 import { DEFAULT_ROLLOUT_CONFIG } from "../../src/rollout/rollout_config.ts";
 import { inCanary, type RolloutMode } from "../../src/rollout/mode.ts";
 import { SHADOW_COPY_TAG } from "../../src/rollout/shadow_route.ts";
-import { decisionJoinKey } from "../../src/routing/join_key.ts";
+import { decisionJoinKey } from "../../src/sql/join_key.ts";
 import {
   CTAS_SQL,
   type EnvoyFixture,

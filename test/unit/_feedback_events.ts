@@ -7,7 +7,7 @@
  */
 
 import { eventToQueryInput, type QueryCompletedEvent } from "../../src/labels/query_event.ts";
-import { decisionRecordKey } from "../../src/routing/join_key.ts";
+import { decisionRecordKey } from "../../src/sql/join_key.ts";
 import type { DecisionRecord } from "../../src/store/store.ts";
 
 /** Options of {@linkcode completedEvent}. */

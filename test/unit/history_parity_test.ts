@@ -14,7 +14,7 @@ import { eventToQueryInput } from "../../src/labels/query_event.ts";
 import { instantMillis } from "../../src/features/context_features.ts";
 import { HEURISTIC_MANIFEST } from "../../src/model/heuristic.ts";
 import type { ModelManifest } from "../../src/model/manifest.ts";
-import { decisionRecordKey } from "../../src/routing/join_key.ts";
+import { decisionRecordKey } from "../../src/sql/join_key.ts";
 import { createRouter, modelInput } from "../../src/routing/router.ts";
 import { modelSetFromBundles } from "../../src/model/model_set.ts";
 import { queryHistoryKeys } from "../../src/features/history.ts";

@@ -8,7 +8,7 @@ import { createService, type Service } from "../../src/service.ts";
 import { ADMIN_HEADERS, capturingLogger, TEST_CONFIG } from "./_fixtures.ts";
 import { completedEvent } from "./_feedback_events.ts";
 import { DEFAULT_ROLLOUT_CONFIG } from "../../src/rollout/rollout_config.ts";
-import { decisionJoinKey } from "../../src/routing/join_key.ts";
+import { decisionJoinKey } from "../../src/sql/join_key.ts";
 import type { Config } from "../../src/config.ts";
 
 const SQL = "SELECT * FROM orders WHERE orderdate = DATE '2025-08-10'";

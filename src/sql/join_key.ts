@@ -13,7 +13,18 @@
  */
 
 import { createHash } from "node:crypto";
-import type { RouteInput } from "./router.ts";
+
+/**
+ * What the join key reads of a query: its SQL text and session identity, as both the routing
+ * request and Trino's completion event carry them.
+ */
+export interface JoinKeyInput {
+  readonly sqlText: string;
+  readonly user?: string;
+  readonly source?: string;
+  readonly catalog?: string;
+  readonly schema?: string;
+}
 
 /**
  * The join key of a request or a logged query; identical for the two sides of one query.
@@ -27,7 +38,7 @@ import type { RouteInput } from "./router.ts";
  * ```
  */
 export function decisionJoinKey(
-  input: Pick<RouteInput, "sqlText" | "user" | "source" | "catalog" | "schema">,
+  input: JoinKeyInput,
 ): string {
   // Several records of one request need it (decision record, labeled log): the SQL is hashed
   // once per input object (inputs are read-only once built).
@@ -56,7 +67,7 @@ const joinKeys = new WeakMap<object, string>();
  * ```
  */
 export function sharingJoinKey<T extends object>(
-  source: Pick<RouteInput, "sqlText" | "user" | "source" | "catalog" | "schema">,
+  source: JoinKeyInput,
   derived: T,
 ): T {
   // (A text that is not a string has no join key; the featurizer keys it apart.)
@@ -65,7 +76,7 @@ export function sharingJoinKey<T extends object>(
 }
 
 function computeJoinKey(
-  input: Pick<RouteInput, "sqlText" | "user" | "source" | "catalog" | "schema">,
+  input: JoinKeyInput,
 ): string {
   return "req:" + createHash("sha256")
     .update(
@@ -98,7 +109,7 @@ function computeJoinKey(
  * ```
  */
 export function decisionRecordKey(
-  input: Pick<RouteInput, "sqlText" | "user" | "source" | "catalog" | "schema" | "queryId">,
+  input: JoinKeyInput & { readonly queryId?: string },
 ): string {
   const joinKey = decisionJoinKey(input);
   return input.queryId ? `id:${input.queryId}|${joinKey}` : joinKey;
