@@ -4,8 +4,9 @@
  * model gave them when the bundle was sealed). A file that still parses but was altered (say,
  * every leaf's sign flipped) fails one or the other and the bundle is refused.
  *
- * Bundles are sealed by `training/bundle_integrity.ts` (`sealBundle`); the router and hot reload
- * check them with {@linkcode verifyBundle} (or its two halves).
+ * Bundles are sealed by `training/bundle_integrity.ts` (`sealBundle`); every load, hot reload
+ * included, checks them with {@linkcode verifyFileDigests} and {@linkcode verifyParity}
+ * (`model_set.ts`).
  *
  * @module
  */
@@ -134,7 +135,26 @@ export function verifyFileDigests(
   }
 }
 
-/** Scores the parity samples with `scorer` and refuses the bundle when any score moved. */
+/**
+ * Scores the parity samples with `scorer` (built from the bundle's own model file) and refuses
+ * the bundle when any score moved.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BundleIntegrityError, integrityOf, verifyParity } from "./bundle_integrity.ts";
+ * import { readBundleFolder } from "./model_source.ts";
+ * import { createOnnxScorer } from "./onnx_scorer.ts";
+ * const folder = new URL("../../test/fixtures/models/tiny-xgb", import.meta.url).pathname;
+ * const { manifest, onnxBytes } = (await readBundleFolder(folder))!;
+ * const integrity = integrityOf(manifest, folder)!;
+ * const scorer = await createOnnxScorer(onnxBytes!, manifest.onnx!);
+ * await verifyParity(integrity, scorer, folder);
+ * const moved = { ...integrity, parity: [{ ...integrity.parity[0], score: 2 }] };
+ * await assert.rejects(verifyParity(moved, scorer, folder), BundleIntegrityError);
+ * await scorer.close();
+ * ```
+ */
 export async function verifyParity(
   integrity: BundleIntegrity,
   scorer: Scorer,
@@ -150,35 +170,4 @@ export async function verifyParity(
       );
     }
   });
-}
-
-/**
- * Both checks for one bundle: file checksums, then the parity samples scored by `scorer` (the
- * scorer built from the bundle's own model file). Throws {@linkcode BundleIntegrityError}.
- * For hot reload: call it on a freshly loaded bundle before swapping it in.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { BundleIntegrityError, verifyBundle } from "./bundle_integrity.ts";
- * import { readBundleFolder } from "./model_source.ts";
- * import { createOnnxScorer } from "./onnx_scorer.ts";
- * const folder = new URL("../../test/fixtures/models/tiny-xgb", import.meta.url).pathname;
- * const { manifest, files, onnxBytes } = (await readBundleFolder(folder))!;
- * const scorer = await createOnnxScorer(onnxBytes!, manifest.onnx!);
- * await verifyBundle({ manifest, files: files! }, scorer, folder);
- * const tampered = new Map(files).set("model.onnx", new Uint8Array([1, 2, 3]));
- * await assert.rejects(verifyBundle({ manifest, files: tampered }, scorer, folder), BundleIntegrityError);
- * await scorer.close();
- * ```
- */
-export async function verifyBundle(
-  bundle: { readonly manifest: ModelManifest; readonly files: ReadonlyMap<string, Uint8Array> },
-  scorer: Scorer,
-  where: string,
-): Promise<void> {
-  const integrity = integrityOf(bundle.manifest, where);
-  if (integrity === undefined) return;
-  verifyFileDigests(integrity, bundle.files, where);
-  await verifyParity(integrity, scorer, where);
 }

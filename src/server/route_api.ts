@@ -23,7 +23,7 @@ export const MODEL_VERSION_HEADER = "X-Model-Version";
  * The response body: the design's fields plus diagnostics. `decision` is the model's answer;
  * `targetCluster` is where the query runs under `rolloutMode` (Large in `shadow`, for instance).
  */
-export function decisionBody(decision: AppliedDecision): Record<string, unknown> {
+function decisionBody(decision: AppliedDecision): Record<string, unknown> {
   return {
     queryId: decision.queryId ?? null,
     decision: decision.decision,
