@@ -7,9 +7,11 @@ import {
   generateShape,
   GENERATOR,
   keyEdges,
+  MIXES,
   renderShape,
   SCALES,
 } from "../../tools/workload/random_queries.ts";
+import schema from "../../tools/workload/random_schema.json" with { type: "json" };
 
 const plan = generateRandomPlan({ shapes: 400, seed: 7, smallShare: 0.2, cpuCap: "3s" });
 
@@ -161,4 +163,123 @@ Deno.test("the structural mix is named in client info and leans to more tables",
     () => generateRandomPlan({ shapes: 1, seed: 1, smallShare: 0, mix: "nope" }),
     /unknown mix nope/,
   );
+});
+
+/** SHA-256 of a plan, hex. */
+async function digest(value: unknown): Promise<string> {
+  const bytes = new TextEncoder().encode(JSON.stringify(value));
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return [...hash].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+Deno.test("the base and structural mixes still plan exactly what their chunks ran", async () => {
+  // Pinned before the analyst mix was added: the logged chunks must stay reproducible.
+  const pins: Record<string, [string, string]> = {
+    base: [
+      "7cda2e8d1d68193ff703de666c366adda1b261c652ea69e868f0fae4e809ddd3",
+      "j5-subwin-plain-nonsel",
+    ],
+    structural: [
+      "2ff3cfbe34911e8f1fb33790526fec1e6f410cc4b4be63ef4b85739dd8cc1a57",
+      "j7-subwin-plain",
+    ],
+  };
+  for (const [mix, [hash, family]] of Object.entries(pins)) {
+    const p = generateRandomPlan({ shapes: 200, seed: 1001, smallShare: 0.2, cpuCap: "3s", mix });
+    assert.equal(await digest(p), hash, mix);
+    assert.equal(generateShape(new Rng(5), MIXES[mix]).family, family, mix);
+  }
+});
+
+const analyst = generateRandomPlan({
+  shapes: 300,
+  seed: 11,
+  smallShare: 0.2,
+  cpuCap: "3s",
+  mix: "analyst",
+});
+
+Deno.test("the analyst mix is deterministic per seed and named in client info", () => {
+  const again = generateRandomPlan({
+    shapes: 300,
+    seed: 11,
+    smallShare: 0.2,
+    cpuCap: "3s",
+    mix: "analyst",
+  });
+  assert.deepEqual(again, analyst);
+  const other = generateRandomPlan({ shapes: 50, seed: 12, smallShare: 0.2, mix: "analyst" });
+  assert.notDeepEqual(other.map((q) => q.sql), analyst.slice(0, 100).map((q) => q.sql));
+  for (const q of analyst) {
+    const info = JSON.parse(q.clientInfo!);
+    assert.equal(info.mix, "analyst");
+    assert.equal(info.family, q.family);
+    assert.match(q.family, /^an-(star|yoy|channel|outlier|chain|profile)-c\d/);
+  }
+});
+
+Deno.test("analyst shapes name only tables and columns of random_schema.json", () => {
+  const r = new Rng(21);
+  for (let i = 0; i < 300; i++) {
+    const shape = generateShape(r, MIXES.analyst);
+    const cols = new Map<string, Set<string>>();
+    for (const [, catalog, table, alias] of shape.sql.matchAll(/\{\{(\w+)\.(\w+)\}\} (\w+)/g)) {
+      assert.equal(catalog, shape.catalog, shape.sql);
+      const t =
+        (schema as Record<string, { tables: Record<string, { columns: { name: string }[] }> }>)[
+          catalog
+        ]?.tables[table];
+      assert.ok(t, `${catalog}.${table} is not in random_schema.json`);
+      const set = cols.get(alias) ?? new Set();
+      for (const c of t.columns) set.add(c.name);
+      cols.set(alias, set);
+    }
+    assert.ok(cols.size >= 1, shape.sql);
+    // A qualified column is a column of a table bound to that alias, or a name the SQL defines
+    // (a CTE's or derived table's output column).
+    const defined = new Set([...shape.sql.matchAll(/\bAS (\w+)/g)].map((m) => m[1]));
+    for (const [ref, alias, col] of shape.sql.matchAll(/\b([a-z]\w*)\.([a-z_]\w*)\b/g)) {
+      if (!cols.has(alias) || ref.startsWith("tpc")) continue;
+      assert.ok(cols.get(alias)!.has(col) || defined.has(col), `${ref} in\n${shape.sql}`);
+    }
+  }
+});
+
+Deno.test("analyst queries lex into reads and cover every recipe and habit", () => {
+  for (const q of analyst) {
+    const { tokens, truncated } = lex(q.sql);
+    assert.equal(truncated, false);
+    assert.equal(statementKind(tokens), "read", q.sql);
+    let depth = 0;
+    for (const t of tokens) depth += t.text === "(" ? 1 : t.text === ")" ? -1 : 0;
+    assert.equal(depth, 0, q.sql);
+    assert.ok(!q.sql.includes("{{"), q.sql);
+  }
+  const families = new Set(analyst.map((q) => q.family));
+  const has = (re: RegExp) => [...families].some((f) => re.test(f));
+  for (const recipe of ["star", "yoy", "channel", "outlier", "chain", "profile"]) {
+    assert.ok(has(new RegExp(`^an-${recipe}-`)), recipe);
+  }
+  for (const tag of ["win", "semi", "cdist", "fan", "nolim"]) {
+    assert.ok(has(new RegExp(`-${tag}(-|$)`)), tag);
+  }
+  assert.ok(has(/-c[45]/), "4–5 CTEs");
+  const sql = analyst.map((q) => q.sql).join("\n");
+  for (
+    const s of [
+      "UNION ALL",
+      "cur.yr = prev.yr + 1",
+      "OVER (PARTITION BY",
+      "EXISTS (",
+      "HAVING",
+      "CASE WHEN",
+      "CROSS JOIN",
+      "LIMIT 100",
+    ]
+  ) {
+    assert.ok(sql.includes(s), s);
+  }
+  // Most finals end in a LIMIT, some do not.
+  const limited = analyst.filter((q) => /\nLIMIT \d+$/.test(q.sql)).length / analyst.length;
+  assert.ok(limited > 0.6 && limited < 0.95, String(limited));
 });

@@ -32,7 +32,7 @@ const { values } = parseArgs({
     shapes: { type: "string", default: "600" },
     /** Random generator: `query_max_cpu_time` of every query ("" = none). */
     "cpu-cap": { type: "string", default: "3s" },
-    /** Random generator: sampling mix (`base`, `structural`; see random_queries.ts MIXES). */
+    /** Random generator: sampling mix (`base`, `structural`, `analyst`; see random_queries.ts MIXES). */
     mix: { type: "string", default: "base" },
     seed: { type: "string", default: "42" },
     "small-share": { type: "string", default: "0.15" },
