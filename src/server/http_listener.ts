@@ -55,19 +55,9 @@ export interface HttpListenOptions {
   readonly onRestart?: (error: Error, delayMs: number) => void;
 }
 
-/** Connections now, and how many were shed since start, by cause. */
-export interface ConnectionStats {
-  readonly open: number;
-  /** Closed to admit a new connection past the cap. */
-  readonly evicted: number;
-  /** Refused past the cap: every open connection was serving a request. */
-  readonly refused: number;
-}
-
 /** A listener started by {@linkcode serveHttp}. */
 export interface HttpListener {
   readonly addr: { readonly hostname: string; readonly port: number };
-  readonly stats: () => ConnectionStats;
   /**
    * Stops listening, closes idle connections, gives open requests {@linkcode SHUTDOWN_GRACE_MS},
    * then closes every connection.
@@ -122,8 +112,6 @@ export async function serveHttp(
   const { limits } = options;
   const scheme = options.cert ? "https" : "http";
   const connections: Connections = new Map();
-  let evicted = 0;
-  let refused = 0;
   const serverOptions = {
     headersTimeout: limits.headerTimeoutMs,
     requestTimeout: Math.max(limits.requestTimeoutMs, limits.headerTimeoutMs + 1),
@@ -162,11 +150,9 @@ export async function serveHttp(
     if (connections.size >= limits.maxConnections) {
       const idle = longestIdle(connections);
       if (idle) {
-        evicted++;
         connections.delete(idle);
         idle.destroy();
       } else {
-        refused++;
         socket.destroy();
         return;
       }
@@ -217,7 +203,6 @@ export async function serveHttp(
 
   return {
     addr,
-    stats: () => ({ open: connections.size, evicted, refused }),
     shutdown: () =>
       new Promise<void>((resolve) => {
         stopped = true;
