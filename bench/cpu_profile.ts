@@ -3,7 +3,8 @@
  * drives `POST /v1/route` at 32 connections (the warm mix, or `BENCH_MIX=cold`), samples the
  * server's main thread with the inspector's profiler, and prints the functions by self time and
  * the source files by self time. The profile is written for Chrome DevTools too
- * (`BENCH_PROFILE_OUT`, default `/tmp/router.cpuprofile`).
+ * (`BENCH_PROFILE_OUT`, default `/tmp/router.cpuprofile`). `BENCH_REDIS=1` gives the server a
+ * local Redis as its store (what several workers share).
  *
  * ```sh
  * BENCH_SERVER_CPUS=0 taskset -c 1 node_modules/.bin/deno run -A bench/cpu_profile.ts
@@ -13,6 +14,7 @@
  */
 
 import { freeLoopbackPort } from "../tools/harness/local_process.ts";
+import { RedisServer } from "../test/integration/_redis_server.ts";
 import { benchRequest, type Mix } from "./_queries.ts";
 import { waitReady } from "./_http1.ts";
 
@@ -24,6 +26,7 @@ const SECONDS = Number(env("BENCH_SECONDS") ?? 10);
 const CPUS = env("BENCH_SERVER_CPUS");
 const MIX = (env("BENCH_MIX") ?? "warm") as Mix;
 const OUT = env("BENCH_PROFILE_OUT") ?? "/tmp/router.cpuprofile";
+const redis = env("BENCH_REDIS") === "1" ? await RedisServer.start() : undefined;
 
 const args = [
   Deno.execPath(),
@@ -39,6 +42,7 @@ const server = new Deno.Command(CPUS ? "taskset" : args[0], {
     HOST: "127.0.0.1",
     WORKERS: "1",
     MODEL_DIR: `models/${Deno.readTextFileSync("models/DEFAULT").trim()}`,
+    ...(redis ? { REDIS_URL: redis.url } : {}),
   },
   stdout: "null",
   stderr: "null",
@@ -132,4 +136,5 @@ try {
 } finally {
   server.kill("SIGTERM");
   await server.status;
+  await redis?.stop();
 }

@@ -12,6 +12,7 @@ import {
   rolloutConfigFromEnv,
 } from "./rollout/rollout_config.ts";
 import { CHAMPION_ALIAS, MLFLOW_MODEL_NAME } from "./model/mlflow_client.ts";
+import { DEFAULT_HISTORY_EPOCH_MS } from "./features/history.ts";
 
 /** Everything the service reads from its environment. */
 export interface Config {
@@ -70,6 +71,16 @@ export interface Config {
    */
   readonly maxConnections: number;
   readonly decisionCacheSize: number;
+  /**
+   * Length of a history epoch in ms with Redis (`HISTORY_EPOCH_MS`, default 5000; 0: no epochs,
+   * every decision reads history from Redis): see "Shared state" in the README.
+   */
+  readonly historyEpochMs: number;
+  /**
+   * With Redis, how long a replica keeps "this template is not marked heavy" before asking
+   * again (`TEMPLATE_MISS_CACHE_MS`, default 1000; 0: every decision asks Redis).
+   */
+  readonly templateMissCacheMs: number;
   /** Byte budget of the template CST cache (`CST_CACHE_BYTES`). */
   readonly cstCacheBytes: number;
   /** Threads parsing cold templates off the event loop (`PARSE_WORKERS`); 0 parses inline. */
@@ -145,6 +156,8 @@ export const ENV_NAMES = [
   "MAX_CONNECTIONS",
   "DECISION_CACHE_SIZE",
   "CST_CACHE_BYTES",
+  "HISTORY_EPOCH_MS",
+  "TEMPLATE_MISS_CACHE_MS",
   "PARSE_WORKERS",
   "WORKERS",
   "REDIS_URL",
@@ -218,6 +231,8 @@ export const DEFAULT_CONFIG: Config = {
   maxConnections: 900,
   decisionCacheSize: 10_000,
   cstCacheBytes: 16 * 1024 * 1024,
+  historyEpochMs: DEFAULT_HISTORY_EPOCH_MS,
+  templateMissCacheMs: 1_000,
   parseWorkers: 1,
   workers: 1,
   labelCpuSeconds: 300,
@@ -344,6 +359,12 @@ export function configFromEnv(env: ConfigEnv): Config {
       d.decisionCacheSize,
     ),
     cstCacheBytes: positiveInteger("CST_CACHE_BYTES", env.CST_CACHE_BYTES, d.cstCacheBytes),
+    historyEpochMs: positiveInteger("HISTORY_EPOCH_MS", env.HISTORY_EPOCH_MS, d.historyEpochMs),
+    templateMissCacheMs: positiveInteger(
+      "TEMPLATE_MISS_CACHE_MS",
+      env.TEMPLATE_MISS_CACHE_MS,
+      d.templateMissCacheMs,
+    ),
     parseWorkers: positiveInteger("PARSE_WORKERS", env.PARSE_WORKERS, d.parseWorkers),
     workers: workerCount(env),
     redisUrl: env.REDIS_URL || undefined,

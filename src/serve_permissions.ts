@@ -76,6 +76,8 @@ const SETTING_ACCESS: { readonly [K in keyof Required<Config>]: Access } = {
   maxBodyBytes: "none",
   decisionCacheSize: "none",
   cstCacheBytes: "none",
+  historyEpochMs: "none",
+  templateMissCacheMs: "none",
   parseWorkers: "none",
   // WORKERS > 1 adds --allow-run for the Deno binary and --unstable-net (below).
   workers: "none",

@@ -101,6 +101,8 @@ export async function createService(
   const store = createStore({
     redisUrl: config.redisUrl,
     tlsCa: material.redisCa,
+    historyEpochMs: config.historyEpochMs,
+    templateMissCacheMs: config.templateMissCacheMs,
     log: recordLog(logger, "store"),
   });
   const metrics = createRouterMetrics();
@@ -180,6 +182,7 @@ export async function createService(
       targetCluster: decision.targetCluster,
       decidedAt: new Date().toISOString(),
       mode: decision.rolloutMode,
+      ...(decision.historyEpoch === undefined ? {} : { historyEpoch: decision.historyEpoch }),
       ...extras,
     }).catch(() => {/* the store degrades on its own; a lost record costs one join */});
   };

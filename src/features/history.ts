@@ -63,6 +63,11 @@ export interface HistorySnapshot {
   readonly template?: HistoryCounts;
   /** Earlier runs of the query's user. */
   readonly user?: HistoryCounts;
+  /**
+   * The history epoch the counts were read in (stores with epochs: every replica in the same
+   * epoch reads the same counts); absent without epochs.
+   */
+  readonly epoch?: number;
 }
 
 /** The store keys of one query's history. */
@@ -283,7 +288,8 @@ export function historyFeatures(
 export function snapshotKey(snapshot: HistorySnapshot | undefined): string {
   const part = (c: HistoryCounts | undefined) =>
     c ? `${c.runs},${c.heavy},${c.cpu.join(".")},${c.memory.join(".")}` : "";
-  return `${part(snapshot?.template)}|${part(snapshot?.user)}`;
+  const epoch = snapshot?.epoch === undefined ? "" : `|${snapshot.epoch}`;
+  return `${part(snapshot?.template)}|${part(snapshot?.user)}${epoch}`;
 }
 
 /**
@@ -306,10 +312,121 @@ export function addHistoryFields(
   return out;
 }
 
+/**
+ * Default length of a history epoch in the shared (Redis) store: 5 s. Counts a replica reads
+ * are those of its current epoch, so replicas agree whenever they are in the same epoch, and a
+ * replica reads each key's record once per epoch instead of once per decision.
+ */
+export const DEFAULT_HISTORY_EPOCH_MS = 5_000;
+
+/**
+ * Epochs an increment waits before it is visible: one recorded in epoch `e` is read from epoch
+ * `e + 2` on, so a replica whose clock runs up to one epoch behind the writer's still agrees.
+ */
+const VISIBLE_AFTER_EPOCHS = 2;
+/**
+ * Stamped increments older than this many epochs are folded into the record's plain counts by
+ * the next write (they are visible to every reader up to two epochs behind the writer anyway).
+ */
+const FOLD_AFTER_EPOCHS = 4;
+
+/**
+ * The history epoch of an instant: `floor(nowMs / epochMs)`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { historyEpoch } from "./history.ts";
+ * assert.equal(historyEpoch(12_345, 5_000), 2);
+ * ```
+ */
+export function historyEpoch(nowMs: number, epochMs: number): number {
+  return Math.floor(nowMs / epochMs);
+}
+
+/**
+ * One completed query's increments for a store with epochs: each field stamped with the epoch it
+ * was recorded in (`<epoch>.<field>`), so that a reader can leave out what arrived too recently.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { stampHistoryFields } from "./history.ts";
+ * assert.deepEqual(stampHistoryFields({ n: 1, h: 0 }, 7), { "7.n": 1, "7.h": 0 });
+ * ```
+ */
+export function stampHistoryFields(
+  fields: Readonly<Record<string, number>>,
+  epoch: number,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [field, by] of Object.entries(fields)) out[`${epoch}.${field}`] = by;
+  return out;
+}
+
+/**
+ * Stamped fields recorded before this epoch are folded into the plain counts by a writer in
+ * `epoch` (the Redis store's write script does the folding; this is the rule it is given).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { historyFoldBefore } from "./history.ts";
+ * assert.equal(historyFoldBefore(10), 6);
+ * ```
+ */
+export function historyFoldBefore(epoch: number): number {
+  return epoch - FOLD_AFTER_EPOCHS;
+}
+
+/**
+ * What a stored record (plain counts plus stamped increments) reads as in `epoch`: the plain
+ * counts plus every increment recorded at least {@linkcode VISIBLE_AFTER_EPOCHS} epochs before.
+ * A pure function of the record and the epoch, so two replicas reading one record in the same
+ * epoch read the same counts, whenever each read it. `undefined` when nothing is visible.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { historyView } from "./history.ts";
+ * const stored = { n: 2, h: 1, "8.n": 1, "9.n": 1 };
+ * assert.deepEqual(historyView(stored, 10), { n: 3, h: 1 });
+ * assert.deepEqual(historyView(stored, 11), { n: 4, h: 1 });
+ * assert.equal(historyView({ "9.n": 1 }, 10), undefined);
+ * ```
+ */
+export function historyView(
+  record: Readonly<Record<string, number>> | undefined,
+  epoch: number,
+): Record<string, number> | undefined {
+  if (record === undefined) return undefined;
+  const out: Record<string, number> = {};
+  let any = false;
+  for (const [stored, value] of Object.entries(record)) {
+    const dot = stored.indexOf(".");
+    if (dot >= 0 && !(Number(stored.slice(0, dot)) <= epoch - VISIBLE_AFTER_EPOCHS)) continue;
+    const field = dot >= 0 ? stored.slice(dot + 1) : stored;
+    out[field] = (out[field] ?? 0) + value;
+    any = true;
+  }
+  return any ? out : undefined;
+}
+
 /** Where the router reads history records (the store implements it). */
 export interface HistoryReader {
-  /** The records of `keys`, in order; `undefined` for a key without one. */
-  readHistory(keys: readonly string[]): Promise<(Readonly<Record<string, number>> | undefined)[]>;
+  /**
+   * The records of `keys`, in order; `undefined` for a key without one. A reader with epochs
+   * answers as of `epoch` (default: its current one; see {@linkcode historyView}).
+   */
+  readHistory(
+    keys: readonly string[],
+    epoch?: number,
+  ): Promise<(Readonly<Record<string, number>> | undefined)[]>;
+  /**
+   * The epoch this reader answers in now; absent or `undefined`: no epochs (counts as they
+   * stand, e.g. the single-process memory store).
+   */
+  historyEpoch?(): number | undefined;
 }
 
 /**
@@ -331,13 +448,19 @@ export async function readHistorySnapshot(
   reader: HistoryReader,
   keys: HistoryKeys,
 ): Promise<HistorySnapshot> {
+  let epoch: number | undefined;
   try {
+    // The epoch first, and the read made in it: the counts and the epoch they are stamped with
+    // always belong together, even when the read straddles an epoch's end.
+    epoch = reader.historyEpoch?.();
     const [template, user] = await reader.readHistory(
       keys.user === undefined ? [keys.template] : [keys.template, keys.user],
+      epoch,
     );
-    return { template: historyCounts(template), user: historyCounts(user) };
+    const snapshot = { template: historyCounts(template), user: historyCounts(user) };
+    return epoch === undefined ? snapshot : { ...snapshot, epoch };
   } catch {
-    return {};
+    return epoch === undefined ? {} : { epoch };
   }
 }
 

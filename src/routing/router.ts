@@ -98,6 +98,12 @@ export interface RouteDecision {
   readonly parseOutcome: ParseOutcome;
   /** Fingerprint of the literal-free template (the template cache's key). */
   readonly templateFingerprint: string;
+  /**
+   * The history epoch whose counts the model read (models with history features over a store
+   * with epochs): replicas in the same epoch read the same counts, so the same query decides
+   * the same on any of them.
+   */
+  readonly historyEpoch?: number;
 }
 
 /**
@@ -219,6 +225,7 @@ export function createRouter(options: RouterOptions): Router {
       statementKind: features.statementKind,
       parseOutcome: features.parseOutcome,
       templateFingerprint: features.templateFingerprint,
+      ...(input.history?.epoch === undefined ? {} : { historyEpoch: input.history.epoch }),
     };
     const featurizeMs = featurized - started;
     const policy = policyReason(features.statementKind, input);

@@ -33,6 +33,8 @@ function decisionBody(decision: AppliedDecision): Record<string, unknown> {
     reason: decision.reason,
     statementKind: decision.statementKind,
     rolloutMode: decision.rolloutMode,
+    // Only for a model that read history from a store with epochs: the counts' epoch.
+    ...(decision.historyEpoch === undefined ? {} : { historyEpoch: decision.historyEpoch }),
   };
 }
 

@@ -10,6 +10,13 @@ import { Redis } from "ioredis";
 import { CircuitBreaker, type CircuitBreakerOptions } from "./circuit_breaker.ts";
 import { MemoryStore } from "./memory_store.ts";
 import {
+  DEFAULT_HISTORY_EPOCH_MS,
+  historyEpoch,
+  historyFoldBefore,
+  historyView,
+  stampHistoryFields,
+} from "../features/history.ts";
+import {
   type DecisionRecord,
   DEFAULT_TTLS,
   type Store,
@@ -74,6 +81,22 @@ export interface RedisStoreOptions {
    * restarted empty. Default 30 s.
    */
   readonly templateSyncMs?: number;
+  /**
+   * Length of a history epoch in ms (see `historyView` in `src/features/history.ts`): history
+   * increments are stamped with the writer's epoch, a replica reads every key once per epoch
+   * and keeps what it read for the rest of it, so decisions need no round trip for history and
+   * every replica in one epoch reads the same counts. 0: no epochs (every read goes to Redis and
+   * sees the counts as they stand). Default {@linkcode DEFAULT_HISTORY_EPOCH_MS}.
+   */
+  readonly historyEpochMs?: number;
+  /** Bound of this replica's copy of the current epoch's history records, in bytes (4 MiB). */
+  readonly historyCacheBytes?: number;
+  /**
+   * How long this replica keeps Redis's answer "this template is not marked" (ms; 0, the
+   * default: every look-up without a local mark asks Redis). A mark another replica writes is
+   * then seen here within this time; this replica's own marks and the synced ones at once.
+   */
+  readonly templateMissCacheMs?: number;
   /** Clock in milliseconds, injectable for tests. */
   readonly now?: () => number;
   /** Where "store degraded"/"store recovered" lines go; defaults to JSON on stderr. */
@@ -94,6 +117,34 @@ const SYNC_TIMEOUT_MS = 2_000;
 // Reconnect quickly after a Redis restart but without spinning: 50 ms, 100 ms, … capped at 0.5 s.
 const MAX_RECONNECT_DELAY_MS = 500;
 
+const DEFAULT_HISTORY_CACHE_BYTES = 4 * 2 ** 20;
+
+/** Approximate memory of one cached history record: the entry, its key and its counters. */
+const historyEntryBytes = (key: string, record: Readonly<Record<string, number>> | null) =>
+  96 + 2 * key.length + (record ? 64 * Object.keys(record).length : 0);
+
+/**
+ * Adds stamped increments to a history hash (KEYS[1]) atomically, first folding stamps older
+ * than ARGV[1] into the plain counts (the rule's cut-off comes from `historyFoldBefore`), then
+ * renews its TTL (ARGV[2] ms); ARGV[3..] are field, amount pairs.
+ */
+const ADD_HISTORY_SCRIPT = `
+local all = redis.call('HGETALL', KEYS[1])
+local before = tonumber(ARGV[1])
+for i = 1, #all, 2 do
+  local dot = string.find(all[i], '.', 1, true)
+  if dot then
+    local stamp = tonumber(string.sub(all[i], 1, dot - 1))
+    if stamp and stamp < before then
+      redis.call('HINCRBY', KEYS[1], string.sub(all[i], dot + 1), all[i + 1])
+      redis.call('HDEL', KEYS[1], all[i])
+    end
+  end
+end
+for i = 3, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1`;
+
 /** What an attempt yields when Redis did not answer (down, slow, circuit open, closed). */
 const UNREACHED: unique symbol = Symbol("unreached");
 
@@ -106,6 +157,58 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new Error(`store call exceeded ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Budgets of the calls in flight, kept by one interval timer that runs only while a call is in
+ * flight (a timer per call was a measurable share of a routing request's CPU). A call past its
+ * budget is rejected within one sweep period of it.
+ */
+class Deadlines {
+  readonly #pending = new Set<{ readonly at: number; readonly fail: () => void }>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(readonly sweepMs: number) {}
+
+  /** Settles as `promise` does, or rejects once `ms` have passed. */
+  race<T>(promise: Promise<T>, ms: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const entry = {
+        at: performance.now() + ms,
+        fail: () => reject(new Error(`store call exceeded ${ms} ms`)),
+      };
+      this.#pending.add(entry);
+      this.#timer ??= this.#start();
+      promise.then(
+        (value) => {
+          this.#pending.delete(entry);
+          resolve(value);
+        },
+        (error) => {
+          this.#pending.delete(entry);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  #start(): ReturnType<typeof setInterval> {
+    const timer = setInterval(() => {
+      const now = performance.now();
+      for (const entry of this.#pending) {
+        if (entry.at > now) continue;
+        this.#pending.delete(entry);
+        entry.fail();
+      }
+      if (this.#pending.size === 0) {
+        clearInterval(this.#timer);
+        this.#timer = undefined;
+      }
+    }, this.sweepMs);
+    // Upkeep must not keep a process (or a test) alive.
+    if (typeof timer === "number") Deno.unrefTimer(timer);
+    return timer;
+  }
 }
 
 /** Reads a JSON value written by this store; `undefined` for anything unexpected. */
@@ -175,10 +278,25 @@ export class RedisStore implements Store {
   #since: number;
   #closed = false;
   readonly #fallbacks: Record<string, number> = {};
+  readonly #historyEpochMs: number;
+  readonly #historyCacheBytes: number;
+  /** The current epoch's history records as this replica read them (`null`: no record). */
+  #historyCache = new Map<string, Readonly<Record<string, number>> | null>();
+  #historyCacheEpoch = Number.NEGATIVE_INFINITY;
+  #historyCacheUsed = 0;
+  readonly #deadlines: Deadlines;
+  readonly #templateMissMs: number;
+  /** Fingerprints Redis said were unmarked, until when that answer stands (insertion order). */
+  readonly #templateMisses = new Map<string, number>();
 
   constructor(options: RedisStoreOptions) {
+    this.#historyEpochMs = options.historyEpochMs ?? DEFAULT_HISTORY_EPOCH_MS;
+    this.#templateMissMs = options.templateMissCacheMs ?? 0;
+    this.#historyCacheBytes = options.historyCacheBytes ?? DEFAULT_HISTORY_CACHE_BYTES;
     this.#ttls = { ...DEFAULT_TTLS, ...options.ttls };
     this.#callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    // Sweeping at a sixth of the budget keeps a late answer's wait within ~1.2× the budget.
+    this.#deadlines = new Deadlines(Math.max(1, Math.ceil(this.#callTimeoutMs / 6)));
     this.#prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
     this.#now = options.now ?? Date.now;
     this.#log = options.log ?? defaultLog;
@@ -197,8 +315,10 @@ export class RedisStore implements Store {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       connectTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-      // ioredis rejects a command past this; withTimeout below is the backstop.
-      commandTimeout: this.#callTimeoutMs,
+      // No `commandTimeout`: ioredis would arm a timer per command; the call budget is kept by
+      // one sweep for every call in flight (#deadlines). Commands issued in the same turn of the
+      // event loop (concurrent decisions' reads and writes) go out in one write.
+      enableAutoPipelining: true,
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times - 1, 5), MAX_RECONNECT_DELAY_MS),
       // Never hold a command waiting for the server to finish loading its dataset.
       enableReadyCheck: true,
@@ -332,6 +452,7 @@ export class RedisStore implements Store {
   }
 
   async markTemplateHeavy(fingerprint: string): Promise<void> {
+    this.#templateMisses.delete(fingerprint);
     await this.#local?.markTemplateHeavy(fingerprint);
     await this.#call(
       "markTemplateHeavy",
@@ -344,11 +465,21 @@ export class RedisStore implements Store {
 
   async isTemplateHeavy(fingerprint: string): Promise<boolean> {
     if (await this.#local?.isTemplateHeavy(fingerprint)) return true;
-    const ttl = await this.#call(
+    const now = this.#now();
+    if ((this.#templateMisses.get(fingerprint) ?? 0) > now) return false;
+    const answer = await this.#attempt(
       "isTemplateHeavy",
-      -2,
       (redis) => redis.pttl(this.#key("template", fingerprint)),
     );
+    const ttl = answer === UNREACHED ? -2 : answer;
+    if (answer === -2 && this.#templateMissMs > 0) {
+      // Bounded: past the bound the oldest answers go first (fingerprints are 16 characters).
+      if (this.#templateMisses.size >= DEFAULT_LOCAL_MAX_ENTRIES) {
+        this.#templateMisses.delete(this.#templateMisses.keys().next().value!);
+      }
+      this.#templateMisses.delete(fingerprint);
+      this.#templateMisses.set(fingerprint, now + this.#templateMissMs);
+    }
     // A mark another replica wrote is kept here too, with its own deadline, so that this
     // replica still knows it while Redis is away (-1: no expiry, -2: no such key).
     if (ttl > 0) await this.#local?.markTemplateHeavy(fingerprint, ttl);
@@ -401,13 +532,26 @@ export class RedisStore implements Store {
   async addHistory(
     increments: Readonly<Record<string, Readonly<Record<string, number>>>>,
   ): Promise<void> {
+    const epoch = this.historyEpoch();
     await this.#call("addHistory", undefined, async (redis) => {
       // One pipeline: HINCRBY adds atomically, so replicas adding at once lose nothing.
       const pipeline = redis.pipeline();
       for (const [key, fields] of Object.entries(increments)) {
         const stored = this.#key("history", key);
-        for (const [field, by] of Object.entries(fields)) pipeline.hincrby(stored, field, by);
-        pipeline.pexpire(stored, this.#ttls.historyMs);
+        if (epoch === undefined) {
+          for (const [field, by] of Object.entries(fields)) pipeline.hincrby(stored, field, by);
+          pipeline.pexpire(stored, this.#ttls.historyMs);
+        } else {
+          const args = Object.entries(stampHistoryFields(fields, epoch)).flat();
+          pipeline.eval(
+            ADD_HISTORY_SCRIPT,
+            1,
+            stored,
+            historyFoldBefore(epoch),
+            this.#ttls.historyMs,
+            ...args,
+          );
+        }
       }
       const results = (await pipeline.exec()) ?? [];
       const failed = results.find(([error]) => error);
@@ -415,10 +559,56 @@ export class RedisStore implements Store {
     });
   }
 
+  /** The current history epoch; `undefined` when epochs are off (`historyEpochMs: 0`). */
+  historyEpoch(): number | undefined {
+    return this.#historyEpochMs > 0 ? historyEpoch(this.#now(), this.#historyEpochMs) : undefined;
+  }
+
+  /**
+   * History records as of `epoch` (default the current one). In the current epoch a key is read
+   * from Redis once and then from this replica's copy: the view of a record in an epoch does not
+   * change within it. An unanswered read is not kept: the next decision asks Redis again.
+   */
   async readHistory(
     keys: readonly string[],
+    epoch: number | undefined = this.historyEpoch(),
   ): Promise<(Readonly<Record<string, number>> | undefined)[]> {
-    return await this.#call("readHistory", keys.map(() => undefined), async (redis) => {
+    if (epoch === undefined || this.#historyEpochMs <= 0) {
+      return (await this.#readHistoryRecords(keys)) ?? keys.map(() => undefined);
+    }
+    if (epoch > this.#historyCacheEpoch) {
+      this.#historyCache = new Map();
+      this.#historyCacheEpoch = epoch;
+      this.#historyCacheUsed = 0;
+    }
+    const cache = epoch === this.#historyCacheEpoch ? this.#historyCache : undefined;
+    const out: (Readonly<Record<string, number>> | undefined)[] = new Array(keys.length);
+    const missing: number[] = [];
+    keys.forEach((key, i) => {
+      const cached = cache?.get(key);
+      if (cached === undefined) missing.push(i);
+      else out[i] = cached ?? undefined;
+    });
+    if (missing.length === 0) return out;
+    const records = await this.#readHistoryRecords(missing.map((i) => keys[i]));
+    missing.forEach((i, j) => {
+      const view = records ? historyView(records[j], epoch) : undefined;
+      out[i] = view;
+      if (!records || cache !== this.#historyCache) return;
+      const bytes = historyEntryBytes(keys[i], view ?? null);
+      // Full: the rest of this epoch's new keys are read from Redis each time.
+      if (this.#historyCacheUsed + bytes > this.#historyCacheBytes) return;
+      if (!cache.has(keys[i])) this.#historyCacheUsed += bytes;
+      cache.set(keys[i], view ?? null);
+    });
+    return out;
+  }
+
+  /** The stored history hashes of `keys`; `undefined` when Redis did not answer. */
+  async #readHistoryRecords(
+    keys: readonly string[],
+  ): Promise<(Record<string, number> | undefined)[] | undefined> {
+    const records = await this.#attempt("readHistory", async (redis) => {
       const pipeline = redis.pipeline();
       for (const key of keys) pipeline.hgetall(this.#key("history", key));
       const results = (await pipeline.exec()) ?? [];
@@ -430,6 +620,7 @@ export class RedisStore implements Store {
         return Object.fromEntries(entries.map(([field, value]) => [field, Number(value)]));
       });
     });
+    return records === UNREACHED ? undefined : records;
   }
 
   async incrementCounter(name: string, by = 1): Promise<void> {
@@ -519,7 +710,7 @@ export class RedisStore implements Store {
       return UNREACHED;
     }
     try {
-      const value = await withTimeout(run(this.#redis), this.#callTimeoutMs);
+      const value = await this.#deadlines.race(run(this.#redis), this.#callTimeoutMs);
       this.#breaker.success();
       return value;
     } catch (error) {

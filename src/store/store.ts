@@ -40,6 +40,8 @@ export interface DecisionRecord {
   readonly targetCluster: string;
   /** ISO-8601 instant of the decision. */
   readonly decidedAt: string;
+  /** The history epoch whose counts the model read (see `RouteDecision.historyEpoch`). */
+  readonly historyEpoch?: number;
   /** Rollout mode the decision was made under (`targetCluster` is the cluster it applied). */
   readonly mode?: string;
   /** The challenger's decision for the same query: recorded, never applied. */

@@ -33,8 +33,9 @@ Deno.test({
     const server = await RedisServer.start();
     try {
       await runStoreContract(t, async (ttls) => {
-        // No local copies here: the contract must hold for what Redis itself stores.
-        const store = await openStore(server, { ttls, localMaxEntries: 0 });
+        // No local copies here: the contract must hold for what Redis itself stores (history
+        // epochs, which delay what a read sees, have their own test: redis_history_epoch_test).
+        const store = await openStore(server, { ttls, localMaxEntries: 0, historyEpochMs: 0 });
         return { store, elapse: sleep };
       });
     } finally {
@@ -199,6 +200,42 @@ Deno.test({
       assert.ok(!JSON.stringify(lines).includes("aaaaaaaaaaaaaaaa"));
     } finally {
       await store.close();
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "with templateMissCacheMs a replica keeps Redis's 'not marked' that long; its own marks count at once",
+  ignore,
+  ...sanitize,
+  async fn() {
+    const server = await RedisServer.start();
+    let now = 1_000;
+    const keyPrefix = "tsr-miss:";
+    const writer = await openStore(server, { keyPrefix });
+    const reader = await openStore(server, {
+      keyPrefix,
+      templateMissCacheMs: 500,
+      localMaxEntries: 0,
+      now: () => now,
+    });
+    try {
+      assert.equal(await reader.isTemplateHeavy("aaaaaaaaaaaaaaaa"), false);
+      await writer.markTemplateHeavy("aaaaaaaaaaaaaaaa");
+      // Within the miss time the earlier answer stands (no round trip) ...
+      assert.equal(await reader.isTemplateHeavy("aaaaaaaaaaaaaaaa"), false);
+      now += 501;
+      // ... and after it Redis is asked again.
+      assert.equal(await reader.isTemplateHeavy("aaaaaaaaaaaaaaaa"), true);
+      // A replica's own mark is never hidden by its cached "not marked".
+      assert.equal(await reader.isTemplateHeavy("bbbbbbbbbbbbbbbb"), false);
+      await reader.markTemplateHeavy("bbbbbbbbbbbbbbbb");
+      assert.equal(await reader.isTemplateHeavy("bbbbbbbbbbbbbbbb"), true);
+    } finally {
+      await writer.close();
+      await reader.close();
       await server.stop();
     }
   },
