@@ -22,7 +22,12 @@ import {
   MONOTONE_INCREASING_FEATURES,
 } from "../src/features/featurizer.ts";
 import { CATEGORY_NAMES, type CategoryName } from "../src/features/context_features.ts";
-import { TableCatalogBuilder } from "../src/features/table_catalog.ts";
+import {
+  type ColumnStatistics,
+  TableCatalogBuilder,
+  withColumnStatistics,
+} from "../src/features/table_catalog.ts";
+import { readColumnStatistics } from "./column_stats.ts";
 import { pointInTimeHistory } from "./history_replay.ts";
 import { referencedTables } from "../src/features/table_references.ts";
 import { schemaRuleHeavy } from "./baselines.ts";
@@ -59,10 +64,15 @@ export interface SpecFitOptions {
    * itself: each row reads the runs that ended before it was submitted.
    */
   readonly history?: boolean;
+  /**
+   * The cluster's column statistics (`column_stats.ts`): their distinct counts join the table
+   * catalog (the join estimate reads them). Absent: the catalog has row counts only.
+   */
+  readonly columnStatistics?: ColumnStatistics;
 }
 
 /** Defaults: no identity one-hots, no TF-IDF (enable them only for ablations). */
-export const DEFAULT_SPEC_FIT: Required<SpecFitOptions> = {
+export const DEFAULT_SPEC_FIT: Required<Omit<SpecFitOptions, "columnStatistics">> = {
   minCategoryCount: 3,
   maxCategoryValues: 200,
   tfidf: { minDocumentFrequency: 3, maxFeatures: 400 },
@@ -126,7 +136,9 @@ export function fitFeatureSpec(
     schemaVersion: FEATURE_SCHEMA_VERSION,
     categories,
     tfidf: useTfidf ? fitTfidf(documents, tfidf) : { vocabulary: [], idf: [] },
-    tableCatalog: catalog.build(),
+    tableCatalog: options.columnStatistics
+      ? withColumnStatistics(catalog.build(), options.columnStatistics)
+      : catalog.build(),
     ...(history ? { history: true } : {}),
   };
 }
@@ -381,12 +393,13 @@ if (import.meta.main) {
       identity: { type: "boolean", default: false },
       tfidf: { type: "boolean", default: false },
       history: { type: "boolean", default: false },
+      "column-stats": { type: "string" },
     },
   });
   if (!values.log || !values.out) {
     console.error(
       "usage: featurize.ts --log <log.jsonl[.gz]> --out <dir> [--labels labels.json] " +
-        "[--valid-start ISO --test-start ISO]",
+        "[--valid-start ISO --test-start ISO] [--history] [--column-stats data/column_stats.json]",
     );
     Deno.exit(2);
   }
@@ -398,6 +411,9 @@ if (import.meta.main) {
     identity: values.identity,
     useTfidf: values.tfidf,
     history: values.history,
+    columnStatistics: values["column-stats"]
+      ? await readColumnStatistics(values["column-stats"])
+      : undefined,
   });
   console.log(
     `featurized ${sidecar.shape[0]} rows x ${sidecar.shape[1]} features into ${values.out} ` +

@@ -14,6 +14,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { validateManifest } from "../src/model/manifest.ts";
 import { sealBundle } from "./bundle_integrity.ts";
+import { readColumnStatistics } from "./column_stats.ts";
+import { ANALYST_FIXTURE, evaluateFixture, formatFixtureEvaluation } from "./fixture_eval.ts";
 import { cliArgs, featurizeLog, loadOptionsFromFlags, LOG_FLAGS, readMatrix } from "./featurize.ts";
 import { nodeMeans, pathContributions, readTreeEnsemble } from "../src/model/tree_ensemble.ts";
 import { createFeaturizer, type FeatureSpec } from "../src/features/featurizer.ts";
@@ -63,6 +65,10 @@ export interface TrainOptions {
   readonly tfidf?: boolean;
   /** Add the history features, replayed point-in-time from the log (`SpecFitOptions.history`). */
   readonly history?: boolean;
+  /** Column statistics file (`column_stats.ts`) whose distinct counts join the table catalog. */
+  readonly columnStats?: string;
+  /** Measured hand-written queries reported (never trained on); default `ANALYST_FIXTURE`. */
+  readonly analystFixture?: string;
   /** Print progress lines (the CLI does; tests do not). */
   readonly verbose?: boolean;
   /** Log the run to MLflow and register the bundle (the CLI: when `MLFLOW_TRACKING_URI` is set). */
@@ -106,6 +112,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     identity: options.identity,
     useTfidf: options.tfidf,
     history: options.history,
+    columnStatistics: options.columnStats
+      ? await readColumnStatistics(options.columnStats)
+      : undefined,
   });
   lap("featurize");
   const sessionIndependence = checkSessionIndependence(log.rows, spec);
@@ -168,9 +177,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     thresholds: sidecar.thresholds,
   });
   lap("replay-heuristic");
+  const analyst = await evaluateFixture(bundleDir, options.analystFixture ?? ANALYST_FIXTURE);
+  lap("analyst-fixture");
   const metrics = {
     ...manifest.metrics,
     replay: { model: withoutBreakdowns(report), heuristic: withoutBreakdowns(heuristic.report) },
+    analyst: { model: analyst.model, byScale: analyst.byScale, schemaRule: analyst.schemaRule },
     parity: {
       ...(manifest.metrics?.parity as object),
       onnxruntimeWebVsNative: parity,
@@ -200,6 +212,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       `${sessionIndependence.mismatches} vectors differ (bit for bit). Explanations (router, ` +
       "from the ONNX trees) vs XGBoost `pred_contribs(approx_contribs=True)` on " +
       `${explainParity.rows} test rows: max |Δ| = ${explainParity.maxAbsDiff.toExponential(2)}.\n` +
+      "\n## Analyst queries (hand-written, measured on real Trino, never trained on)\n\n" +
+      formatFixtureEvaluation(analyst) + "\n" +
       "\n## Offline replay through the router\n\n" + formatReport(report, parity) + "\n\n" +
       formatReport(heuristic.report) + "\n",
   );
@@ -313,13 +327,15 @@ if (import.meta.main) {
       identity: { type: "boolean", default: false },
       tfidf: { type: "boolean", default: false },
       history: { type: "boolean", default: false },
+      "column-stats": { type: "string" },
     },
   });
   if (!values.log) {
     console.error(
       "usage: train.ts --log <log.jsonl[.gz]> [--labels labels.json] [--out models/<version>] " +
         "[--valid-start ISO --test-start ISO] [--split-by template|user|time] " +
-        "[--target-recall 0.995] [--drop-groups cst,time] [--identity] [--tfidf] [--history]",
+        "[--target-recall 0.995] [--drop-groups cst,time] [--identity] [--tfidf] [--history] " +
+        "[--column-stats data/column_stats.json]",
     );
     Deno.exit(2);
   }
@@ -338,6 +354,7 @@ if (import.meta.main) {
     identity: values.identity,
     tfidf: values.tfidf,
     history: values.history,
+    columnStats: values["column-stats"],
     verbose: true,
     mlflow: mlflowTargetFromEnv(),
   });

@@ -31,6 +31,7 @@ import {
   queryTime,
   TIME_FEATURE_NAMES,
 } from "./context_features.ts";
+import { estimateJoins } from "./join_estimate.ts";
 import { SIZE_FEATURE_NAMES, sizeFeatures } from "./size_features.ts";
 import {
   HISTORY_FEATURE_NAMES,
@@ -48,7 +49,7 @@ import { TOKEN_FEATURE_NAMES, tokenFeatures } from "./token_features.ts";
  * Version of the vector layout rules. Bump it whenever a feature is added, removed, reordered
  * or computed differently: models trained on another version are refused at load.
  */
-export const FEATURE_SCHEMA_VERSION = 5;
+export const FEATURE_SCHEMA_VERSION = 6;
 
 /** Fixed (vocabulary-independent) features, in vector order. */
 export const FIXED_FEATURE_NAMES: readonly string[] = [
@@ -396,7 +397,8 @@ export function createFeaturizer(spec: FeatureSpec, options: FeaturizerOptions =
     const tokenStats = tokenFeatures(p.sql, lexed);
     const time = context.time;
     const refs = tableReferences(lexed.tokens, context);
-    const size = sizeFeatures(refs, tokenStats, sizeOf);
+    const joins = estimateJoins(lexed.tokens, context, sizeOf);
+    const size = sizeFeatures(refs, tokenStats, joins, sizeOf);
 
     const vector = new Float32Array(width);
     let i = 0;

@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { JoinEstimate } from "./join_estimate.ts";
 import type { TableSize } from "./table_catalog.ts";
 import type { TableReferences } from "./table_references.ts";
 import type { TokenFeatureName } from "./token_features.ts";
@@ -22,6 +23,8 @@ export const SIZE_FEATURE_NAMES = [
   "large_join_log",
   "rows_product_log",
   "expression_joins",
+  "key_joins",
+  "fanout_joins",
   "est_intermediate_log",
   "cte_reuse",
   "cte_reuse_rows_log",
@@ -44,24 +47,29 @@ export type SizeFeatureName = typeof SIZE_FEATURE_NAMES[number];
 const log1p10 = (x: number) => Math.log10(1 + x);
 
 /**
- * Computes the size features from the query's resolved table references, its token counts and
- * a table-size look-up. Tables the catalog does not know count as size 0 and in
- * `tables_unknown` (the novelty rule reads it).
+ * Computes the size features from the query's resolved table references, its token counts, its
+ * join estimate (`join_estimate.ts`, which reads the same catalog) and a table-size look-up.
+ * Tables the catalog does not know count as size 0 and in `tables_unknown` (the novelty rule
+ * reads it).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { lex } from "../sql/lexer.ts";
+ * import { estimateJoins } from "./join_estimate.ts";
  * import { sizeFeatures } from "./size_features.ts";
  * import { tableReferences } from "./table_references.ts";
  * import { tokenFeatures } from "./token_features.ts";
  * const sql = "SELECT * FROM lineitem l JOIN orders o ON l.orderkey = o.orderkey ORDER BY 1";
  * const lexed = lex(sql);
  * const sizes = new Map([["tpch.sf1.lineitem", 6e6], ["tpch.sf1.orders", 1.5e6]]);
+ * const sizeOf = (t: string) => sizes.has(t) ? { rows: sizes.get(t)!, bytes: 0 } : undefined;
+ * const session = { catalog: "tpch", schema: "sf1" };
  * const f = sizeFeatures(
- *   tableReferences(lexed.tokens, { catalog: "tpch", schema: "sf1" }),
+ *   tableReferences(lexed.tokens, session),
  *   tokenFeatures(sql, lexed),
- *   (t) => sizes.has(t) ? { rows: sizes.get(t)!, bytes: 0 } : undefined,
+ *   estimateJoins(lexed.tokens, session, sizeOf),
+ *   sizeOf,
  * );
  * assert.equal(f.tables_unknown, 0);
  * assert.ok(f.large_join_log > 12 && f.sort_no_limit_rows_log > 6);
@@ -70,6 +78,7 @@ const log1p10 = (x: number) => Math.log10(1 + x);
 export function sizeFeatures(
   refs: TableReferences,
   tokens: Readonly<Record<TokenFeatureName, number>>,
+  joins: JoinEstimate,
   sizeOf: (table: string) => TableSize | undefined,
 ): Record<SizeFeatureName, number> {
   let unknown = 0;
@@ -98,11 +107,6 @@ export function sizeFeatures(
   const max = logs[0] ?? 0;
   const second = logs[1] ?? 0;
   const joined = logs.length > 1 ? max + second : 0;
-  // Crude cardinality: key joins keep the largest input's size; every cross join or
-  // expression join multiplies by the next largest table.
-  let intermediate = max;
-  const multiplying = tokens.kw_cross_join + refs.expressionJoins;
-  for (let k = 1; k <= multiplying && k < logs.length; k++) intermediate += logs[k];
   let product = 0;
   for (const l of logs) product += l;
   const unlimitedSorts = Math.max(0, tokens.kw_order_by - tokens.kw_limit);
@@ -115,8 +119,10 @@ export function sizeFeatures(
     bytes_sum_log: log1p10(bytesSum),
     large_join_log: joined,
     rows_product_log: product,
-    expression_joins: refs.expressionJoins,
-    est_intermediate_log: intermediate,
+    expression_joins: joins.expressionJoins,
+    key_joins: joins.keyJoins,
+    fanout_joins: joins.fanoutJoins,
+    est_intermediate_log: joins.intermediateLog,
     cte_reuse: refs.cteExtraReads,
     cte_reuse_rows_log: refs.cteExtraReads * max,
     window_rows_log: tokens.kw_over * max,

@@ -1,7 +1,9 @@
 /**
  * The table catalog: what scanning each table costs (rows and bytes), learned from Trino's
- * completion events (`ioMetadata.inputs[].physicalInputRows/Bytes`). A table's size is the
- * largest scan ever observed of it: filtered scans read less, a full scan reads it all.
+ * completion events (`ioMetadata.inputs[].physicalInputRows/Bytes`), and, from the cluster's own
+ * statistics (`SHOW STATS`), each column's distinct count, which tells key joins from fan-out
+ * joins (`join_estimate.ts`). A table's size is the largest scan ever observed of it (filtered
+ * scans read less, a full scan reads it all) or the statistics' row count, whichever is larger.
  *
  * Determinism: the features read the catalog snapshot a model bundle carries (fitted on its
  * training rows), never a live one, so the same query, context and model version decide the
@@ -12,10 +14,12 @@
 
 import type { QueryCompletedEvent } from "../labels/query_event.ts";
 
-/** Rows and bytes a full scan of one table reads. */
+/** Rows and bytes a full scan of one table reads, and its columns' distinct counts if known. */
 export interface TableSize {
   readonly rows: number;
   readonly bytes: number;
+  /** Distinct values per (lower-case) column name; absent: no statistics. */
+  readonly columns?: ReadonlyMap<string, number>;
 }
 
 /** A catalog snapshot, columnar and sorted by table name (stable JSON in the manifest). */
@@ -26,6 +30,22 @@ export interface TableCatalog {
   readonly rows: readonly number[];
   /** Size in bytes of each table, in `tables` order. */
   readonly bytes: readonly number[];
+  /**
+   * Distinct values per column of each table, in `tables` order (`{}`: no statistics for it);
+   * absent in catalogs fitted without statistics.
+   */
+  readonly columns?: readonly Readonly<Record<string, number>>[];
+}
+
+/**
+ * Column statistics of a cluster, as `training/column_stats.ts` writes them from `SHOW STATS`:
+ * per `catalog.schema.table` (lower-case), its row count and each column's distinct count.
+ */
+export interface ColumnStatistics {
+  readonly [table: string]: {
+    readonly rows: number;
+    readonly ndv: Readonly<Record<string, number>>;
+  };
 }
 
 /** A catalog that knows no table. */
@@ -115,6 +135,61 @@ export class TableCatalogBuilder {
 }
 
 /**
+ * Adds the statistics' distinct counts to a snapshot's tables (tables the snapshot does not
+ * know are not added: their cost was never observed) and raises each row count to the
+ * statistics' when that is larger (a table only ever scanned filtered).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { withColumnStatistics } from "./table_catalog.ts";
+ * const catalog = withColumnStatistics(
+ *   { tables: ["tpch.tiny.nation", "tpch.tiny.region"], rows: [25, 5], bytes: [0, 0] },
+ *   { "tpch.tiny.nation": { rows: 25, ndv: { regionkey: 5, nationkey: 25 } } },
+ * );
+ * assert.deepEqual(catalog.columns, [{ nationkey: 25, regionkey: 5 }, {}]);
+ * ```
+ */
+export function withColumnStatistics(
+  catalog: TableCatalog,
+  statistics: ColumnStatistics,
+): TableCatalog {
+  const stats = new Map(Object.entries(statistics));
+  return {
+    tables: catalog.tables,
+    rows: catalog.rows.map((rows, i) => Math.max(rows, stats.get(catalog.tables[i])?.rows ?? 0)),
+    bytes: catalog.bytes,
+    columns: catalog.tables.map((table) => {
+      const ndv = stats.get(table)?.ndv ?? {};
+      // Sorted keys: the manifest's JSON is stable whatever order the statistics came in.
+      return Object.fromEntries(
+        Object.keys(ndv).sort().map((column) => [column.toLowerCase(), ndv[column]]),
+      );
+    }),
+  };
+}
+
+/** Checks the shape of parsed column statistics; returns a problem description or undefined. */
+export function columnStatisticsProblem(value: unknown): string | undefined {
+  if (!value || typeof value !== "object" || Array.isArray(value)) {
+    return "column statistics must be an object of tables";
+  }
+  for (const [table, entry] of Object.entries(value)) {
+    const e = entry as { rows?: unknown; ndv?: unknown } | undefined;
+    if (!e || typeof e !== "object") return `column statistics of ${table} must be an object`;
+    if (typeof e.rows !== "number" || !(e.rows >= 0)) return `${table}: rows must be a number`;
+    if (!e.ndv || typeof e.ndv !== "object" || Array.isArray(e.ndv)) {
+      return `${table}: ndv must be an object of columns`;
+    }
+    const counts = Object.values(e.ndv);
+    if (!counts.every((v) => typeof v === "number" && v >= 0 && Number.isFinite(v))) {
+      return `${table}: ndv values must be non-negative numbers`;
+    }
+  }
+  return undefined;
+}
+
+/**
  * Compiles a snapshot into a look-up (a `Map` built once).
  *
  * @example
@@ -128,7 +203,11 @@ export class TableCatalogBuilder {
  */
 export function tableSizeLookup(catalog: TableCatalog): (table: string) => TableSize | undefined {
   const index = new Map<string, TableSize>(
-    catalog.tables.map((t, i) => [t, { rows: catalog.rows[i], bytes: catalog.bytes[i] }]),
+    catalog.tables.map((t, i) => {
+      const ndv = catalog.columns?.[i];
+      const columns = ndv ? new Map(Object.entries(ndv)) : undefined;
+      return [t, { rows: catalog.rows[i], bytes: catalog.bytes[i], columns }];
+    }),
   );
   return (table) => index.get(table);
 }
@@ -147,6 +226,16 @@ export function tableCatalogProblem(value: unknown): string | undefined {
   const counts = (a: unknown[]) => a.every((v) => typeof v === "number" && v >= 0);
   if (!counts(c.rows) || !counts(c.bytes)) {
     return "tableCatalog rows/bytes must be non-negative numbers";
+  }
+  if (c.columns !== undefined) {
+    if (!Array.isArray(c.columns) || c.columns.length !== c.tables.length) {
+      return "tableCatalog.columns must be an array as long as `tables`";
+    }
+    for (const ndv of c.columns) {
+      if (!ndv || typeof ndv !== "object" || Array.isArray(ndv) || !counts(Object.values(ndv))) {
+        return "tableCatalog.columns must hold objects of non-negative distinct counts";
+      }
+    }
   }
   return undefined;
 }

@@ -24,11 +24,6 @@ export interface TableReferences {
   readonly tables: readonly string[];
   /** How many times the query reads one of its own CTEs beyond the first read of each. */
   readonly cteExtraReads: number;
-  /**
-   * Joins whose ON condition is not plain column equality (`a.k = b.k [AND …]`): expressions,
-   * inequalities, OR. They cannot follow a key and behave like partial cross joins.
-   */
-  readonly expressionJoins: number;
 }
 
 const TABLE_INTRODUCERS = new Set(["FROM", "JOIN", "INTO", "TABLE", "UPDATE", "USING"]);
@@ -45,10 +40,24 @@ const RESERVED_AFTER_INTRODUCER = new Set([
 /** Table references read at most (the rest of a longer list is ignored). */
 export const MAX_REFERENCES = 1_000;
 
-/** Functions whose argument syntax contains FROM (`EXTRACT(YEAR FROM d)`). */
-const FROM_TAKING_FUNCTIONS = new Set(["EXTRACT", "SUBSTRING", "TRIM", "OVERLAY"]);
+/** Functions whose argument syntax contains FROM (`EXTRACT(YEAR FROM d)`): not a table's FROM. */
+export const FROM_TAKING_FUNCTIONS: ReadonlySet<string> = new Set([
+  "EXTRACT",
+  "SUBSTRING",
+  "TRIM",
+  "OVERLAY",
+]);
 
-function identifier(t: Token | undefined): string | undefined {
+/** Words before a FROM that lists or compares instead of reading tables (`IS DISTINCT FROM`). */
+export const NON_TABLE_FROM_PREFIXES: ReadonlySet<string> = new Set([
+  "DISTINCT",
+  "TABLES",
+  "SCHEMAS",
+  "FUNCTIONS",
+]);
+
+/** An identifier token's name, lower-case and unquoted; `undefined` for any other token. */
+export function identifier(t: Token | undefined): string | undefined {
   if (t?.kind === "word") return t.text.toLowerCase();
   if (t?.kind === "quoted_ident") return t.text.slice(1, -1).replaceAll('""', '"').toLowerCase();
   return undefined;
@@ -61,7 +70,7 @@ export const MAX_SCANS_PER_REFERENCE = 1_024;
 const MAX_TRACKED_CTES = 256;
 
 /** A CTE's body: the token indices of its opening and closing parenthesis. */
-interface CteBody {
+export interface CteBody {
   readonly name: string;
   readonly open: number;
   readonly close: number;
@@ -72,7 +81,9 @@ interface CteBody {
  * with the span of each body. A select-list alias is never followed by `AS (`, so the pattern
  * does not catch columns.
  */
-function cteDefinitions(tokens: readonly Token[]): { names: Set<string>; bodies: CteBody[] } {
+export function cteDefinitions(
+  tokens: readonly Token[],
+): { names: Set<string>; bodies: CteBody[] } {
   const names = new Set<string>();
   const bodies: CteBody[] = [];
   for (let i = 1; i < tokens.length; i++) {
@@ -201,8 +212,7 @@ export function tableReferences(
     const prev = tokens[i - 1]?.text;
     if (
       kind === "word" && text === "FROM" &&
-      (syntaxCallDepth.at(-1) === depth || prev === "DISTINCT" || prev === "TABLES" ||
-        prev === "SCHEMAS" || prev === "FUNCTIONS")
+      (syntaxCallDepth.at(-1) === depth || NON_TABLE_FROM_PREFIXES.has(prev ?? ""))
     ) {
       continue;
     }
@@ -217,15 +227,7 @@ export function tableReferences(
       fromListDepth.pop();
     } else if (text === "," && fromListDepth.at(-1) === depth) introduces = true;
     if (!introduces) continue;
-    const parts: string[] = [];
-    let j = i + 1;
-    while (j < tokens.length && parts.length < 3) {
-      const part = identifier(tokens[j]);
-      if (part === undefined) break;
-      parts.push(part);
-      if (tokens[j + 1]?.text !== ".") break;
-      j += 2;
-    }
+    const parts = tableNameAt(tokens, i + 1).parts;
     if (parts.length === 0 || (parts.length === 1 && RESERVED_AFTER_INTRODUCER.has(parts[0]))) {
       continue;
     }
@@ -235,12 +237,7 @@ export function tableReferences(
       else if (reads.length < MAX_REFERENCES) reads.push(i);
       continue;
     }
-    const qualified = parts.length === 3
-      ? parts
-      : parts.length === 2
-      ? [catalog, ...parts]
-      : [catalog, schema, ...parts];
-    references.push(qualified.join("."));
+    references.push(qualifiedTableName(parts, catalog, schema));
     positions.push(i);
     // No real query reads a thousand tables; past that, hostile input only costs time.
     if (references.length >= MAX_REFERENCES) break;
@@ -252,74 +249,42 @@ export function tableReferences(
     const inside = enclosingCte(bodies, at);
     return inside === undefined ? 1 : multiplicity.get(inside)!;
   });
-  return {
-    references,
-    scans,
-    tables: [...new Set(references)].sort(),
-    cteExtraReads,
-    expressionJoins: countExpressionJoins(tokens),
-  };
+  return { references, scans, tables: [...new Set(references)].sort(), cteExtraReads };
 }
 
-/** Words that end an ON condition at its own parenthesis depth. */
-const CONDITION_END = new Set([
-  "JOIN",
-  "LEFT",
-  "RIGHT",
-  "FULL",
-  "INNER",
-  "CROSS",
-  "WHERE",
-  "GROUP",
-  "ORDER",
-  "HAVING",
-  "LIMIT",
-  "UNION",
-  "EXCEPT",
-  "INTERSECT",
-  "WINDOW",
-  "ON",
-]);
+/**
+ * The dotted name (at most `catalog.schema.table`) starting at token `at`: its lower-case parts
+ * and the index of the first token after it (no parts: `at` is not an identifier).
+ */
+export function tableNameAt(
+  tokens: readonly Token[],
+  at: number,
+): { parts: string[]; next: number } {
+  const parts: string[] = [];
+  let j = at;
+  while (j < tokens.length && parts.length < 3) {
+    const part = identifier(tokens[j]);
+    if (part === undefined) break;
+    parts.push(part);
+    if (tokens[j + 1]?.text !== "." || parts.length === 3) {
+      j++;
+      break;
+    }
+    j += 2;
+  }
+  return { parts, next: parts.length === 0 ? at : j };
+}
 
 /**
- * Counts ON conditions that are not `column = column [AND column = column …]` (a column being
- * one identifier or a dotted chain).
+ * `catalog.schema.table` of a name's parts: the SQL's own parts win, the session (lower-case)
+ * fills only the ones it leaves out.
  */
-function countExpressionJoins(tokens: readonly Token[]): number {
-  let count = 0;
-  for (let i = 0; i < tokens.length; i++) {
-    if (tokens[i].kind !== "word" || tokens[i].text !== "ON") continue;
-    let depth = 0;
-    let plain = true;
-    // Expected next: a column (state 0), `=` (1), a column (2), AND or the end (3).
-    let state = 0;
-    let j = i + 1;
-    for (; j < tokens.length; j++) {
-      const t = tokens[j];
-      if (t.text === "(") depth++;
-      else if (t.text === ")") {
-        if (depth === 0) break;
-        depth--;
-      }
-      if (depth === 0 && (t.text === "," || t.text === ";")) break;
-      if (depth === 0 && t.kind === "word" && CONDITION_END.has(t.text)) break;
-      if (!plain) continue;
-      if (depth > 0 || t.text === "(") {
-        plain = false;
-        continue;
-      }
-      const column = t.kind === "word" || t.kind === "quoted_ident";
-      if ((state === 0 || state === 2) && column) {
-        while (tokens[j + 1]?.text === "." && tokens[j + 2] !== undefined) j += 2;
-        state = state === 0 ? 1 : 3;
-      } else if (state === 1 && t.text === "=") state = 2;
-      else if (state === 3 && t.kind === "word" && t.text === "AND") state = 0;
-      else plain = false;
-    }
-    if (!plain || state !== 3) count++;
-    i = j - 1;
-  }
-  return count;
+export function qualifiedTableName(parts: readonly string[], catalog: string, schema: string) {
+  return (parts.length >= 3 ? parts : parts.length === 2 ? [catalog, ...parts] : [
+    catalog,
+    schema,
+    ...parts,
+  ]).join(".");
 }
 
 /**

@@ -239,15 +239,6 @@ Deno.test("the bundled default model decides a query naming tpch.sf1.lineitem th
   }
 });
 
-Deno.test("joins on plain column equality are key joins; expressions, inequalities and OR are not", () => {
-  const count = (sql: string) => refs(sql, "tpch", "tiny").expressionJoins;
-  assert.equal(count("SELECT * FROM a JOIN b ON a.k = b.k AND a.j = b.j JOIN c ON c.x = b.x"), 0);
-  assert.equal(count("SELECT * FROM a JOIN b ON mod(a.x, 10) = mod(b.y, 10)"), 1);
-  assert.equal(count("SELECT * FROM a JOIN b ON a.k < b.k JOIN c ON a.k = c.k OR a.j = c.j"), 2);
-  assert.equal(count("SELECT * FROM a JOIN b USING (k) JOIN c ON true"), 1);
-  assert.equal(count("SELECT * FROM a LEFT JOIN b ON a.k = b.k WHERE a.x > 1"), 0);
-});
-
 Deno.test("hostile table lists stay linear: unclosed CTE column lists, thousands of FROM items", () => {
   for (
     const sql of [
