@@ -62,6 +62,9 @@ async function readWasm(url: URL): Promise<Uint8Array> {
   return new Uint8Array(await response.arrayBuffer());
 }
 
+/** The binary this module read itself (not a caller's): the one it may free. */
+let ownWasm: Uint8Array | undefined;
+
 /** Points onnxruntime-web at the WASM binary once per process. */
 function configureRuntime(): void {
   if (runtimeConfigured) return;
@@ -69,8 +72,29 @@ function configureRuntime(): void {
   ort.env.wasm.proxy = false;
   ort.env.logLevel = "error";
   // Handing over the bytes (rather than a path to fetch) works the same in Deno and Node.
-  ort.env.wasm.wasmBinary = callerWasm ?? readFileSync(ortWasmPath());
+  ownWasm = callerWasm ? undefined : readFileSync(ortWasmPath());
+  ort.env.wasm.wasmBinary = callerWasm ?? ownWasm;
   runtimeConfigured = true;
+}
+
+/**
+ * Frees the WASM binary once the runtime is up: onnxruntime-web instantiates it once per
+ * process (later sessions reuse the instance) and V8 keeps its own copy of the module's bytes,
+ * so the 14 MB this module read are dead weight. onnxruntime-web's glue keeps a reference to the
+ * array, so the buffer is detached (transferred to nothing) rather than dropped. A caller's
+ * bytes (`useOnnxWasm`) are only let go of, never detached: they are the caller's.
+ */
+function releaseWasmBinary(): void {
+  if (ort.env.wasm.wasmBinary === undefined) return;
+  ort.env.wasm.wasmBinary = undefined;
+  callerWasm = undefined;
+  const own = ownWasm;
+  ownWasm = undefined;
+  try {
+    (own?.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer })?.transfer?.(0);
+  } catch {
+    // Not detachable here: it stays until the runtime's glue lets go of it.
+  }
 }
 
 /** Default byte budget of a session's score cache (~5,000 vectors of the bundled model's width). */
@@ -152,6 +176,7 @@ export async function createOnnxScorer(
     executionProviders: ["wasm"],
     graphOptimizationLevel: "all",
   });
+  releaseWasmBinary();
   if (!session.inputNames.includes(signature.input)) {
     throw new Error(`ONNX model has no input "${signature.input}" (has ${session.inputNames})`);
   }
