@@ -70,6 +70,8 @@ export interface CstPool {
 interface Job {
   readonly template: string;
   readonly done: (result: CstResult | undefined) => void;
+  /** When it was queued (`performance.now()`). */
+  readonly queuedAt: number;
 }
 
 /**
@@ -108,7 +110,7 @@ export function createCstPool(options: CstPoolOptions = {}): CstPool {
       running.delete(worker);
       job?.done(result);
       idle.push(worker);
-      dispatch();
+      dispatch(true);
     };
     worker.onmessage = (event: MessageEvent<CstResult>) => finish(event.data);
     // `cstFeatures` never throws; should the worker still fail, its job answers `undefined`
@@ -139,12 +141,23 @@ export function createCstPool(options: CstPoolOptions = {}): CstPool {
     idleTimer = timer;
   }
 
-  function dispatch(): void {
+  /**
+   * Hands queued parses to idle workers, newest first. When a worker frees up, parses queued
+   * longer than the budget are dropped first: their requests have answered on token features
+   * already, and parsed now they would take the CPU the requests still waiting need (under a
+   * burst of new templates, first-in-first-out parsing turned most answers into late ones).
+   * A dropped template is queued again by its next request.
+   */
+  function dispatch(dropStale = false): void {
     clearTimeout(idleTimer);
+    if (dropStale) {
+      const now = performance.now();
+      while (queue.length > 0 && now - queue[0].queuedAt > budgetMs) queue.shift()!.done(undefined);
+    }
     while (queue.length > 0) {
       if (idle.length === 0 && workers.length < size) idle.push(start());
       if (idle.length === 0) break;
-      const job = queue.shift()!;
+      const job = queue.pop()!;
       const worker = idle.pop()!;
       running.set(worker, job);
       // A worker just started takes the message once its module has loaded.
@@ -157,10 +170,12 @@ export function createCstPool(options: CstPoolOptions = {}): CstPool {
     if (closed) return Promise.resolve(undefined);
     let result = inFlight.get(template);
     if (result === undefined) {
-      if (queue.length >= maxQueued) return Promise.resolve(undefined);
+      // Full: the oldest queued parse gives way (the least likely to finish in its budget).
+      if (queue.length >= maxQueued) queue.shift()!.done(undefined);
       result = new Promise<CstResult | undefined>((resolve) => {
         queue.push({
           template,
+          queuedAt: performance.now(),
           done: (cst) => {
             inFlight.delete(template);
             if (cst) cache.set(template, cst);
@@ -183,7 +198,7 @@ export function createCstPool(options: CstPoolOptions = {}): CstPool {
   const ready = Promise.all(Array.from({ length: size }, () =>
     new Promise<void>((resolve) => {
       const worker = start();
-      running.set(worker, { template: "", done: () => resolve() });
+      running.set(worker, { template: "", done: () => resolve(), queuedAt: 0 });
       worker.postMessage({ template: "select 0 from t where a in ( select 0 ) " });
     }))).then(() => undefined);
 

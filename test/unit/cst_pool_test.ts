@@ -74,6 +74,24 @@ Deno.test("a parse over budget answers with token features, and its result still
     assert.equal(second.parseOutcome, "parsed");
   }));
 
+Deno.test("parses queued past their budget are dropped, newest first: the CPU goes to answers still waiting", () =>
+  withPool({ budgetMs: 1 }, async (pool, cache) => {
+    const featurize = createFeaturizer(FIXED_ONLY_SPEC, { cstCache: cache });
+    // Several milliseconds of parsing each: every parse queued behind the first is past its
+    // 1 ms budget when the worker frees up.
+    const huge = (i: number) =>
+      Array.from({ length: 6 }, () => BIG).join(" UNION ALL ") + ` WHERE y${i} = 1`;
+    const burst = Array.from(
+      { length: 20 },
+      (_, i) => featurize.withColdParse({ sqlText: huge(i) }, pool.parse),
+    );
+    assert.equal(pool.pending(), 20, "all queued");
+    const results = await Promise.all(burst);
+    assert.ok(results.every((r) => r.parseOutcome !== "parsed"));
+    while (pool.pending() > 0) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(cache.size, 1, "only the parse that started at once ran");
+  }));
+
 Deno.test("an idle pool stops its workers, and the next cold template starts one again", async () => {
   const cache = new CstCache();
   const pool = createCstPool({ cache, budgetMs: 30_000, idleMs: 100 });
