@@ -4,7 +4,7 @@
  * @module
  */
 
-for (const script of ["bench/in_process.ts", "bench/http_load.ts"]) {
+for (const script of ["bench/in_process.ts", "bench/http_load.ts", "bench/envoy_latency.ts"]) {
   console.log(`\n== ${script}`);
   const { code } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", script],
