@@ -19,6 +19,7 @@ import { queryTemplate, templateFingerprint } from "../sql/normalize.ts";
 import { durationSeconds, type QueryCompletedEvent } from "../labels/query_event.ts";
 import type { QueryContext } from "./context_features.ts";
 import { tableReferences } from "./table_references.ts";
+import { LruCache } from "../lru_cache.ts";
 
 /** Names of the history features, in vector order. */
 export const HISTORY_FEATURE_NAMES = [
@@ -126,12 +127,23 @@ export function queryHistoryKeys(
   input: Pick<QueryContext, "user" | "catalog" | "schema"> & { readonly sqlText: string },
 ): HistoryKeys {
   const { tokens } = lex(typeof input.sqlText === "string" ? input.sqlText : "");
-  return historyKeys(
-    templateFingerprint(queryTemplate(tokens)),
-    tableReferences(tokens, input).tables,
-    input.user,
-  );
+  const fingerprint = templateFingerprint(queryTemplate(tokens));
+  // The tables are read from the template's identifiers and the default catalog and schema, so
+  // the keys are a function of the fingerprint, those two and the user: a warm template's keys
+  // are looked up, not read and hashed again, on every decision.
+  const memoKey = JSON.stringify([fingerprint, input.catalog, input.schema, input.user]);
+  const known = keyMemo.get(memoKey);
+  if (known !== undefined) return known.keys;
+  const keys = historyKeys(fingerprint, tableReferences(tokens, input).tables, input.user);
+  keyMemo.set(memoKey, { keys, bytes: 200 + 2 * memoKey.length });
+  return keys;
 }
+
+/** Recent queries' history keys by template and context; 1 MiB (the keys are fixed-size). */
+const keyMemo = new LruCache<string, { readonly keys: HistoryKeys; readonly bytes: number }>(
+  Number.MAX_SAFE_INTEGER,
+  { maxBytes: 2 ** 20, sizeOf: (entry) => entry.bytes },
+);
 
 /** What one completed query costs, as the history records it. */
 export interface HistoryOutcome {
