@@ -357,8 +357,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--drop-groups",
         default="",
-        help="comma-separated feature groups the model may not use (ablation): token, cst, time, "
-        "statement, size, history, identity, tfidf",
+        help="comma-separated feature groups the model may not use (ablation): token, lexical, cst, time, "
+        "statement, size, joins, history, identity, tfidf",
     )
     parser.add_argument(
         "--schemes", default="template,user,time", help="split schemes to evaluate (comma-separated)"

@@ -97,12 +97,44 @@ export const MONOTONE_INCREASING_FEATURES: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * Token features that measure how much text a query has rather than what it costs to run:
+ * length, literal and function counts, boolean connectives. A model trained on one author's SQL
+ * reads them as that author's style (a long report is not a slow one), so they form their own
+ * group (`lexical`) that training can leave out (`--drop-groups lexical`).
+ */
+export const LEXICAL_FEATURES: ReadonlySet<string> = new Set([
+  "sql_length",
+  "token_count",
+  "kw_and",
+  "kw_where",
+  "kw_case",
+  "kw_between",
+  "string_literal_count",
+  "number_literal_count",
+  "function_call_count",
+  "eq_literal_count",
+  "inequality_count",
+]);
+
+/** The size features the join estimate (`join_estimate.ts`) computes: group `joins`. */
+export const JOIN_FEATURES: ReadonlySet<string> = new Set([
+  "expression_joins",
+  "key_joins",
+  "fanout_joins",
+  "est_intermediate_log",
+]);
+
+/**
  * Feature groups, for ablations (`training/train.py --drop-groups`) and reports: `token`,
- * `cst`, `time`, `statement`, `size` (fixed), `history` (when the spec asks for it),
- * `identity` (category one-hots), `tfidf`.
+ * `lexical` (the token features of text size, {@linkcode LEXICAL_FEATURES}), `cst`, `time`,
+ * `statement`, `size` (fixed), `joins` (the size features of the join estimate,
+ * {@linkcode JOIN_FEATURES}), `history` (when the spec asks for it), `identity` (category
+ * one-hots), `tfidf`.
  */
 export type FeatureGroup =
   | "token"
+  | "lexical"
+  | "joins"
   | "cst"
   | "time"
   | "statement"
@@ -120,6 +152,8 @@ export type FeatureGroup =
  * import { featureGroup } from "./featurizer.ts";
  * assert.equal(featureGroup("cst_join_count"), "cst");
  * assert.equal(featureGroup("user=alice"), "identity");
+ * assert.equal(featureGroup("sql_length"), "lexical");
+ * assert.equal(featureGroup("fanout_joins"), "joins");
  * ```
  */
 export function featureGroup(name: string): FeatureGroup {
@@ -127,8 +161,10 @@ export function featureGroup(name: string): FeatureGroup {
   if (name.includes("=")) return "identity";
   if ((CST_FEATURE_NAMES as readonly string[]).includes(name)) return "cst";
   if ((TIME_FEATURE_NAMES as readonly string[]).includes(name)) return "time";
+  if (JOIN_FEATURES.has(name)) return "joins";
   if ((SIZE_FEATURE_NAMES as readonly string[]).includes(name)) return "size";
   if ((HISTORY_FEATURE_NAMES as readonly string[]).includes(name)) return "history";
+  if (LEXICAL_FEATURES.has(name)) return "lexical";
   if ((TOKEN_FEATURE_NAMES as readonly string[]).includes(name)) return "token";
   return "statement";
 }
