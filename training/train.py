@@ -135,7 +135,7 @@ def evaluate_scheme(
     threads: int,
     target_recall: float,
     dropped: list[str],
-    first_runs: npt.NDArray[np.bool_] | None = None,
+    workloads: dict[str, npt.NDArray[np.bool_]] | None = None,
 ) -> tuple[xgb.XGBClassifier, dict[str, Any], dict[str, dict[str, Any]]]:
     """Trains on one scheme's train + validation rows (threshold out-of-fold) and scores its test
     split: the served decision (model + unfamiliar rule), the bare model and both baselines,
@@ -157,15 +157,38 @@ def evaluate_scheme(
         "schema-rule": 0.5,
     }
     rows = {k: metrics(data.y[te], v["test"], thresholds[k], data.cpu_seconds[te]) for k, v in scores.items()}
-    return model, rows, by_origin(data, te, scores, thresholds, first_runs)
+    return model, rows, by_origin(data, te, scores, thresholds, workloads)
 
 
-def first_run_rows(data: Dataset) -> npt.NDArray[np.bool_] | None:
-    """Rows that had no earlier run of their template to read (history features at "none"), or
-    None when the matrix has no history features. Read before any group is dropped."""
-    if "hist_template_runs_log" not in data.feature_names:
-        return None
-    return data.x[:, data.feature_names.index("hist_template_runs_log")] == NO_HISTORY
+# A query whose largest table has at least this many rows is in the large scale band (log10(1 + rows)
+# of the catalog, as `rows_max_log`): every tpch/tpcds `tiny` table is below it (the largest,
+# customer_demographics, has 1.92M rows at every scale), the big `sf1` facts are above it.
+LARGE_BAND_ROWS_LOG = float(np.log10(1 + 2_000_000))
+
+
+def workload_rows(data: Dataset) -> dict[str, npt.NDArray[np.bool_]]:
+    """Row masks of the workloads the report breaks the test split down by, beyond the two logs:
+    the random log's `analyst` mix (families `an-…`), the scale bands (largest table below or above
+    LARGE_BAND_ROWS_LOG rows), the scale the SQL names (the schema rule's reading) and, with
+    history features, the first runs of their template (no
+    history: what a new template or the held-out workload looks like) and the rest. Read before
+    any group is dropped."""
+    names = data.feature_names
+    out: dict[str, npt.NDArray[np.bool_]] = {
+        "analyst mix (random log, `an-` families)": np.char.startswith(data.families.astype(str), "an-"),
+    }
+    if "rows_max_log" in names:
+        large = data.x[:, names.index("rows_max_log")] >= LARGE_BAND_ROWS_LOG
+        out["small band (largest table < 2M rows)"] = ~large
+        out["large band (largest table ≥ 2M rows)"] = large
+    # The customer's held-out workload runs each query at `tiny` and at `sf1`: by the tables named.
+    out["`tiny` tables only"] = data.schema_rule == 0
+    out["names an `sf1` table"] = data.schema_rule == 1
+    if "hist_template_runs_log" in names:
+        first = data.x[:, names.index("hist_template_runs_log")] == NO_HISTORY
+        out["first run of its template (no template history)"] = first
+        out["template with earlier runs"] = ~first
+    return out
 
 
 def by_origin(
@@ -173,22 +196,17 @@ def by_origin(
     te: npt.NDArray[np.bool_],
     scores: dict[str, dict[str, npt.NDArray[Any]]],
     thresholds: dict[str, float],
-    first_runs: npt.NDArray[np.bool_] | None = None,
+    workloads: dict[str, npt.NDArray[np.bool_]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Test metrics per workload: rows whose family the generator declared (the random-query
-    log), rows whose family is their template fingerprint (the template log), and — with
-    history features — rows that were the first run of their template (no history: what a new
-    template or the held-out workload looks like) and the rest."""
+    log), rows whose family is their template fingerprint (the template log), and each of
+    `workloads` (`workload_rows`)."""
     fingerprint = np.char.startswith(data.families[te].astype(str), "fp:")
     groups = [
         ("declared families (random-query log)", ~fingerprint),
         ("template fingerprints", fingerprint),
     ]
-    if first_runs is not None:
-        groups += [
-            ("first run of its template (no template history)", first_runs[te]),
-            ("template with earlier runs", ~first_runs[te]),
-        ]
+    groups += [(name, m[te]) for name, m in (workloads or {}).items()]
     out = {}
     for name, m in groups:
         if not m.any():
@@ -374,7 +392,7 @@ def main(argv: list[str]) -> int:
 
     dropped = [g for g in args.drop_groups.split(",") if g]
     raw_data = load_dataset(args.data)
-    first_runs = first_run_rows(raw_data)
+    workloads = workload_rows(raw_data)
     data = raw_data.without_groups(dropped)
     primary = data.sidecar["splitBy"]
     tr, va, te = data.mask("train"), data.mask("valid"), data.mask("test")
@@ -384,13 +402,13 @@ def main(argv: list[str]) -> int:
     # Every scheme's own model and test rows (the primary one is trained again below, with the
     # LightGBM comparison; its numbers are the same).
     by_scheme = {
-        scheme: evaluate_scheme(data, scheme, args.threads, args.target_recall, dropped, first_runs)[1]
+        scheme: evaluate_scheme(data, scheme, args.threads, args.target_recall, dropped, workloads)[1]
         for scheme in args.schemes.split(",")
         if scheme != primary and has_heavy_everywhere(data, scheme)
     }
     if args.eval_only:
         _, rows, origins = evaluate_scheme(
-            data, primary, args.threads, args.target_recall, dropped, first_runs
+            data, primary, args.threads, args.target_recall, dropped, workloads
         )
         print(
             json.dumps(
@@ -506,7 +524,7 @@ def main(argv: list[str]) -> int:
             "splitBy": primary,
             "droppedGroups": dropped,
             "otherSplits": by_scheme,
-            "byOrigin": by_origin(data, te, scores, thresholds, first_runs),
+            "byOrigin": by_origin(data, te, scores, thresholds, workloads),
             "unfamiliar": {
                 split: {
                     "rows": int(flagged[split].sum()),
