@@ -158,28 +158,30 @@ const VALUE_PICKING = new Set(["MIN", "MAX", "ARBITRARY", "ANY_VALUE"]);
 
 /** Parenthesis structure: depth of every token and the matching partner of every parenthesis. */
 interface Nesting {
-  readonly depth: Int32Array;
+  readonly depth: number[];
   /** For `(` its `)` (or the token count when unclosed), for `)` its `(`; else -1. */
-  readonly partner: Int32Array;
+  readonly partner: number[];
   /** The innermost `(` enclosing each token, or -1. */
-  readonly parent: Int32Array;
+  readonly parent: number[];
 }
 
 function nesting(tokens: readonly Token[]): Nesting {
   const n = tokens.length;
-  const depth = new Int32Array(n);
-  const partner = new Int32Array(n).fill(-1);
-  const parent = new Int32Array(n).fill(-1);
+  // Plain arrays: most queries are a few hundred tokens, where typed arrays cost more to make.
+  const depth: number[] = [];
+  const partner: number[] = [];
+  const parent: number[] = [];
   const open: number[] = [];
   for (let i = 0; i < n; i++) {
     const text = tokens[i].text;
+    partner.push(-1);
     if (text === ")" && open.length > 0) {
       const o = open.pop()!;
       partner[o] = i;
       partner[i] = o;
     }
-    depth[i] = open.length;
-    parent[i] = open.at(-1) ?? -1;
+    depth.push(open.length);
+    parent.push(open.length > 0 ? open[open.length - 1] : -1);
     if (text === "(") {
       open.push(i);
       partner[i] = n;
