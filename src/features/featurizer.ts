@@ -49,7 +49,7 @@ import { TOKEN_FEATURE_NAMES, tokenFeatures } from "./token_features.ts";
  * Version of the vector layout rules. Bump it whenever a feature is added, removed, reordered
  * or computed differently: models trained on another version are refused at load.
  */
-export const FEATURE_SCHEMA_VERSION = 6;
+export const FEATURE_SCHEMA_VERSION = 7;
 
 /** Fixed (vocabulary-independent) features, in vector order. */
 export const FIXED_FEATURE_NAMES: readonly string[] = [

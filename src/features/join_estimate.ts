@@ -6,7 +6,9 @@
  * is (nearly) unique — the output keeps the larger input — and a **fan-out join** when neither
  * is: the output is about |A|·|B| / max NDV, the textbook estimate. Joins with no usable
  * equality (CROSS JOIN, a comma without a WHERE equality, an ON of expressions only) multiply.
- * GROUP BY reduces a block to the product of its keys' NDVs where they are known, a global
+ * Literal filters of a known column narrow its input first (textbook selectivities: `c = v`
+ * keeps 1/NDV of the rows, `c IN (k values)` k/NDV, a range a third) and the column's NDV with
+ * it. GROUP BY reduces a block to the product of its keys' NDVs where they are known, a global
  * aggregate to one row; CTE and derived-table outputs carry their estimate and, for plain
  * column outputs, their NDVs into the blocks that read them. Everything else is unknown and
  * treated as a key join (keep the larger input), never as a multiplication.
@@ -87,6 +89,8 @@ interface Input {
 interface Equality {
   readonly left: number;
   readonly right: number;
+  readonly leftColumn: string;
+  readonly rightColumn: string;
   readonly leftInfo: ColumnInfo;
   readonly rightInfo: ColumnInfo;
 }
@@ -152,6 +156,15 @@ const AGGREGATES = new Set([
   "APPROX_PERCENTILE",
   "LISTAGG",
 ]);
+
+/** Comparison operators of a range filter. */
+const RANGE_OPERATORS = new Set(["<", ">", "<=", ">="]);
+
+/** Typed literals (`DATE '1995-01-01'`). */
+const LITERAL_TYPES = new Set(["DATE", "TIMESTAMP", "TIME", "DECIMAL", "REAL", "DOUBLE"]);
+
+/** A range filter keeps a third of the rows (the textbook default; statistics hold no bounds). */
+const RANGE_LOG = Math.log10(1 / 3);
 
 /** Aggregates whose value is one of the column's values (so no more distinct values). */
 const VALUE_PICKING = new Set(["MIN", "MAX", "ARBITRARY", "ANY_VALUE"]);
@@ -289,10 +302,13 @@ export function estimateJoins(
   const conjuncts = (s: number, e: number, d: number): [number, number][] => {
     const out: [number, number][] = [];
     let start = s;
+    let between = false;
     for (let j = s; j < e; j = step(j)) {
       if (depth[j] !== d || tokens[j].kind !== "word") continue;
       if (tokens[j].text === "OR") return [];
-      if (tokens[j].text === "AND") {
+      if (tokens[j].text === "BETWEEN") between = true;
+      else if (tokens[j].text === "AND" && between) between = false;
+      else if (tokens[j].text === "AND") {
         out.push([start, j]);
         start = j + 1;
       }
@@ -313,11 +329,55 @@ export function estimateJoins(
     return undefined;
   };
 
+  /** Whether [s, e) is one literal: a number, a string, `DATE '…'`, a negative number. */
+  const literal = (s: number, e: number) => {
+    const t = tokens[s];
+    if (e === s + 1) return t.kind === "number" || t.kind === "string";
+    return e === s + 2 &&
+      ((t.text === "-" && tokens[s + 1].kind === "number") ||
+        (LITERAL_TYPES.has(t.text) && tokens[s + 1].kind === "string"));
+  };
+
+  /**
+   * A filter of one column by literals spanning [s, e): `c = v` (one value), `c IN (v, …)`
+   * (k values), or a range (`<`, `>`, `<=`, `>=`, `BETWEEN`); otherwise undefined.
+   */
+  const literalFilter = (s: number, e: number, d: number) => {
+    for (let j = s; j < e; j = step(j)) {
+      if (depth[j] !== d) continue;
+      const op = tokens[j].text;
+      if (op === "=" || RANGE_OPERATORS.has(op) || op === "BETWEEN" || op === "IN") {
+        const column = columnRef(s, j);
+        if (!column) return undefined;
+        if (op === "=") return literal(j + 1, e) ? { column, values: 1 } : undefined;
+        if (RANGE_OPERATORS.has(op)) return literal(j + 1, e) ? { column, values: -1 } : undefined;
+        if (op === "BETWEEN") return { column, values: -1 };
+        if (tokens[j + 1]?.text !== "(" || partner[j + 1] !== e - 1) return undefined;
+        let values = 0;
+        for (const [vs, ve] of commaSplit(j + 2, e - 1, d + 1)) {
+          if (!literal(vs, ve)) return undefined;
+          values++;
+        }
+        return values > 0 ? { column, values } : undefined;
+      }
+    }
+    return undefined;
+  };
+
   for (const f of order) {
     const d = depth[f];
     const inputs: Input[] = [];
     const byName = new Map<string, number>();
     const equalities: Equality[] = [];
+    /** log10 of the share of each input's rows its literal filters keep (≤ 0). */
+    const kept: number[] = [];
+    /** Distinct values (log10) of filtered columns, by `input.column`. */
+    const narrowed = new Map<string, number>();
+    /** What is known of a resolved column, its literal filters applied. */
+    const filtered = (k: number, column: string, info: ColumnInfo): ColumnInfo => {
+      const ndvLog = narrowed.get(`${k}.${column}`);
+      return ndvLog === undefined ? info : { ndvLog, key: info.key };
+    };
 
     /** Resolves a column among inputs `[0, upto)`: its input and what is known of it. */
     const resolve = (parts: readonly string[], upto: number) => {
@@ -344,15 +404,43 @@ export function estimateJoins(
       let plain = false;
       for (const [cs, ce] of conjuncts(s, e, d)) {
         const eq = plainEquality(cs, ce, d);
-        if (!eq) continue;
+        if (!eq) {
+          narrow(cs, ce, upto);
+          continue;
+        }
         plain = true;
         const a = resolve(eq.left, upto);
         const b = resolve(eq.right, upto);
         if (!a || !b || a.k === b.k) continue;
-        const [l, r] = a.k < b.k ? [a, b] : [b, a];
-        equalities.push({ left: l.k, right: r.k, leftInfo: l.info, rightInfo: r.info });
+        const [l, r] = a.k < b.k
+          ? [{ ...a, column: eq.left.at(-1)! }, { ...b, column: eq.right.at(-1)! }]
+          : [{ ...b, column: eq.right.at(-1)! }, { ...a, column: eq.left.at(-1)! }];
+        equalities.push({
+          left: l.k,
+          right: r.k,
+          leftColumn: l.column,
+          rightColumn: r.column,
+          leftInfo: l.info,
+          rightInfo: r.info,
+        });
       }
       return plain;
+    };
+
+    /** Applies a literal filter in [s, e) to its column's input (textbook selectivities). */
+    const narrow = (s: number, e: number, upto: number) => {
+      const filter = literalFilter(s, e, d);
+      const found = filter && resolve(filter.column, upto);
+      const ndvLog = found?.info.ndvLog;
+      if (!found || ndvLog === undefined) return;
+      const key = `${found.k}.${filter.column[filter.column.length - 1]}`;
+      const before = narrowed.get(key) ?? ndvLog;
+      // One value keeps 1/NDV of the rows, k values k/NDV, a range a third (no value bounds).
+      const after = filter.values > 0
+        ? Math.min(before, Math.log10(filter.values))
+        : before + RANGE_LOG;
+      kept[found.k] = (kept[found.k] ?? 0) + Math.min(0, after - before);
+      narrowed.set(key, after);
     };
 
     // The FROM list: input, [alias], [ON … | USING (…)], then `,` or a join, repeatedly.
@@ -416,7 +504,14 @@ export function estimateJoins(
             const right = columns?.get(column) ?? UNKNOWN_COLUMN;
             const left = resolve([column], k);
             if (left) {
-              equalities.push({ left: left.k, right: k, leftInfo: left.info, rightInfo: right });
+              equalities.push({
+                left: left.k,
+                right: k,
+                leftColumn: column,
+                rightColumn: column,
+                leftInfo: left.info,
+                rightInfo: right,
+              });
             }
           }
           i = close + 1;
@@ -470,11 +565,12 @@ export function estimateJoins(
     }
 
     // Joins in the order written; each input meets the equalities linking it to earlier ones.
-    let rowsLog = inputs[0]?.rowsLog ?? 0;
+    const rowsOf = (k: number) => Math.max(0, inputs[k].rowsLog + (kept[k] ?? 0));
+    let rowsLog = inputs.length > 0 ? rowsOf(0) : 0;
     let peak = rowsLog;
     for (let k = 1; k < inputs.length; k++) {
       const input = inputs[k];
-      const s = input.rowsLog;
+      const s = rowsOf(k);
       // Independent equalities: their selectivities multiply (a composite key joins 1:1).
       let divisor = 0;
       let known = false;
@@ -483,7 +579,8 @@ export function estimateJoins(
       for (const eq of equalities) {
         if (eq.right !== k) continue;
         linked = true;
-        const { leftInfo, rightInfo } = eq;
+        const leftInfo = filtered(eq.left, eq.leftColumn, eq.leftInfo);
+        const rightInfo = filtered(eq.right, eq.rightColumn, eq.rightInfo);
         if (leftInfo.ndvLog === undefined || rightInfo.ndvLog === undefined) continue;
         known = true;
         divisor += Math.max(Math.min(leftInfo.ndvLog, rowsLog), Math.min(rightInfo.ndvLog, s));
@@ -517,7 +614,8 @@ export function estimateJoins(
         let span: [number, number] | undefined = [s, e];
         if (e === s + 1 && tokens[s].kind === "number") span = items[Number(tokens[s].text) - 1];
         const parts = span && columnRef(span[0], span[1]);
-        const info = parts && resolve(parts, inputs.length)?.info;
+        const found = parts && resolve(parts, inputs.length);
+        const info = found ? filtered(found.k, parts!.at(-1)!, found.info) : undefined;
         if (info?.ndvLog === undefined) {
           known = false;
           break;
@@ -551,8 +649,9 @@ export function estimateJoins(
         ? columnRef(s + 2, end - 1)
         : undefined;
       if (parts || picked) {
-        const found = resolve((parts ?? picked)!, inputs.length);
-        const info = found?.info ?? UNKNOWN_COLUMN;
+        const ref = (parts ?? picked)!;
+        const found = resolve(ref, inputs.length);
+        const info = found ? filtered(found.k, ref.at(-1)!, found.info) : UNKNOWN_COLUMN;
         const ndvLog = info.ndvLog === undefined ? undefined : Math.min(info.ndvLog, outRows);
         const key = (parts !== undefined && singleKey === parts.join(".")) ||
           (ndvLog !== undefined && ndvLog >= outRows + KEY_LOG_MARGIN);
