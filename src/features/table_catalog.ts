@@ -134,10 +134,16 @@ export class TableCatalogBuilder {
   }
 }
 
+/** Bytes per column per row assumed when a connector reports no physical bytes. */
+export const ESTIMATED_BYTES_PER_VALUE = 8;
+
 /**
  * Adds the statistics' distinct counts to a snapshot's tables (tables the snapshot does not
  * know are not added: their cost was never observed) and raises each row count to the
- * statistics' when that is larger (a table only ever scanned filtered).
+ * statistics' when that is larger (a table only ever scanned filtered). A table whose scans
+ * reported no bytes (the `tpch`/`tpcds` connectors generate rows and report none) gets rows ×
+ * columns × {@linkcode ESTIMATED_BYTES_PER_VALUE}: a generated or decoded row costs with its
+ * width, which the row count alone does not say.
  *
  * @example
  * ```ts
@@ -148,6 +154,7 @@ export class TableCatalogBuilder {
  *   { "tpch.tiny.nation": { rows: 25, ndv: { regionkey: 5, nationkey: 25 } } },
  * );
  * assert.deepEqual(catalog.columns, [{ nationkey: 25, regionkey: 5 }, {}]);
+ * assert.deepEqual(catalog.bytes, [25 * 2 * 8, 0]); // no bytes reported: rows × columns × 8
  * ```
  */
 export function withColumnStatistics(
@@ -155,10 +162,14 @@ export function withColumnStatistics(
   statistics: ColumnStatistics,
 ): TableCatalog {
   const stats = new Map(Object.entries(statistics));
+  const rows = catalog.rows.map((r, i) => Math.max(r, stats.get(catalog.tables[i])?.rows ?? 0));
   return {
     tables: catalog.tables,
-    rows: catalog.rows.map((rows, i) => Math.max(rows, stats.get(catalog.tables[i])?.rows ?? 0)),
-    bytes: catalog.bytes,
+    rows,
+    bytes: catalog.bytes.map((bytes, i) => {
+      const columns = Object.keys(stats.get(catalog.tables[i])?.ndv ?? {}).length;
+      return bytes > 0 ? bytes : rows[i] * columns * ESTIMATED_BYTES_PER_VALUE;
+    }),
     columns: catalog.tables.map((table) => {
       const ndv = stats.get(table)?.ndv ?? {};
       // Sorted keys: the manifest's JSON is stable whatever order the statistics came in.
