@@ -105,16 +105,41 @@ function serverCpuSeconds(): number {
 }
 
 let cpuAtStart = 0;
+let redisCpuAtStart = 0;
 
-function report(label: string, times: number[], elapsedMs: number) {
+/** CPU seconds the bench's Redis has used (`INFO cpu`), 0 without one: a cost of the store. */
+async function redisCpuSeconds(): Promise<number> {
+  if (!redis) return 0;
+  const connection = await Deno.connect({ hostname: "127.0.0.1", port: redis.port });
+  try {
+    await connection.write(new TextEncoder().encode("INFO cpu\r\n"));
+    let text = "";
+    const buffer = new Uint8Array(4096);
+    while (!/used_cpu_user:[\d.]+\r\n/.test(text)) {
+      const n = await connection.read(buffer);
+      if (n === null) break;
+      text += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+    const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(text)?.[1] ?? 0);
+    return field("used_cpu_sys") + field("used_cpu_user");
+  } finally {
+    connection.close();
+  }
+}
+
+async function report(label: string, times: number[], elapsedMs: number) {
   times.sort((a, b) => a - b);
-  const cpuMicros = (serverCpuSeconds() - cpuAtStart) * 1e6 / times.length;
+  const cpuSeconds = serverCpuSeconds() - cpuAtStart;
+  const cpuMicros = cpuSeconds * 1e6 / times.length;
+  const redisMicros = ((await redisCpuSeconds()) - redisCpuAtStart) * 1e6 / times.length;
   console.log(
     `${label.padEnd(44)} ${(times.length / (elapsedMs / 1000)).toFixed(0).padStart(6)} req/s  p50 ${
       percentile(times, 50).toFixed(2)
     } ms  p99 ${percentile(times, 99).toFixed(2)} ms  server CPU ${
       cpuMicros.toFixed(0)
-    } µs/req  (n=${times.length}) ${JSON.stringify(reasons)}`,
+    } µs/req on ${(cpuSeconds / (elapsedMs / 1000)).toFixed(2)} cores${
+      redis ? ` + Redis ${redisMicros.toFixed(0)} µs/req` : ""
+    }  (n=${times.length}) ${JSON.stringify(reasons)}`,
   );
   reasons = {};
 }
@@ -122,6 +147,7 @@ function report(label: string, times: number[], elapsedMs: number) {
 async function closedLoop(connections: number, mix: Mix, label: string, requests = Infinity) {
   const times: number[] = [];
   cpuAtStart = serverCpuSeconds();
+  redisCpuAtStart = await redisCpuSeconds();
   const started = performance.now();
   let sent = 0;
   await Promise.all(Array.from({ length: connections }, async () => {
@@ -130,13 +156,14 @@ async function closedLoop(connections: number, mix: Mix, label: string, requests
       times.push(await oneRequest(mix));
     }
   }));
-  report(label, times, performance.now() - started);
+  await report(label, times, performance.now() - started);
 }
 
 async function openLoop(rate: number) {
   const times: number[] = [];
   const pending: Promise<void>[] = [];
   cpuAtStart = serverCpuSeconds();
+  redisCpuAtStart = await redisCpuSeconds();
   const started = performance.now();
   const total = Math.floor((rate * DURATION_MS) / 1000);
   for (let i = 0; i < total; i++) {
@@ -146,7 +173,7 @@ async function openLoop(rate: number) {
     pending.push(oneRequest("warm").then((ms) => void times.push(ms)));
   }
   await Promise.all(pending);
-  report(`open loop, ${rate} req/s, templates warm`, times, performance.now() - started);
+  await report(`open loop, ${rate} req/s, templates warm`, times, performance.now() - started);
 }
 
 /** The pids of a process and all its descendants. */
